@@ -1,0 +1,124 @@
+/*
+ * config.h - keyward's configuration model and its libconfig loader.
+ *
+ * The master loads and checks a file; children receive the same text (a sealed
+ * snapshot) and parse it again, so that every process sees exactly the
+ * configuration the master checked. Relative paths are resolved against the
+ * config file's directory at load time: every path in the model is absolute.
+ *
+ * A struct kw_config owns every string in it (copied out of libconfig) and is freed
+ * with kw_config_free().
+ */
+#ifndef KW_CONFIG_H
+#define KW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct kw_location {
+	char *prefix;          /* URL prefix, starts with '/' */
+	char *root;            /* absolute directory */
+	char **index;          /* index file names, default { "index.html" } */
+	size_t n_index;
+	bool follow_symlinks;  /* default true */
+	int line;
+};
+
+struct kw_server {
+	char **names;          /* server_name list (exact or "*.example.com") */
+	size_t n_names;
+	size_t *listeners;     /* indices into kw_config.listeners */
+	size_t n_listeners;
+	bool is_default;       /* default = true */
+	bool has_tls;          /* listens on at least one toy-TLS listener */
+	char *certificate;     /* absolute path or NULL (no TLS listener) */
+	char *certificate_key; /* absolute path or NULL; read by the signer only */
+	char **chain;          /* intermediates, leaf's issuer first */
+	size_t n_chain;
+	uint32_t key_id;       /* index into kw_config.keys, valid when has_tls */
+	struct kw_location *locations;
+	size_t n_locations;
+	int line;
+};
+
+/** One bound address; several servers may share it (they must agree on tls). */
+struct kw_listener {
+	char *address;         /* as written: "127.0.0.1", "::1", "*" */
+	uint16_t port;
+	bool tls;              /* tls = "toy" */
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	size_t default_server; /* index into kw_config.servers */
+	int line;
+};
+
+/** One private key the signer holds; key ids index this array. */
+struct kw_key {
+	char *path;            /* absolute path of certificate_key */
+	char *certificate;     /* absolute path of the matching certificate */
+};
+
+struct kw_config {
+	char *path;            /* absolute path of the file */
+	char *dir;             /* its directory */
+
+	unsigned workers;      /* "auto" resolved to the CPU count */
+	char *user;            /* workers' user when started as root */
+	char *error_log;       /* "stderr" or absolute path */
+	char *access_log;      /* absolute path, or NULL for "off" */
+	char *log_level;       /* "error", "warn", "notice", "info", "debug" */
+	char *pid_file;        /* absolute path */
+	unsigned shutdown_timeout_ms;
+
+	struct {
+		char *user;
+		unsigned threads;
+		unsigned timeout_ms;       /* signing timeout seen by workers */
+		unsigned max_inflight;     /* per channel */
+		unsigned rate_limit;       /* requests per second per channel, 0 = unlimited */
+	} signer;
+
+	struct {
+		unsigned max_connections;  /* per worker */
+		unsigned handshake_timeout_ms;
+		unsigned client_header_timeout_ms;
+		unsigned client_body_timeout_ms;
+		unsigned send_timeout_ms;
+		unsigned keepalive_timeout_ms;
+		unsigned keepalive_requests;
+		unsigned max_request_line;   /* bytes */
+		unsigned max_header_size;    /* bytes, whole header block */
+		unsigned max_header_count;
+		uint64_t max_body_size;      /* bytes */
+	} http;
+
+	char *mime_types;      /* absolute path of a mime.types file, or NULL for built-ins */
+	char *default_type;
+
+	struct kw_server *servers;
+	size_t n_servers;
+	struct kw_listener *listeners;
+	size_t n_listeners;
+	struct kw_key *keys;
+	size_t n_keys;
+};
+
+/**
+ * Loads and checks a configuration file. On failure returns a negative code and
+ * writes "FILE:LINE: what is wrong" into err.
+ */
+int kw_config_load_file(const char *path, struct kw_config **out, char *err, size_t err_len);
+
+/**
+ * The same from text already read (the snapshot a child receives); path names the
+ * original file, for relative paths and messages.
+ */
+int kw_config_load_string(const char *text, const char *path, struct kw_config **out,
+                          char *err, size_t err_len);
+
+/** Frees a configuration. NULL is fine. */
+void kw_config_free(struct kw_config *cfg);
+
+#endif

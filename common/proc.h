@@ -1,0 +1,41 @@
+/*
+ * proc.h - process plumbing shared by every role: process titles, privilege
+ * drops, descriptor hygiene and the fixed descriptor numbers children start with.
+ */
+#ifndef KW_PROC_H
+#define KW_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Descriptors every child receives from the master at exec. */
+#define KW_FD_CONTROL 3        /* control channel to the master (control.h) */
+#define KW_FD_CONFIG 4         /* sealed memfd with the configuration text */
+#define KW_FD_SIGNER 5         /* worker only: channel to the signer */
+#define KW_FD_ERROR_LOG 6      /* error log (absent when it is stderr) */
+#define KW_FD_ACCESS_LOG 7     /* worker only: access log (absent when "off") */
+#define KW_FD_LISTENERS 8      /* worker only: listeners, in kw_config.listeners order */
+
+/** Exit code of a child that found its configuration unusable: not respawned. */
+#define KW_EXIT_FATAL_CONFIG 78
+
+/**
+ * Sets the process title to title (e.g. "keyward: worker"): prctl(PR_SET_NAME) and
+ * argv overwritten so that ps -o args shows the same text. Call once, early.
+ */
+void kw_proc_set_title(int argc, char **argv, const char *title);
+
+/**
+ * When running as root, switches to user (setgroups, setresgid, setresuid) and
+ * checks that root cannot be regained. Does nothing when not root. Returns 0 or a
+ * negative code, with a message in err.
+ */
+int kw_proc_drop_privileges(const char *user, char *err, size_t err_len);
+
+/** Reads a whole descriptor (from offset 0) into a NUL-terminated heap string. NULL on failure. */
+char *kw_proc_read_fd(int fd, size_t max_len);
+
+/** Clock for timeouts: CLOCK_MONOTONIC in milliseconds. */
+unsigned long long kw_now_ms(void);
+
+#endif

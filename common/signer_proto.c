@@ -1,0 +1,1 @@
+#include "signer_proto.h"

@@ -1,0 +1,37 @@
+/*
+ * toytls_cert.h - what a client checks about a server: the chain up to a trusted
+ * root with X509_verify_cert (validity, CA constraints, key usage, serverAuth
+ * purpose) and the DNS name with X509_VERIFY_PARAM_set1_host.
+ */
+#ifndef KW_TOYTLS_CERT_H
+#define KW_TOYTLS_CERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+/** Trust settings shared by many client sessions (read-only once built). */
+struct tt_trust {
+	X509_STORE *store; /* trusted roots */
+	time_t at;         /* 0: now; otherwise verify as of this time (tests) */
+};
+
+/** Loads trusted roots from a PEM file (one or more certificates). Returns 0, KW_ERR_*. */
+int tt_trust_load_file(struct tt_trust *trust, const char *pem_path);
+
+/** Frees the store. */
+void tt_trust_dispose(struct tt_trust *trust);
+
+/**
+ * Verifies a chain: certs[0] is the leaf, then intermediates, as DER. On success
+ * *leaf_key receives the leaf's public key (caller frees). On failure returns the
+ * matching KW_ERR_CERT_* code and, when detail is not NULL, points it to the
+ * libcrypto reason (static string).
+ */
+int tt_verify_chain(const struct tt_trust *trust, const char *dns_name,
+                    const uint8_t *const *certs, const size_t *cert_lens, size_t n_certs,
+                    EVP_PKEY **leaf_key, const char **detail);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * toytls_record.h - application record protection for one direction:
+ * payload = seq:u64 || nonce[12] || ciphertext || tag[16], aad = seq:u64.
+ */
+#ifndef KW_TOYTLS_RECORD_H
+#define KW_TOYTLS_RECORD_H
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "toytls_aead.h"
+
+/**
+ * Source of record nonces. Production uses RAND_bytes (tt_nonce_random); tests may
+ * install a fixed source to reproduce the vectors. Returns 0 or KW_ERR_INTERNAL.
+ */
+typedef int (*tt_nonce_fn)(void *arg, uint8_t nonce[12]);
+
+/** The production nonce source: 12 fresh random bytes per record. */
+int tt_nonce_random(void *arg, uint8_t nonce[12]);
+
+/** One direction of protected records. */
+struct tt_record_dir {
+	const struct tt_aead *aead;
+	struct tt_aead_ctx *ctx;
+	uint64_t seq;       /* next sequence number to send or expect */
+	bool seq_exhausted; /* the last sequence number has been used */
+};
+
+/** Sets up a direction with a key. Returns 0 or KW_ERR_INTERNAL. */
+int tt_record_dir_init(struct tt_record_dir *d, const struct tt_aead *aead, const uint8_t *key);
+
+/** Frees the direction's cipher context. */
+void tt_record_dir_dispose(struct tt_record_dir *d);
+
+/**
+ * Appends one whole protected record (length header included) carrying
+ * plaintext[0, len) to out. Returns 0, KW_ERR_SEQ_OVERFLOW (never wraps),
+ * KW_ERR_ARGUMENT (len over TT_MAX_PLAINTEXT), KW_ERR_NOMEM or KW_ERR_INTERNAL.
+ */
+int tt_record_seal(struct tt_record_dir *d, tt_nonce_fn nonce_fn, void *nonce_arg,
+                   const uint8_t *plaintext, size_t len, struct kw_buf *out);
+
+/**
+ * Checks and decrypts one record payload (without the length header), appending
+ * the plaintext to out. Returns 0, KW_ERR_RECORD_TOO_SHORT, KW_ERR_BAD_SEQUENCE,
+ * KW_ERR_DECRYPT, KW_ERR_SEQ_OVERFLOW, KW_ERR_NOMEM or KW_ERR_INTERNAL.
+ */
+int tt_record_open(struct tt_record_dir *d, const uint8_t *payload, size_t len,
+                   struct kw_buf *out);
+
+#endif

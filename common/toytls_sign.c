@@ -1,0 +1,1 @@
+#include "toytls_sign.h"

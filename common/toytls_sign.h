@@ -1,0 +1,51 @@
+/*
+ * toytls_sign.h - the handshake signature schemes, fixed by the identity key type:
+ * RSA-PSS/SHA-256/MGF1-SHA-256/max salt (the reference's), ECDSA P-256/SHA-256
+ * (DER signature) and pure Ed25519, always over client_pub || server_pub.
+ */
+#ifndef KW_TOYTLS_SIGN_H
+#define KW_TOYTLS_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "toytls.h"
+
+enum tt_scheme {
+	TT_SCHEME_RSA_PSS_SHA256 = 1,
+	TT_SCHEME_ECDSA_P256_SHA256 = 2,
+	TT_SCHEME_ED25519 = 3,
+};
+
+/** Name of a scheme for logs ("rsa-pss-sha256", ...). */
+const char *tt_scheme_name(enum tt_scheme scheme);
+
+/**
+ * The scheme a key signs with: RSA (2048 bits or more), EC on P-256, Ed25519.
+ * Returns 0 or KW_ERR_UNSUPPORTED_KEY.
+ */
+int tt_scheme_for_key(const EVP_PKEY *key, enum tt_scheme *scheme);
+
+/** Builds the 64-byte signature input client_pub || server_pub. */
+void tt_signature_input(const uint8_t client_pub[TT_X25519_LEN],
+                        const uint8_t server_pub[TT_X25519_LEN],
+                        uint8_t input[TT_SIGNATURE_INPUT_LEN]);
+
+/**
+ * Signs client_pub || server_pub with a private key, with the scheme its type
+ * fixes. sig must hold TT_MAX_SIGNATURE_LEN bytes; *sig_len receives the length.
+ * Returns 0, KW_ERR_UNSUPPORTED_KEY or KW_ERR_INTERNAL.
+ */
+int tt_sign(EVP_PKEY *key, const uint8_t client_pub[TT_X25519_LEN],
+            const uint8_t server_pub[TT_X25519_LEN], uint8_t *sig, size_t *sig_len);
+
+/**
+ * Verifies a signature over client_pub || server_pub with a public key (the
+ * leaf's). Returns 0, KW_ERR_BAD_SIGNATURE, KW_ERR_UNSUPPORTED_KEY or KW_ERR_INTERNAL.
+ */
+int tt_verify(EVP_PKEY *key, const uint8_t client_pub[TT_X25519_LEN],
+              const uint8_t server_pub[TT_X25519_LEN], const uint8_t *sig, size_t sig_len);
+
+#endif
