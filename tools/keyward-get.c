@@ -1,1 +1,461 @@
-int main(void) { return 1; }
+/*
+ * keyward-get - a small curl-like client for http:// and toytls:// URLs.
+ *
+ * It sends one GET (or HEAD) request with "Connection: close", prints the body to
+ * stdout (and the head too with -i), and exits 0 only when a complete response with
+ * a 2xx or 3xx status arrived.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "kw_build_config.h"
+#include "toytls_cert.h"
+#include "toytls_conn.h"
+
+enum {
+	EXIT_HTTP_ERROR = 1,  /* the server answered with a 4xx or 5xx status */
+	EXIT_TRANSFER = 2,    /* connection, toy-TLS or response format failure */
+	EXIT_USAGE = 64,
+};
+
+struct options {
+	bool include_head;
+	bool head_only;
+	bool insecure;
+	bool no_sni;
+	const char *root;
+	const char *name;
+	const char *headers[32];
+	size_t n_headers;
+	int timeout_ms;
+};
+
+struct url {
+	bool toytls;
+	char host[256];
+	char port[8];
+	const char *path;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: keyward-get [options] URL\n"
+	        "\n"
+	        "URL is http://HOST[:PORT]/PATH or toytls://HOST[:PORT]/PATH (default ports 80, 443).\n"
+	        "\n"
+	        "  -i, --include        print the response head before the body\n"
+	        "  -I, --head           send HEAD instead of GET (implies -i)\n"
+	        "  -H, --header LINE    add a request header (\"Name: value\"), repeatable\n"
+	        "      --root FILE      trusted root certificate(s), PEM (toytls://)\n"
+	        "      --name NAME      DNS name to verify and to send as server_name and Host\n"
+	        "                       (default: the URL's host)\n"
+	        "      --no-sni         do not send the server_name field\n"
+	        "      --insecure       skip certificate chain and name checks (the handshake\n"
+	        "                       signature is still verified)\n"
+	        "      --timeout SEC    give up after SEC seconds without progress (default 10)\n"
+	        "  -h, --help           this text\n"
+	        "  -v, --version        print the version\n"
+	        "\n"
+	        "Exit status: 0 on a 2xx/3xx response, 1 on a 4xx/5xx response, 2 when the\n"
+	        "connection, the toy-TLS handshake or the response failed, 64 on bad usage.\n");
+}
+
+static int
+parse_url(const char *s, struct url *u)
+{
+	const char *rest;
+	if (strncmp(s, "http://", 7) == 0) {
+		u->toytls = false;
+		rest = s + 7;
+	} else if (strncmp(s, "toytls://", 9) == 0) {
+		u->toytls = true;
+		rest = s + 9;
+	} else {
+		return -1;
+	}
+	const char *slash = strchr(rest, '/');
+	size_t auth_len = slash ? (size_t)(slash - rest) : strlen(rest);
+	u->path = slash ? slash : "/";
+	const char *host = rest, *port = NULL;
+	size_t host_len = auth_len;
+	if (auth_len > 0 && rest[0] == '[') {
+		const char *close = memchr(rest, ']', auth_len);
+		if (close == NULL)
+			return -1;
+		host = rest + 1;
+		host_len = (size_t)(close - host);
+		if (close + 1 < rest + auth_len) {
+			if (close[1] != ':')
+				return -1;
+			port = close + 2;
+		}
+	} else {
+		const char *colon = memchr(rest, ':', auth_len);
+		if (colon != NULL) {
+			host_len = (size_t)(colon - rest);
+			port = colon + 1;
+		}
+	}
+	if (host_len == 0 || host_len >= sizeof(u->host))
+		return -1;
+	memcpy(u->host, host, host_len);
+	u->host[host_len] = '\0';
+	size_t port_len = port ? (size_t)(rest + auth_len - port) : 0;
+	if (port == NULL) {
+		strcpy(u->port, u->toytls ? "443" : "80");
+	} else {
+		if (port_len == 0 || port_len >= sizeof(u->port) || strspn(port, "0123456789") < port_len)
+			return -1;
+		memcpy(u->port, port, port_len);
+		u->port[port_len] = '\0';
+	}
+	return 0;
+}
+
+static int
+connect_to(const struct url *u)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
+	int rc = getaddrinfo(u->host, u->port, &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "keyward-get: cannot resolve %s: %s\n", u->host, gai_strerror(rc));
+		return -1;
+	}
+	int fd = -1, err = 0;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		fprintf(stderr, "keyward-get: cannot connect to %s port %s: %s\n", u->host, u->port,
+		        strerror(err));
+	return fd;
+}
+
+static int
+wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int rc;
+	do
+		rc = poll(&p, 1, timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0) {
+		fprintf(stderr, "keyward-get: timed out\n");
+		return -1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+send_all(int fd, struct kw_buf *b, int timeout_ms)
+{
+	while (kw_buf_size(b) > 0) {
+		if (wait_fd(fd, POLLOUT, timeout_ms) < 0)
+			return -1;
+		ssize_t n = send(fd, kw_buf_head(b), kw_buf_size(b), MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "keyward-get: send failed: %s\n", strerror(errno));
+			return -1;
+		}
+		kw_buf_consume(b, (size_t)n);
+	}
+	return 0;
+}
+
+/* Reads from the socket; returns bytes read, 0 on EOF, -1 on error. */
+static ssize_t
+recv_some(int fd, uint8_t *p, size_t cap, int timeout_ms)
+{
+	if (wait_fd(fd, POLLIN, timeout_ms) < 0)
+		return -1;
+	ssize_t n;
+	do
+		n = recv(fd, p, cap, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		fprintf(stderr, "keyward-get: receive failed: %s\n", strerror(errno));
+	return n;
+}
+
+static void
+report_tls_error(const struct tt_conn *c)
+{
+	const char *detail = tt_conn_error_detail(c);
+	fprintf(stderr, "keyward-get: toy-TLS handshake failed: %s%s%s\n",
+	        kw_strerror(tt_conn_error(c)), detail ? ": " : "", detail ? detail : "");
+}
+
+/* The whole exchange's plaintext lands in resp; returns 0 or -1 (message printed). */
+static int
+exchange(int fd, struct tt_conn *tls, struct kw_buf *request, struct kw_buf *resp,
+         int timeout_ms)
+{
+	uint8_t chunk[16384];
+	if (tls != NULL) {
+		while (tt_conn_state(tls) != TT_ESTABLISHED) {
+			if (send_all(fd, tt_conn_wire(tls), timeout_ms) < 0)
+				return -1;
+			ssize_t n = recv_some(fd, chunk, sizeof(chunk), timeout_ms);
+			if (n < 0)
+				return -1;
+			if (n == 0) {
+				fprintf(stderr, "keyward-get: connection closed during the toy-TLS handshake\n");
+				return -1;
+			}
+			if (tt_conn_feed(tls, chunk, (size_t)n) < 0) {
+				report_tls_error(tls);
+				return -1;
+			}
+		}
+		if (tt_conn_protect(tls, kw_buf_head(request), kw_buf_size(request)) < 0) {
+			report_tls_error(tls);
+			return -1;
+		}
+		if (kw_buf_append(resp, kw_buf_head(tt_conn_plaintext(tls)),
+		                  kw_buf_size(tt_conn_plaintext(tls))) < 0)
+			return -1;
+		kw_buf_reset(tt_conn_plaintext(tls));
+		request = tt_conn_wire(tls);
+	}
+	if (send_all(fd, request, timeout_ms) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = recv_some(fd, chunk, sizeof(chunk), timeout_ms);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		if (tls == NULL) {
+			if (kw_buf_append(resp, chunk, (size_t)n) < 0)
+				return -1;
+			continue;
+		}
+		if (tt_conn_feed(tls, chunk, (size_t)n) < 0) {
+			fprintf(stderr, "keyward-get: toy-TLS record error: %s\n",
+			        kw_strerror(tt_conn_error(tls)));
+			return -1;
+		}
+		struct kw_buf *pt = tt_conn_plaintext(tls);
+		if (kw_buf_append(resp, kw_buf_head(pt), kw_buf_size(pt)) < 0)
+			return -1;
+		kw_buf_reset(pt);
+	}
+}
+
+static const char *
+find_header(const char *head, size_t head_len, const char *name)
+{
+	size_t name_len = strlen(name);
+	const char *p = memchr(head, '\n', head_len);
+	while (p != NULL && (size_t)(p + 1 - head) < head_len) {
+		p++;
+		if (strncasecmp(p, name, name_len) == 0 && p[name_len] == ':')
+			return p + name_len + 1;
+		p = memchr(p, '\n', head_len - (size_t)(p - head));
+	}
+	return NULL;
+}
+
+/* Checks and prints the response; returns the exit status. */
+static int
+print_response(const struct kw_buf *resp, const struct options *o)
+{
+	const char *data = (const char *)kw_buf_head(resp);
+	size_t len = kw_buf_size(resp);
+	const char *end = data ? memmem(data, len, "\r\n\r\n", 4) : NULL;
+	int status;
+	if (end == NULL || sscanf(data, "HTTP/1.%*1[01] %3d", &status) != 1) {
+		fprintf(stderr, "keyward-get: bad response: %s\n",
+		        len == 0 ? "connection closed without a response" : "no valid status line and head");
+		return EXIT_TRANSFER;
+	}
+	size_t head_len = (size_t)(end - data) + 4;
+	size_t body_len = len - head_len;
+	const char *cl = find_header(data, head_len, "Content-Length");
+	bool bodiless = o->head_only || status == 204 || status == 304 || status / 100 == 1;
+	if (cl != NULL && !bodiless) {
+		unsigned long long want = strtoull(cl, NULL, 10);
+		if (body_len < want) {
+			fprintf(stderr, "keyward-get: bad response: body truncated (%zu of %llu bytes)\n",
+			        body_len, want);
+			return EXIT_TRANSFER;
+		}
+		body_len = (size_t)want;
+	}
+	if (o->include_head)
+		fwrite(data, 1, head_len, stdout);
+	if (!bodiless)
+		fwrite(data + head_len, 1, body_len, stdout);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "keyward-get: cannot write output: %s\n", strerror(errno));
+		return EXIT_TRANSFER;
+	}
+	if (status >= 400) {
+		const char *eol = memchr(data, '\r', head_len);
+		fprintf(stderr, "keyward-get: server answered %.*s\n", (int)(eol - data) - 9, data + 9);
+		return EXIT_HTTP_ERROR;
+	}
+	return 0;
+}
+
+static int
+build_request(const struct url *u, const struct options *o, struct kw_buf *req)
+{
+	char line[1024];
+	const char *host = o->name ? o->name : u->host;
+	bool v6 = strchr(host, ':') != NULL;
+	int n = snprintf(line, sizeof(line),
+	                 "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: keyward-get/%s\r\n"
+	                 "Connection: close\r\n",
+	                 o->head_only ? "HEAD" : "GET", u->path, v6 ? "[" : "", host, v6 ? "]" : "",
+	                 u->port, KW_VERSION);
+	if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(u->path, " \r\n") != NULL) {
+		fprintf(stderr, "keyward-get: URL path too long or not encoded\n");
+		return -1;
+	}
+	if (kw_buf_append(req, line, (size_t)n) < 0)
+		return -1;
+	for (size_t i = 0; i < o->n_headers; i++) {
+		if (strpbrk(o->headers[i], "\r\n") != NULL || strchr(o->headers[i], ':') == NULL) {
+			fprintf(stderr, "keyward-get: bad header \"%s\"\n", o->headers[i]);
+			return -1;
+		}
+		if (kw_buf_append(req, o->headers[i], strlen(o->headers[i])) < 0 ||
+		    kw_buf_append(req, "\r\n", 2) < 0)
+			return -1;
+	}
+	return kw_buf_append(req, "\r\n", 2);
+}
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_ROOT = 256, OPT_NAME, OPT_INSECURE, OPT_NO_SNI, OPT_TIMEOUT };
+	static const struct option longopts[] = {
+		{"include", no_argument, NULL, 'i'},   {"head", no_argument, NULL, 'I'},
+		{"header", required_argument, NULL, 'H'}, {"root", required_argument, NULL, OPT_ROOT},
+		{"name", required_argument, NULL, OPT_NAME}, {"insecure", no_argument, NULL, OPT_INSECURE},
+		{"no-sni", no_argument, NULL, OPT_NO_SNI}, {"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'v'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "iIH:hv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i': o->include_head = true; break;
+		case 'I': o->head_only = o->include_head = true; break;
+		case 'H':
+			if (o->n_headers == sizeof(o->headers) / sizeof(o->headers[0])) {
+				fprintf(stderr, "keyward-get: too many -H options\n");
+				return EXIT_USAGE;
+			}
+			o->headers[o->n_headers++] = optarg;
+			break;
+		case OPT_ROOT: o->root = optarg; break;
+		case OPT_NAME: o->name = optarg; break;
+		case OPT_INSECURE: o->insecure = true; break;
+		case OPT_NO_SNI: o->no_sni = true; break;
+		case OPT_TIMEOUT: {
+			char *end;
+			long s = strtol(optarg, &end, 10);
+			if (*end != '\0' || s <= 0 || s > 3600) {
+				fprintf(stderr, "keyward-get: --timeout takes seconds from 1 to 3600\n");
+				return EXIT_USAGE;
+			}
+			o->timeout_ms = (int)s * 1000;
+			break;
+		}
+		case 'h': usage(stdout); exit(0);
+		case 'v': printf("keyward-get %s\n", KW_VERSION); exit(0);
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = {.timeout_ms = 10000};
+	int rc = parse_options(argc, argv, &o);
+	if (rc != 0)
+		return rc;
+	struct url u;
+	if (parse_url(argv[optind], &u) < 0) {
+		fprintf(stderr, "keyward-get: bad URL \"%s\": use http://HOST[:PORT]/PATH or "
+		                "toytls://HOST[:PORT]/PATH\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (u.toytls && o.root == NULL && !o.insecure) {
+		fprintf(stderr, "keyward-get: toytls:// needs --root FILE (or --insecure)\n");
+		return EXIT_USAGE;
+	}
+
+	struct tt_trust trust = {0};
+	struct tt_conn *tls = NULL;
+	struct kw_buf request = {0}, response = {0};
+	int fd = -1;
+	rc = EXIT_TRANSFER;
+	if (u.toytls && !o.insecure && tt_trust_load_file(&trust, o.root) < 0) {
+		fprintf(stderr, "keyward-get: cannot load trusted roots from %s\n", o.root);
+		goto out;
+	}
+	if (u.toytls) {
+		struct tt_client_params p = {
+			.trust = o.insecure ? NULL : &trust,
+			.dns_name = o.name ? o.name : u.host,
+			.send_server_name = !o.no_sni,
+			.insecure = o.insecure,
+		};
+		tls = tt_conn_new_client(&p);
+		if (tls == NULL) {
+			fprintf(stderr, "keyward-get: cannot start toy-TLS for name \"%s\"\n", p.dns_name);
+			goto out;
+		}
+	}
+	if (build_request(&u, &o, &request) < 0)
+		goto out;
+	fd = connect_to(&u);
+	if (fd < 0)
+		goto out;
+	if (exchange(fd, tls, &request, &response, o.timeout_ms) < 0)
+		goto out;
+	rc = print_response(&response, &o);
+out:
+	if (fd >= 0)
+		close(fd);
+	tt_conn_free(tls);
+	if (u.toytls && !o.insecure)
+		tt_trust_dispose(&trust);
+	kw_buf_free(&request);
+	kw_buf_dispose(&response);
+	return rc;
+}
