@@ -12,6 +12,8 @@
 
 #include <openssl/x509.h>
 
+#include "buf.h"
+
 /** Trust settings shared by many client sessions (read-only once built). */
 struct tt_trust {
 	X509_STORE *store; /* trusted roots */
@@ -33,5 +35,23 @@ void tt_trust_dispose(struct tt_trust *trust);
 int tt_verify_chain(const struct tt_trust *trust, const char *dns_name,
                     const uint8_t *const *certs, const size_t *cert_lens, size_t n_certs,
                     EVP_PKEY **leaf_key, const char **detail);
+
+/**
+ * Parses one DER certificate and returns its public key in *key (caller frees),
+ * without any chain or name check (an insecure client still checks the signature
+ * with this key). Returns 0, KW_ERR_CERT_PARSE or KW_ERR_NOMEM.
+ */
+int tt_cert_public_key(const uint8_t *der, size_t len, EVP_PKEY **key);
+
+/**
+ * Pre-encodes a server identity's certificate fields for struct tt_identity: one
+ * 0x0020 field per certificate, the leaf (first certificate of cert_pem) first,
+ * then the first certificate of each chain_pems[0, n) in order (the leaf's issuer
+ * first). Appends to out, which the caller owns and frees; on failure out is left
+ * as it was. Returns 0, KW_ERR_ARGUMENT (a file cannot be read or holds no PEM
+ * certificate) or KW_ERR_NOMEM.
+ */
+int tt_identity_encode_chain(const char *cert_pem, const char *const *chain_pems, size_t n,
+                             struct kw_buf *out);
 
 #endif
