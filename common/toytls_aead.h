@@ -17,11 +17,14 @@ struct tt_aead {
 	struct tt_aead_ctx *(*new_ctx)(const uint8_t *key);
 	/**
 	 * Encrypts len bytes from in to out (in == out allowed) and writes the tag.
-	 * Returns 0 or KW_ERR_INTERNAL.
+	 * Returns 0, KW_ERR_ARGUMENT (len or aad_len over INT_MAX) or KW_ERR_INTERNAL.
 	 */
 	int (*seal)(struct tt_aead_ctx *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
 	            const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag);
-	/** Decrypts and checks the tag. Returns 0, KW_ERR_DECRYPT, KW_ERR_INTERNAL. */
+	/**
+	 * Decrypts and checks the tag (in == out allowed); on KW_ERR_DECRYPT out is
+	 * cleansed. Returns 0, KW_ERR_DECRYPT, KW_ERR_ARGUMENT or KW_ERR_INTERNAL.
+	 */
 	int (*open)(struct tt_aead_ctx *ctx, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
 	            const uint8_t *in, size_t len, const uint8_t *tag, uint8_t *out);
 	/** Frees the context and cleanses its key schedule. */

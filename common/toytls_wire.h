@@ -44,7 +44,10 @@ void tt_record_reader_next(struct tt_record_reader *r);
 /** Frees (and cleanses) the reader's buffer. */
 void tt_record_reader_dispose(struct tt_record_reader *r);
 
-/** Appends a whole record (header and payload) to out. Returns 0 or KW_ERR_NOMEM. */
+/**
+ * Appends a whole record (header and payload) to out. Returns 0, KW_ERR_NOMEM, or
+ * KW_ERR_ARGUMENT when len does not fit the u32 length header.
+ */
 int tt_record_write(struct kw_buf *out, const uint8_t *payload, size_t len);
 
 /** A handshake field as found in a payload; value points into the payload. */
