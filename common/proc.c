@@ -1,1 +1,163 @@
+/*
+ * proc.c - process plumbing shared by every role: title, privilege drop, reading
+ * the configuration snapshot, and the monotonic clock.
+ */
 #include "proc.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+
+#define PROC_NAME_MAX 15
+#define READ_CHUNK    4096
+
+/* The kernel's view of argv (the title area) and the heap copies argv[] points to after. */
+static struct {
+	char *area;
+	size_t len;
+	char *copies;
+} title_state;
+
+static int
+move_arguments(int argc, char **argv)
+{
+	size_t total = 0;
+	char *end, *p;
+
+	end = argv[0] + strlen(argv[0]);
+	for (int i = 0; i < argc; i++) {
+		total += strlen(argv[i]) + 1;
+		if (i > 0 && argv[i] == end + 1)
+			end = argv[i] + strlen(argv[i]);
+	}
+	title_state.copies = malloc(total);
+	if (!title_state.copies)
+		return KW_ERR_NOMEM;
+	title_state.area = argv[0];
+	title_state.len = (size_t)(end - argv[0]);
+	p = title_state.copies;
+	for (int i = 0; i < argc; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		memcpy(p, argv[i], n);
+		argv[i] = p;
+		p += n;
+	}
+	return KW_OK;
+}
+
+void
+kw_proc_set_title(int argc, char **argv, const char *title)
+{
+	char name[PROC_NAME_MAX + 1];
+	size_t len;
+
+	snprintf(name, sizeof(name), "%s", title);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+
+	if (!title_state.area && (argc < 1 || !argv || !argv[0] || move_arguments(argc, argv) < 0))
+		return;
+	len = strlen(title);
+	if (len > title_state.len)
+		len = title_state.len;
+	memcpy(title_state.area, title, len);
+	memset(title_state.area + len, '\0', title_state.len - len);
+}
+
+int
+kw_proc_drop_privileges(const char *user, char *err, size_t err_len)
+{
+	struct passwd *pw;
+	gid_t gid;
+	uid_t uid;
+
+	if (geteuid() != 0)
+		return KW_OK;
+
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw) {
+		snprintf(err, err_len, "user \"%s\": %s", user,
+		         errno ? strerror(errno) : "no such user");
+		return KW_ERR_ARGUMENT;
+	}
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (uid == 0) {
+		snprintf(err, err_len, "user \"%s\" is root: refusing to keep root privileges",
+		         user);
+		return KW_ERR_ARGUMENT;
+	}
+	if (setgroups(1, &gid) < 0) {
+		snprintf(err, err_len, "setgroups(%u): %s", (unsigned)gid, strerror(errno));
+		return KW_ERR_INTERNAL;
+	}
+	if (setresgid(gid, gid, gid) < 0) {
+		snprintf(err, err_len, "setresgid(%u): %s", (unsigned)gid, strerror(errno));
+		return KW_ERR_INTERNAL;
+	}
+	if (setresuid(uid, uid, uid) < 0) {
+		snprintf(err, err_len, "setresuid(%u): %s", (unsigned)uid, strerror(errno));
+		return KW_ERR_INTERNAL;
+	}
+	if (setuid(0) == 0 || setgid(0) == 0) {
+		snprintf(err, err_len,
+		         "root privileges could be regained after switching to \"%s\"", user);
+		return KW_ERR_INTERNAL;
+	}
+	return KW_OK;
+}
+
+char *
+kw_proc_read_fd(int fd, size_t max_len)
+{
+	size_t cap = max_len < READ_CHUNK ? max_len : READ_CHUNK, len = 0;
+	char *buf = malloc(cap + 1), *bigger;
+	ssize_t n;
+
+	if (!buf)
+		return NULL;
+	for (;;) {
+		if (len > max_len)
+			goto fail;
+		if (len == cap + 1) {
+			cap = cap * 2 < max_len ? cap * 2 : max_len;
+			bigger = realloc(buf, cap + 1);
+			if (!bigger)
+				goto fail;
+			buf = bigger;
+		}
+		n = pread(fd, buf + len, cap + 1 - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return buf;
+
+fail:
+	free(buf);
+	return NULL;
+}
+
+unsigned long long
+kw_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ULL +
+	       (unsigned long long)ts.tv_nsec / 1000000ULL;
+}

@@ -21,7 +21,10 @@
 
 /**
  * Sets the process title to title (e.g. "keyward: worker"): prctl(PR_SET_NAME) and
- * argv overwritten so that ps -o args shows the same text. Call once, early.
+ * argv overwritten so that ps -o args shows the same text. Call once, early, before
+ * parsing arguments: the argument strings are first copied to the heap and argv[]
+ * repointed to the copies (so argv stays usable), but any pointer taken into the
+ * original strings before the call (e.g. an optarg) then points at the title.
  */
 void kw_proc_set_title(int argc, char **argv, const char *title);
 
