@@ -99,9 +99,8 @@ tt_cert_public_key(const uint8_t *der, size_t len, EVP_PKEY **key)
 }
 
 int
-tt_verify_chain(const struct tt_trust *trust, const char *dns_name,
-                const uint8_t *const *certs, const size_t *cert_lens, size_t n_certs,
-                EVP_PKEY **leaf_key, const char **detail)
+tt_verify_chain(const struct tt_trust *trust, const char *dns_name, const uint8_t *const *certs,
+                const size_t *cert_lens, size_t n_certs, EVP_PKEY **leaf_key, const char **detail)
 {
 	X509 *leaf = NULL;
 	STACK_OF(X509) *untrusted = NULL;
