@@ -1,0 +1,26 @@
+# Sourced by tools/test and tools/run: installs the Debian packages keyward needs
+# to build and test, when any is missing. Quiet when everything is there.
+
+KW_PACKAGES="gcc libc6-dev meson ninja-build pkg-config openssl libssl-dev libconfig-dev
+libcriterion-dev libseccomp-dev libsystemd-dev python3 python3-cryptography procps"
+
+kw_install_deps() {
+	missing=""
+	for pkg in $KW_PACKAGES "$@"; do
+		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)
+		case "$status" in
+		*" installed") ;;
+		*) missing="$missing $pkg" ;;
+		esac
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "keyward: missing packages:$missing (run as root, or install them with apt-get)" >&2
+		return 1
+	fi
+	echo "keyward: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null &&
+		apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+		{ echo "keyward: apt-get install failed for:$missing" >&2; return 1; }
+}
