@@ -2,7 +2,7 @@
 # to build and test, when any is missing. Quiet when everything is there.
 
 KW_PACKAGES="gcc libc6-dev meson ninja-build pkg-config openssl libssl-dev libconfig-dev
-libcriterion-dev libseccomp-dev libsystemd-dev python3 python3-cryptography procps"
+libcriterion-dev libseccomp-dev libsystemd-dev python3 python3-cryptography procps passwd"
 
 kw_install_deps() {
 	missing=""
@@ -23,4 +23,16 @@ kw_install_deps() {
 	apt-get update -qq >/dev/null &&
 		apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
 		{ echo "keyward: apt-get install failed for:$missing" >&2; return 1; }
+}
+
+# When running as root, makes the system users the default configuration names
+# (workers run as "keyward", the signer as "keyward-signer"), if missing.
+kw_ensure_users() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	for user in keyward keyward-signer; do
+		getent passwd "$user" >/dev/null && continue
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$user" ||
+			{ echo "keyward: cannot create user $user" >&2; return 1; }
+	done
 }
