@@ -52,6 +52,8 @@ struct http_parser {
 	struct http_limits limits;
 	size_t scanned;           /* bytes of the current head already scanned for its end */
 	struct kw_buf head;       /* private copy of the head being returned */
+	size_t line_start;        /* private: start of the request line, after empty lines */
+	size_t line_end;          /* private: end of the request line once seen, else 0 */
 };
 
 /** Sets the limits. The parser holds no other resources until used. */
@@ -63,9 +65,12 @@ void http_parser_dispose(struct http_parser *p);
 /**
  * Looks for one complete request head at the start of in[0, len).
  * Returns 1 and fills *req, setting *consumed to the head's length;
- * returns 0 when more bytes are needed (and none over the limits yet);
- * returns a negative HTTP status (-400, -414, -431, -501, -505, -413) for a head
- * that must be refused. After an error the connection must close.
+ * returns 0 when more bytes are needed (and none over the limits yet): call again
+ * with the same bytes and more appended, only the new ones are scanned;
+ * returns a negative HTTP status (-400, -414, -431, -501, -505, -413, or -500 when
+ * out of memory) for a head that must be refused. After an error the connection
+ * must close. Empty lines before the request line are skipped (counted in *consumed
+ * and in the head size); a bare LF ends a head line as CRLF does.
  */
 int http_parse_request(struct http_parser *p, const uint8_t *in, size_t len, size_t *consumed,
                        struct http_request *req);
