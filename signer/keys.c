@@ -1,1 +1,229 @@
-#include "config.h"
+/*
+ * keys.c - loads the signer's private keys, before any privilege drop or sandbox.
+ *
+ * The PEM text is read into a buffer of our own, parsed from a memory BIO, and
+ * cleansed at once: afterwards the key bytes live only inside the EVP_PKEY objects.
+ */
+#include "keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "err.h"
+
+#define KEY_FILE_MAX (64u * 1024u)
+
+/* Any input works for the test signature: the X25519 base point, twice. */
+static const uint8_t probe_pub[TT_X25519_LEN] = {9};
+
+/* Refuses to prompt for a passphrase: encrypted keys are not supported. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+static const char *
+openssl_reason(void)
+{
+	const char *reason = ERR_reason_error_string(ERR_peek_last_error());
+
+	return reason ? reason : "no detail";
+}
+
+/* Reads a whole regular file of at most KEY_FILE_MAX bytes; the caller cleanses and frees. */
+static int
+read_key_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_len)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	int rc = KW_ERR_ARGUMENT;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		snprintf(err, err_len, "key %s: cannot open: %s", path, strerror(errno));
+		return KW_ERR_ARGUMENT;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (size_t)st.st_size > KEY_FILE_MAX) {
+		snprintf(err, err_len, "key %s: not a regular file of 1 to %u bytes", path,
+		         KEY_FILE_MAX);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size);
+	if (!buf) {
+		rc = KW_ERR_NOMEM;
+		snprintf(err, err_len, "key %s: out of memory", path);
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, err_len, "key %s: cannot read: %s", path,
+			         n < 0 ? strerror(errno) : "file shrank while reading");
+			OPENSSL_cleanse(buf, len);
+			free(buf);
+			buf = NULL;
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	*out = buf;
+	*out_len = len;
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static int
+read_private_key(const char *path, EVP_PKEY **out, char *err, size_t err_len)
+{
+	uint8_t *pem = NULL;
+	size_t len = 0;
+	BIO *bio;
+	int rc = read_key_file(path, &pem, &len, err, err_len);
+
+	if (rc)
+		return rc;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (!bio) {
+		rc = KW_ERR_NOMEM;
+		snprintf(err, err_len, "key %s: out of memory", path);
+		goto out;
+	}
+	*out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (!*out) {
+		rc = KW_ERR_ARGUMENT;
+		snprintf(err, err_len,
+		         "key %s: not a PEM private key (or an encrypted one, which is not "
+		         "supported): %s",
+		         path, openssl_reason());
+	}
+	BIO_free(bio);
+out:
+	OPENSSL_cleanse(pem, len);
+	free(pem);
+	return rc;
+}
+
+static int
+read_certificate_key(const char *path, EVP_PKEY **out, char *err, size_t err_len)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	X509 *cert = NULL;
+
+	if (!bio) {
+		snprintf(err, err_len, "certificate %s: cannot open: %s", path, strerror(errno));
+		return KW_ERR_ARGUMENT;
+	}
+	cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!cert) {
+		snprintf(err, err_len, "certificate %s: not a PEM certificate: %s", path,
+		         openssl_reason());
+		return KW_ERR_ARGUMENT;
+	}
+	*out = X509_get_pubkey(cert);
+	X509_free(cert);
+	if (!*out) {
+		snprintf(err, err_len, "certificate %s: unreadable public key: %s", path,
+		         openssl_reason());
+		return KW_ERR_ARGUMENT;
+	}
+	return 0;
+}
+
+/* Checks a loaded key against its certificate and signs once with it. */
+static int
+check_key(const struct kw_key *conf, struct signer_key *key, char *err, size_t err_len)
+{
+	uint8_t sig[TT_MAX_SIGNATURE_LEN];
+	size_t sig_len = 0;
+	EVP_PKEY *pub = NULL;
+	int rc = tt_scheme_for_key(key->pkey, &key->scheme);
+
+	if (rc) {
+		snprintf(err, err_len,
+		         "key %s: unsupported key type (RSA of 2048 to 4096 bits, EC P-256 or "
+		         "Ed25519 are)",
+		         conf->path);
+		return rc;
+	}
+	rc = read_certificate_key(conf->certificate, &pub, err, err_len);
+	if (rc)
+		return rc;
+	if (EVP_PKEY_eq(pub, key->pkey) != 1) {
+		rc = KW_ERR_ARGUMENT;
+		snprintf(err, err_len, "key %s does not match the public key of certificate %s",
+		         conf->path, conf->certificate);
+		goto out;
+	}
+	rc = tt_sign(key->pkey, probe_pub, probe_pub, sig, &sig_len);
+	if (rc == 0)
+		rc = tt_verify(pub, probe_pub, probe_pub, sig, sig_len);
+	if (rc) {
+		snprintf(err, err_len, "key %s: test signature (%s) failed: %s", conf->path,
+		         tt_scheme_name(key->scheme), kw_strerror(rc));
+		rc = KW_ERR_INTERNAL;
+	}
+out:
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+int
+signer_keys_load(const struct kw_config *cfg, struct signer_keys *out, char *err, size_t err_len)
+{
+	struct signer_keys keys = {.keys =
+	                               calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof(*keys.keys))};
+	int rc = 0;
+
+	if (!keys.keys) {
+		snprintf(err, err_len, "out of memory for %zu keys", cfg->n_keys);
+		return KW_ERR_NOMEM;
+	}
+	for (; keys.n < cfg->n_keys; keys.n++) {
+		struct signer_key *key = &keys.keys[keys.n];
+
+		rc = read_private_key(cfg->keys[keys.n].path, &key->pkey, err, err_len);
+		if (rc == 0)
+			rc = check_key(&cfg->keys[keys.n], key, err, err_len);
+		if (rc) {
+			keys.n++;
+			goto out;
+		}
+	}
+out:
+	ERR_clear_error();
+	if (rc)
+		signer_keys_free(&keys);
+	else
+		*out = keys;
+	return rc;
+}
+
+void
+signer_keys_free(struct signer_keys *keys)
+{
+	for (size_t i = 0; i < keys->n; i++)
+		EVP_PKEY_free(keys->keys[i].pkey);
+	free(keys->keys);
+	keys->keys = NULL;
+	keys->n = 0;
+}

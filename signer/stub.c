@@ -1,0 +1,148 @@
+/*
+ * stub.c - sign_stub: admission (in-flight ids, rate limit, key ids) and signing
+ * of one request. The bytes signed are built here from the typed request fields.
+ */
+#include "stub.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "err.h"
+#include "log.h"
+
+#define TOKEN                1000u /* one request, in bucket units */
+#define RATE_LOG_INTERVAL_MS 1000u
+
+int
+stub_channel_init(struct stub_channel *ch, uint32_t slot, const struct stub_limits *limits,
+                  uint64_t now_ms)
+{
+	if (limits->max_inflight == 0)
+		return KW_ERR_ARGUMENT;
+	memset(ch, 0, sizeof(*ch));
+	ch->inflight = calloc(limits->max_inflight, sizeof(*ch->inflight));
+	if (!ch->inflight)
+		return KW_ERR_NOMEM;
+	ch->slot = slot;
+	ch->limits = *limits;
+	ch->tokens = (uint64_t)limits->rate_limit * TOKEN;
+	ch->refill_ms = now_ms;
+	ch->rate_log_ms = now_ms - RATE_LOG_INTERVAL_MS;
+	return 0;
+}
+
+void
+stub_channel_dispose(struct stub_channel *ch)
+{
+	free(ch->inflight);
+	ch->inflight = NULL;
+	ch->n_inflight = 0;
+}
+
+static int
+is_in_flight(const struct stub_channel *ch, uint32_t request_id)
+{
+	for (unsigned i = 0; i < ch->n_inflight; i++)
+		if (ch->inflight[i] == request_id)
+			return 1;
+	return 0;
+}
+
+/* Token bucket holding at most one second's worth of requests. Returns 1 when one is taken. */
+static int
+take_token(struct stub_channel *ch, uint64_t now_ms)
+{
+	uint64_t cap = (uint64_t)ch->limits.rate_limit * TOKEN;
+
+	if (now_ms > ch->refill_ms) {
+		uint64_t add = (now_ms - ch->refill_ms) * ch->limits.rate_limit;
+
+		ch->tokens = add >= cap - ch->tokens ? cap : ch->tokens + add;
+		ch->refill_ms = now_ms;
+	}
+	if (ch->tokens < TOKEN)
+		return 0;
+	ch->tokens -= TOKEN;
+	return 1;
+}
+
+static void
+count_rate_limited(struct stub_channel *ch, uint64_t now_ms)
+{
+	ch->rate_limited++;
+	ch->rate_limited_total++;
+	if (now_ms - ch->rate_log_ms < RATE_LOG_INTERVAL_MS)
+		return;
+	kw_log_warn("stub_admit: channel of worker %u over %u requests/s: %llu refused "
+	            "(%llu in all)",
+	            (unsigned)ch->slot, ch->limits.rate_limit, (unsigned long long)ch->rate_limited,
+	            (unsigned long long)ch->rate_limited_total);
+	ch->rate_limited = 0;
+	ch->rate_log_ms = now_ms;
+}
+
+static int
+answer(const struct sp_sign_request *req, enum sp_status status, struct sp_sign_reply *rep)
+{
+	rep->request_id = req->request_id;
+	rep->status = (uint16_t)status;
+	rep->sig_len = 0;
+	return STUB_REPLY;
+}
+
+int
+stub_admit(struct stub_channel *ch, size_t n_keys, const struct sp_sign_request *req,
+           uint64_t now_ms, struct sp_sign_reply *rep)
+{
+	if (is_in_flight(ch, req->request_id))
+		return KW_ERR_UNEXPECTED_MESSAGE;
+	if (ch->limits.rate_limit && !take_token(ch, now_ms)) {
+		count_rate_limited(ch, now_ms);
+		return answer(req, SP_STATUS_RATE_LIMITED, rep);
+	}
+	if (ch->n_inflight >= ch->limits.max_inflight)
+		return answer(req, SP_STATUS_BUSY, rep);
+	if (req->key_id >= n_keys)
+		return answer(req, SP_STATUS_BAD_KEY, rep);
+	ch->inflight[ch->n_inflight++] = req->request_id;
+	return STUB_SIGN;
+}
+
+void
+stub_finish(struct stub_channel *ch, uint32_t request_id)
+{
+	for (unsigned i = 0; i < ch->n_inflight; i++) {
+		if (ch->inflight[i] == request_id) {
+			ch->inflight[i] = ch->inflight[--ch->n_inflight];
+			return;
+		}
+	}
+}
+
+void
+sign_stub(const struct signer_keys *keys, const struct sp_sign_request *req,
+          struct sp_sign_reply *rep)
+{
+	size_t sig_len = 0;
+	int rc;
+
+	rep->request_id = req->request_id;
+	rep->sig_len = 0;
+	if (req->key_id >= keys->n) {
+		rep->status = SP_STATUS_BAD_KEY;
+		return;
+	}
+	rc = tt_sign(keys->keys[req->key_id].pkey, req->client_pub, req->server_pub, rep->sig,
+	             &sig_len);
+	if (rc) {
+		kw_log_err("sign_stub: key %u (%s): %s", (unsigned)req->key_id,
+		           tt_scheme_name(keys->keys[req->key_id].scheme), kw_strerror(rc));
+		ERR_clear_error();
+		rep->status = SP_STATUS_FAILED;
+		return;
+	}
+	rep->status = SP_STATUS_OK;
+	rep->sig_len = (uint16_t)sig_len;
+}

@@ -1,0 +1,75 @@
+/*
+ * stub.h - sign_stub: the signer's side of the signer channel, without any I/O.
+ *
+ * For each channel the stub keeps the request ids in flight and a token bucket;
+ * it decides, for every decoded request, whether to sign it or to answer at once
+ * (BUSY, RATE_LIMITED, BAD_KEY), and it signs with the key the request names.
+ * Not thread-safe: the caller serialises calls on one channel.
+ */
+#ifndef KW_SIGNER_STUB_H
+#define KW_SIGNER_STUB_H
+
+#include <stdint.h>
+
+#include "keys.h"
+#include "signer_proto.h"
+
+/** Per-channel limits, from cfg->signer. */
+struct stub_limits {
+	unsigned max_inflight; /* at least 1 */
+	unsigned rate_limit;   /* requests per second, 0 = unlimited */
+};
+
+/** Per-channel state. */
+struct stub_channel {
+	uint32_t slot; /* worker slot, for logs */
+	struct stub_limits limits;
+	uint32_t *inflight; /* request ids being signed, limits.max_inflight slots */
+	unsigned n_inflight;
+	uint64_t tokens;       /* token bucket, in thousandths of a request */
+	uint64_t refill_ms;    /* time of the last refill */
+	uint64_t rate_limited; /* requests refused since the last log line */
+	uint64_t rate_log_ms;  /* time of the last "rate limited" log line */
+	uint64_t rate_limited_total;
+};
+
+/** Admission outcomes of stub_admit (besides KW_ERR_UNEXPECTED_MESSAGE). */
+enum stub_verdict {
+	STUB_REPLY = 0, /* answer at once with the reply filled in */
+	STUB_SIGN = 1,  /* sign it (sign_stub), send the reply, then stub_finish */
+};
+
+/**
+ * Sets up a channel's state with a full token bucket at now_ms. Returns 0 or
+ * KW_ERR_NOMEM / KW_ERR_ARGUMENT (max_inflight of 0). Dispose with stub_channel_dispose.
+ */
+int stub_channel_init(struct stub_channel *ch, uint32_t slot, const struct stub_limits *limits,
+                      uint64_t now_ms);
+
+/** Frees a channel's state. */
+void stub_channel_dispose(struct stub_channel *ch);
+
+/**
+ * Decides what to do with a decoded request arriving at now_ms on ch, checking in
+ * this order: an id already in flight (KW_ERR_UNEXPECTED_MESSAGE: the peer is
+ * broken, close the channel), the rate limit (RATE_LIMITED; refusals are counted
+ * and logged at most once per second), the in-flight cap (BUSY), the key id against
+ * n_keys (BAD_KEY). Returns STUB_REPLY with *rep filled in, or STUB_SIGN with the id
+ * now in flight.
+ */
+int stub_admit(struct stub_channel *ch, size_t n_keys, const struct sp_sign_request *req,
+               uint64_t now_ms, struct sp_sign_reply *rep);
+
+/** Marks an admitted request as answered, freeing its in-flight slot. */
+void stub_finish(struct stub_channel *ch, uint32_t request_id);
+
+/**
+ * Signs an admitted request: the key named by req->key_id signs client_pub ||
+ * server_pub with the scheme its type fixes. Fills *rep with SP_STATUS_OK and the
+ * signature, SP_STATUS_BAD_KEY for an unknown key id, or SP_STATUS_FAILED (logged).
+ * Thread-safe: keys are only read.
+ */
+void sign_stub(const struct signer_keys *keys, const struct sp_sign_request *req,
+               struct sp_sign_reply *rep);
+
+#endif
