@@ -246,6 +246,29 @@ Test(wire, reader_reuse_after_next)
 	kw_buf_free(&wire);
 }
 
+Test(wire, reader_usable_after_dispose)
+{
+	struct kw_buf wire = {0};
+	struct tt_record_reader r;
+	size_t consumed;
+
+	add_record(&wire, 20, 8);
+	tt_record_reader_init(&r, 20);
+	cr_assert_eq(tt_record_reader_feed(&r, kw_buf_head(&wire), kw_buf_size(&wire), &consumed),
+	             1);
+	tt_record_reader_next(&r);
+	tt_record_reader_dispose(&r);
+	cr_assert_eq(tt_record_reader_feed(&r, kw_buf_head(&wire), kw_buf_size(&wire), &consumed),
+	             1);
+	expect_payload(&r, 20, 8);
+	tt_record_reader_dispose(&r);
+	tt_store_u32(kw_buf_head(&wire), 21);
+	cr_expect_eq(tt_record_reader_feed(&r, kw_buf_head(&wire), kw_buf_size(&wire), &consumed),
+	             KW_ERR_RECORD_TOO_LARGE, "the limit survives dispose");
+	tt_record_reader_dispose(&r);
+	kw_buf_free(&wire);
+}
+
 Test(wire, field_round_trip)
 {
 	struct kw_buf payload = {0};
