@@ -1,1 +1,177 @@
-#include "http.h"
+#include "http_path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes one segment raw[0, len) into out, *out_len bytes; returns 0 or -400. */
+static int
+decode_segment(const char *raw, size_t len, char *out, size_t *out_len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)raw[i];
+		if (c == '%') {
+			if (i + 2 >= len)
+				return -400;
+			int hi = hex_value(raw[i + 1]);
+			int lo = hex_value(raw[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -400;
+			c = hi << 4 | lo;
+			if (c == '/')
+				return -400;
+			i += 2;
+		}
+		if (c == '\0')
+			return -400;
+		out[n++] = (char)c;
+	}
+	*out_len = n;
+	return 0;
+}
+
+int
+http_path_normalise(const char *raw, size_t len, char *out, size_t *out_len)
+{
+	if (len == 0 || raw[0] != '/')
+		return -400;
+	size_t w = 0;
+	bool trailing = true;
+	size_t i = 1;
+	while (i <= len) {
+		const char *end = memchr(raw + i, '/', len - i);
+		size_t seg_len = end ? (size_t)(end - (raw + i)) : len - i;
+		size_t n;
+		out[w] = '/';
+		if (decode_segment(raw + i, seg_len, out + w + 1, &n) < 0)
+			return -400;
+		trailing = true;
+		if (n == 2 && out[w + 1] == '.' && out[w + 2] == '.') {
+			if (w == 0)
+				return -400;
+			while (out[--w] != '/')
+				;
+		} else if (!(n == 0 || (n == 1 && out[w + 1] == '.'))) {
+			w += 1 + n;
+			trailing = false;
+		}
+		i += seg_len + 1;
+	}
+	if (trailing || w == 0)
+		out[w++] = '/';
+	out[w] = '\0';
+	*out_len = w;
+	return 0;
+}
+
+int
+http_path_errno_status(int e)
+{
+	switch (e) {
+	case ENOENT:
+	case ENOTDIR:
+	case ENAMETOOLONG:
+		return -404;
+	case EACCES:
+	case EPERM:
+	case ELOOP:
+	case EXDEV:
+		return -403;
+	default:
+		return -500;
+	}
+}
+
+static bool
+has_dotdot(const char *rel)
+{
+	for (const char *p = rel; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == rel || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
+			return true;
+	return false;
+}
+
+int
+http_path_open_walk(int root_fd, const char *rel, int *fd_out)
+{
+	int dir = root_fd;
+	int err = 0;
+	const char *p = rel;
+	const char *slash;
+	char name[NAME_MAX + 1];
+	if (has_dotdot(rel))
+		return -403;
+	while ((slash = strchr(p, '/')) != NULL) {
+		size_t n = (size_t)(slash - p);
+		if (n > NAME_MAX) {
+			err = -404;
+			goto out;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		int next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			err = http_path_errno_status(errno);
+			goto out;
+		}
+		if (dir != root_fd)
+			close(dir);
+		dir = next;
+		struct stat st;
+		if (fstat(dir, &st) < 0) {
+			err = -500;
+			goto out;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			err = S_ISLNK(st.st_mode) ? -403 : -404;
+			goto out;
+		}
+		p = slash + 1;
+	}
+	int fd = openat(dir, *p ? p : ".", OPEN_FLAGS | O_NOFOLLOW);
+	if (fd < 0)
+		err = http_path_errno_status(errno);
+	else
+		*fd_out = fd;
+out:
+	if (dir != root_fd)
+		close(dir);
+	return err;
+}
+
+int
+http_path_open_beneath(int root_fd, const char *rel, bool follow_symlinks, int *fd_out)
+{
+	struct open_how how = {
+		.flags = OPEN_FLAGS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+			   (follow_symlinks ? 0 : RESOLVE_NO_SYMLINKS),
+	};
+	long fd = syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		return http_path_open_walk(root_fd, rel, fd_out);
+	if (fd < 0)
+		return http_path_errno_status(errno);
+	*fd_out = (int)fd;
+	return 0;
+}
