@@ -1,1 +1,188 @@
-int main(void) { return 1; }
+/*
+ * main.c - keyward-signer: the only process that holds private keys.
+ *
+ * Started by the master with the descriptors of proc.h: it reads the configuration
+ * snapshot, loads every key, drops privileges, starts its signing threads, says
+ * CTL_READY and serves worker channels until the master goes away or stops it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control.h"
+#include "err.h"
+#include "keys.h"
+#include "log.h"
+#include "proc.h"
+#include "service.h"
+
+#define CONFIG_MAX   (16u * 1024u * 1024u)
+#define EXIT_RUNTIME 1
+
+struct options {
+	const char *config;
+	const char *generation;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: keyward-signer --config PATH [--generation G]\n"
+	        "\n"
+	        "Holds keyward's private keys and answers the workers' signing requests.\n"
+	        "Started by keyward (the master) with its control channel on fd %d and\n"
+	        "the configuration snapshot on fd %d; not meant to be run by hand.\n"
+	        "\n"
+	        "  --config PATH     path of the configuration file the snapshot came from\n"
+	        "  --generation G    configuration generation, for logs\n"
+	        "  --help            show this help\n",
+	        KW_FD_CONTROL, KW_FD_CONFIG);
+}
+
+/* Returns 0 to go on, or the process exit code. */
+static int
+parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"generation", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opt->config = optarg;
+			break;
+		case 'g':
+			opt->generation = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return KW_EXIT_FATAL_CONFIG;
+		}
+	}
+	if (!opt->config || optind != argc) {
+		usage(stderr);
+		return KW_EXIT_FATAL_CONFIG;
+	}
+	return 0;
+}
+
+/* Dies with the master: PDEATHSIG, then a check that it was not already gone. */
+static int
+follow_master(void)
+{
+	const char *expected = getenv("KEYWARD_MASTER_PID");
+	pid_t parent;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
+		kw_log_err("follow_master: PR_SET_PDEATHSIG: %s", strerror(errno));
+		return -1;
+	}
+	parent = getppid();
+	if (expected ? strtol(expected, NULL, 10) != (long)parent : parent == 1) {
+		kw_log_err("follow_master: the master is gone");
+		return -1;
+	}
+	return 0;
+}
+
+static struct kw_config *
+read_config(const char *path)
+{
+	struct kw_config *cfg = NULL;
+	enum kw_log_level level;
+	char err[512];
+	char *text = kw_proc_read_fd(KW_FD_CONFIG, CONFIG_MAX);
+
+	if (!text) {
+		kw_log_err("read_config: cannot read the configuration snapshot (fd %d): %s",
+		           KW_FD_CONFIG, strerror(errno));
+		return NULL;
+	}
+	close(KW_FD_CONFIG);
+	if (kw_config_load_string(text, path, &cfg, err, sizeof(err)) != 0) {
+		kw_log_err("%s", err);
+		cfg = NULL;
+	} else if (kw_log_level_parse(cfg->log_level, &level) == 0) {
+		kw_log_set_level(level);
+	}
+	free(text);
+	return cfg;
+}
+
+static int
+run(const struct options *opt)
+{
+	struct signer_keys keys = {0};
+	struct signer_service *svc = NULL;
+	struct kw_config *cfg;
+	char err[512];
+	int rc, status = EXIT_RUNTIME;
+
+	cfg = read_config(opt->config);
+	if (!cfg)
+		return KW_EXIT_FATAL_CONFIG;
+	rc = signer_keys_load(cfg, &keys, err, sizeof(err));
+	if (rc) {
+		kw_log_err("%s", err);
+		status = rc == KW_ERR_NOMEM || rc == KW_ERR_INTERNAL ? EXIT_RUNTIME
+		                                                     : KW_EXIT_FATAL_CONFIG;
+		goto out;
+	}
+	rc = kw_proc_drop_privileges(cfg->signer.user, err, sizeof(err));
+	if (rc) {
+		kw_log_err("signer.user: %s", err);
+		status = rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : EXIT_RUNTIME;
+		goto out;
+	}
+	if (signer_service_start(cfg, &keys, KW_FD_CONTROL, &svc) != 0)
+		goto out;
+	rc = ctl_send(KW_FD_CONTROL, &(struct ctl_msg){.type = CTL_READY}, NULL, 0);
+	if (rc) {
+		kw_log_err("run: sending READY: %s", strerror(-rc));
+		goto out;
+	}
+	kw_log_info("run: generation %s: %zu keys, %u signing threads, ready",
+	            opt->generation ? opt->generation : "?", keys.n, cfg->signer.threads);
+	kw_config_free(cfg);
+	cfg = NULL;
+	if (signer_service_run(svc) == 0)
+		status = 0;
+out:
+	if (svc)
+		signer_service_free(svc);
+	signer_keys_free(&keys);
+	kw_config_free(cfg);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt = {0};
+	int rc = parse_options(argc, argv, &opt);
+
+	if (rc)
+		return rc;
+	kw_proc_set_title(argc, argv, "keyward: signer");
+	kw_log_init("signer", fcntl(KW_FD_ERROR_LOG, F_GETFD) >= 0 ? KW_FD_ERROR_LOG : 2,
+	            KW_LOG_NOTICE);
+	if (follow_master() < 0)
+		return EXIT_RUNTIME;
+	return run(&opt);
+}

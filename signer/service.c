@@ -1,1 +1,520 @@
-#include "config.h"
+/*
+ * service.c - the signer's serving loop and its pool of signing threads.
+ *
+ * A channel is freed (and its descriptor closed) only when nothing refers to it:
+ * the epoll set holds one reference until the channel is closed, and each queued or
+ * signing request holds one. So a signing thread never writes to a descriptor
+ * number that was closed and reused. One mutex guards the queue, the channel list
+ * and every channel's in-flight state. A request leaves the in-flight set before
+ * its reply is sent, so a worker that keeps at most max_inflight requests
+ * unanswered is never told BUSY.
+ */
+#include "service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "err.h"
+#include "log.h"
+#include "proc.h"
+#include "signer_proto.h"
+#include "stub.h"
+
+#define EPOLL_BATCH        32
+#define READ_BURST         32             /* requests read from one channel per wakeup */
+#define SIGNING_STACK_SIZE (512u * 1024u) /* plenty for libcrypto's signing paths */
+
+struct channel {
+	int fd;
+	unsigned refs; /* the epoll set's (until closed) + one per queued or signing request */
+	struct stub_channel stub;
+	struct channel *prev, *next;
+};
+
+struct job {
+	struct channel *ch;
+	struct sp_sign_request req;
+	struct job *next;
+};
+
+struct signer_service {
+	const struct signer_keys *keys;
+	struct stub_limits limits;
+	int control_fd;
+	int epoll_fd;
+	int signal_fd;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct job *head, **tail;
+	bool stopping;
+	struct channel *channels;
+	pthread_t *threads;
+	size_t n_threads;
+};
+
+/* Drops one reference to ch; the last one closes and frees it. Called with svc->lock held. */
+static void
+channel_unref(struct signer_service *svc, struct channel *ch)
+{
+	if (--ch->refs > 0)
+		return;
+	if (ch->prev)
+		ch->prev->next = ch->next;
+	else
+		svc->channels = ch->next;
+	if (ch->next)
+		ch->next->prev = ch->prev;
+	close(ch->fd);
+	stub_channel_dispose(&ch->stub);
+	free(ch);
+}
+
+static void
+channel_close(struct signer_service *svc, struct channel *ch)
+{
+	epoll_ctl(svc->epoll_fd, EPOLL_CTL_DEL, ch->fd, NULL);
+	shutdown(ch->fd, SHUT_RDWR);
+	pthread_mutex_lock(&svc->lock);
+	channel_unref(svc, ch);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+/*
+ * Writes one reply without blocking. A channel too full to take it (its worker stopped
+ * reading replies) is shut down, which the loop then sees as EOF. Returns 0 or -errno.
+ */
+static int
+send_reply(struct channel *ch, const struct sp_sign_reply *rep)
+{
+	uint8_t msg[SP_SIGN_REPLY_MAX_LEN];
+	size_t len = sp_encode_sign_reply(rep, msg);
+	ssize_t n;
+
+	do
+		n = send(ch->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return 0;
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return -errno;
+	kw_log_warn("send_reply: channel of worker %u is full (not reading replies): closing it",
+	            (unsigned)ch->stub.slot);
+	shutdown(ch->fd, SHUT_RDWR);
+	return -EAGAIN;
+}
+
+static void *
+signing_thread(void *arg)
+{
+	struct signer_service *svc = arg;
+	struct sp_sign_reply rep;
+
+	for (;;) {
+		struct job *job;
+
+		pthread_mutex_lock(&svc->lock);
+		while (!svc->head && !svc->stopping)
+			pthread_cond_wait(&svc->wake, &svc->lock);
+		if (svc->stopping) {
+			pthread_mutex_unlock(&svc->lock);
+			return NULL;
+		}
+		job = svc->head;
+		svc->head = job->next;
+		if (!svc->head)
+			svc->tail = &svc->head;
+		pthread_mutex_unlock(&svc->lock);
+
+		sign_stub(svc->keys, &job->req, &rep);
+		pthread_mutex_lock(&svc->lock);
+		stub_finish(&job->ch->stub, job->req.request_id);
+		pthread_mutex_unlock(&svc->lock);
+
+		send_reply(job->ch, &rep);
+		pthread_mutex_lock(&svc->lock);
+		channel_unref(svc, job->ch);
+		pthread_mutex_unlock(&svc->lock);
+		free(job);
+	}
+}
+
+/* Admits one decoded request: queues it for signing or answers at once. 0 or an error. */
+static int
+handle_request(struct signer_service *svc, struct channel *ch, const struct sp_sign_request *req)
+{
+	struct job *job = malloc(sizeof(*job));
+	struct sp_sign_reply rep;
+	int verdict;
+
+	pthread_mutex_lock(&svc->lock);
+	verdict = stub_admit(&ch->stub, svc->keys->n, req, kw_now_ms(), &rep);
+	if (verdict == STUB_SIGN && !job) {
+		stub_finish(&ch->stub, req->request_id);
+		rep = (struct sp_sign_reply){.request_id = req->request_id,
+		                             .status = SP_STATUS_FAILED};
+		verdict = STUB_REPLY;
+	}
+	if (verdict == STUB_SIGN) {
+		*job = (struct job){.ch = ch, .req = *req};
+		ch->refs++;
+		*svc->tail = job;
+		svc->tail = &job->next;
+		pthread_cond_signal(&svc->wake);
+		job = NULL;
+	}
+	pthread_mutex_unlock(&svc->lock);
+	free(job);
+
+	if (verdict < 0) {
+		kw_log_warn("handle_request: worker %u sent request id %u again while it is in "
+		            "flight: closing its channel",
+		            (unsigned)ch->stub.slot, (unsigned)req->request_id);
+		return verdict;
+	}
+	if (verdict == STUB_REPLY) {
+		kw_log_debug("handle_request: worker %u request %u: %s", (unsigned)ch->stub.slot,
+		             (unsigned)req->request_id, sp_status_name(rep.status));
+		if (send_reply(ch, &rep) < 0)
+			return KW_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+/* Reads and handles one request. Returns 1 when one was handled, 0 when none is waiting,
+ * or -1 when the channel must be closed (EOF, error, bad input). */
+static int
+serve_one(struct signer_service *svc, struct channel *ch)
+{
+	uint8_t msg[SP_SIGN_REQUEST_LEN + 1];
+	struct sp_sign_request req;
+	ssize_t n;
+
+	do
+		n = recv(ch->fd, msg, sizeof(msg), MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		kw_log_info("serve_one: channel of worker %u closed%s%s", (unsigned)ch->stub.slot,
+		            n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+		return -1;
+	}
+	if (sp_decode_sign_request(msg, (size_t)n, &req) != 0) {
+		kw_log_warn("serve_one: malformed request (%zd bytes) from worker %u: closing its "
+		            "channel",
+		            n, (unsigned)ch->stub.slot);
+		return -1;
+	}
+	return handle_request(svc, ch, &req) == 0 ? 1 : -1;
+}
+
+/* Serves up to READ_BURST requests of a readable channel, so that others get their turn. */
+static void
+serve_channel(struct signer_service *svc, struct channel *ch)
+{
+	for (int i = 0; i < READ_BURST; i++) {
+		int rc = serve_one(svc, ch);
+
+		if (rc < 0)
+			channel_close(svc, ch);
+		if (rc <= 0)
+			return;
+	}
+}
+
+static void
+add_channel(struct signer_service *svc, int fd, uint32_t slot)
+{
+	struct channel *ch = calloc(1, sizeof(*ch));
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	if (!ch || stub_channel_init(&ch->stub, slot, &svc->limits, kw_now_ms()) != 0) {
+		kw_log_err("add_channel: out of memory for the channel of worker %u",
+		           (unsigned)slot);
+		free(ch);
+		close(fd);
+		return;
+	}
+	ch->fd = fd;
+	ch->refs = 1;
+	ev.data.ptr = ch;
+	if (epoll_ctl(svc->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		kw_log_err("add_channel: epoll_ctl for worker %u: %s", (unsigned)slot,
+		           strerror(errno));
+		stub_channel_dispose(&ch->stub);
+		free(ch);
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&svc->lock);
+	ch->next = svc->channels;
+	if (ch->next)
+		ch->next->prev = ch;
+	svc->channels = ch;
+	pthread_mutex_unlock(&svc->lock);
+	kw_log_info("add_channel: channel of worker %u open", (unsigned)slot);
+}
+
+/* Control message handlers: return 1 to go on serving, 0 to stop. A handler that keeps a
+ * descriptor sets its slot in fds to -1; the others are closed after it returns. */
+
+static int
+on_channel(struct signer_service *svc, const struct ctl_msg *msg, int *fds)
+{
+	add_channel(svc, fds[0], msg->arg);
+	fds[0] = -1;
+	return 1;
+}
+
+static int
+on_reopen_logs(struct signer_service *svc, const struct ctl_msg *msg, int *fds)
+{
+	if (dup3(fds[0], KW_FD_ERROR_LOG, O_CLOEXEC) < 0) {
+		kw_log_err("on_reopen_logs: dup3: %s", strerror(errno));
+		return 1;
+	}
+	kw_log_set_fd(KW_FD_ERROR_LOG);
+	kw_log_info("on_reopen_logs: error log reopened");
+	return 1;
+}
+
+static int
+on_shutdown(struct signer_service *svc, const struct ctl_msg *msg, int *fds)
+{
+	kw_log_info("on_shutdown: shutdown requested: exiting");
+	return 0;
+}
+
+static const struct {
+	enum ctl_type type;
+	size_t min_fds, max_fds;
+	int (*handle)(struct signer_service *svc, const struct ctl_msg *msg, int *fds);
+} control_handlers[] = {
+    {CTL_CHANNEL, 1, 1, on_channel},
+    {CTL_REOPEN_LOGS, 1, CTL_MAX_FDS, on_reopen_logs},
+    {CTL_SHUTDOWN, 0, 0, on_shutdown},
+};
+
+static int
+dispatch_control(struct signer_service *svc, const struct ctl_msg *msg, int *fds, size_t n_fds)
+{
+	int go_on = 1;
+	size_t i;
+
+	for (i = 0; i < sizeof(control_handlers) / sizeof(control_handlers[0]); i++) {
+		if (control_handlers[i].type == msg->type && n_fds >= control_handlers[i].min_fds &&
+		    n_fds <= control_handlers[i].max_fds) {
+			go_on = control_handlers[i].handle(svc, msg, fds);
+			break;
+		}
+	}
+	if (i == sizeof(control_handlers) / sizeof(control_handlers[0]))
+		kw_log_err("dispatch_control: unexpected control message %u with %zu fds ignored",
+		           (unsigned)msg->type, n_fds);
+	for (size_t j = 0; j < n_fds; j++)
+		if (fds[j] >= 0)
+			close(fds[j]);
+	return go_on;
+}
+
+/* Reads every waiting control message. Returns 1 to go on serving, 0 to stop. */
+static int
+serve_control(struct signer_service *svc)
+{
+	for (;;) {
+		int fds[CTL_MAX_FDS];
+		size_t n_fds = 0;
+		struct ctl_msg msg;
+		int rc = ctl_recv(svc->control_fd, &msg, fds, &n_fds);
+
+		if (rc == -EAGAIN)
+			return 1;
+		if (rc == -EPROTO) {
+			kw_log_err("serve_control: malformed control message ignored");
+			continue;
+		}
+		if (rc <= 0) {
+			kw_log_info("serve_control: control channel %s: exiting",
+			            rc == 0 ? "closed" : strerror(-rc));
+			return 0;
+		}
+		if (!dispatch_control(svc, &msg, fds, n_fds))
+			return 0;
+	}
+}
+
+/* Reads waiting signals. Returns 1 to go on serving, 0 to stop. */
+static int
+serve_signals(struct signer_service *svc)
+{
+	struct signalfd_siginfo si;
+
+	while (read(svc->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			kw_log_info("serve_signals: signal %u: exiting", (unsigned)si.ssi_signo);
+			return 0;
+		}
+		kw_log_debug("serve_signals: signal %u ignored", (unsigned)si.ssi_signo);
+	}
+	return 1;
+}
+
+int
+signer_service_run(struct signer_service *svc)
+{
+	struct epoll_event evs[EPOLL_BATCH];
+
+	for (;;) {
+		int n = epoll_wait(svc->epoll_fd, evs, EPOLL_BATCH, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			kw_log_err("signer_service_run: epoll_wait: %s", strerror(errno));
+			return KW_ERR_INTERNAL;
+		}
+		for (int i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+
+			if (tag == &svc->signal_fd) {
+				if (!serve_signals(svc))
+					return 0;
+			} else if (tag == &svc->control_fd) {
+				if (!serve_control(svc))
+					return 0;
+			} else {
+				serve_channel(svc, tag);
+			}
+		}
+	}
+}
+
+static int
+watch(struct signer_service *svc, int fd, void *tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+
+	return epoll_ctl(svc->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int
+take_signals(struct signer_service *svc)
+{
+	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE};
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaddset(&set, signals[i]);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	svc->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return svc->signal_fd < 0 ? -1 : 0;
+}
+
+static int
+start_threads(struct signer_service *svc, unsigned count)
+{
+	pthread_attr_t attr;
+	int rc = 0;
+
+	svc->threads = calloc(count, sizeof(*svc->threads));
+	if (!svc->threads || pthread_attr_init(&attr) != 0)
+		return ENOMEM;
+	pthread_attr_setstacksize(&attr, SIGNING_STACK_SIZE);
+	for (; svc->n_threads < count; svc->n_threads++) {
+		rc = pthread_create(&svc->threads[svc->n_threads], &attr, signing_thread, svc);
+		if (rc != 0)
+			break;
+	}
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
+int
+signer_service_start(const struct kw_config *cfg, const struct signer_keys *keys, int control_fd,
+                     struct signer_service **out)
+{
+	struct signer_service *svc = calloc(1, sizeof(*svc));
+	int rc;
+
+	if (!svc) {
+		kw_log_err("signer_service_start: out of memory");
+		return KW_ERR_NOMEM;
+	}
+	svc->keys = keys;
+	svc->limits = (struct stub_limits){.max_inflight = cfg->signer.max_inflight,
+	                                   .rate_limit = cfg->signer.rate_limit};
+	if (svc->limits.max_inflight == 0)
+		svc->limits.max_inflight = 1;
+	svc->control_fd = control_fd;
+	svc->epoll_fd = -1;
+	svc->signal_fd = -1;
+	svc->tail = &svc->head;
+	pthread_mutex_init(&svc->lock, NULL);
+	pthread_cond_init(&svc->wake, NULL);
+
+	if (take_signals(svc) < 0 || fcntl(control_fd, F_SETFL, O_NONBLOCK) < 0 ||
+	    (svc->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    watch(svc, svc->signal_fd, &svc->signal_fd) < 0 ||
+	    watch(svc, control_fd, &svc->control_fd) < 0) {
+		kw_log_err("signer_service_start: %s", strerror(errno));
+		rc = KW_ERR_INTERNAL;
+		goto fail;
+	}
+	rc = start_threads(svc, cfg->signer.threads ? cfg->signer.threads : 1);
+	if (rc != 0) {
+		kw_log_err("signer_service_start: starting signing threads: %s", strerror(rc));
+		rc = KW_ERR_INTERNAL;
+		goto fail;
+	}
+	*out = svc;
+	return 0;
+fail:
+	signer_service_free(svc);
+	return rc;
+}
+
+void
+signer_service_free(struct signer_service *svc)
+{
+	pthread_mutex_lock(&svc->lock);
+	svc->stopping = true;
+	pthread_cond_broadcast(&svc->wake);
+	pthread_mutex_unlock(&svc->lock);
+	for (size_t i = 0; i < svc->n_threads; i++)
+		pthread_join(svc->threads[i], NULL);
+
+	while (svc->head) {
+		struct job *job = svc->head;
+
+		svc->head = job->next;
+		free(job);
+	}
+	while (svc->channels) {
+		struct channel *ch = svc->channels;
+
+		svc->channels = ch->next;
+		close(ch->fd);
+		stub_channel_dispose(&ch->stub);
+		free(ch);
+	}
+	if (svc->epoll_fd >= 0)
+		close(svc->epoll_fd);
+	if (svc->signal_fd >= 0)
+		close(svc->signal_fd);
+	pthread_cond_destroy(&svc->wake);
+	pthread_mutex_destroy(&svc->lock);
+	free(svc->threads);
+	free(svc);
+}

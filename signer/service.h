@@ -1,0 +1,42 @@
+/*
+ * service.h - the signer's serving loop: one thread reads the control channel and
+ * every worker channel (epoll), admits requests (stub.h) and hands them to a pool
+ * of signing threads through a queue; a signing thread signs and writes the reply
+ * itself (a SOCK_SEQPACKET datagram is atomic, so threads never interleave).
+ *
+ * A reply that cannot be written at once (EAGAIN: the worker stopped reading and
+ * its channel is full) marks that channel stuck: it is shut down and closed, like a
+ * malformed request does. Closing a channel never affects another one.
+ */
+#ifndef KW_SIGNER_SERVICE_H
+#define KW_SIGNER_SERVICE_H
+
+#include "config.h"
+#include "keys.h"
+
+struct signer_service;
+
+/**
+ * Sets up the service on control_fd (the master's control channel, made
+ * non-blocking): blocks SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGPIPE
+ * in every thread and takes them through a signalfd, and starts cfg->signer.threads
+ * signing threads (at least one). keys is borrowed and must outlive the service;
+ * nothing else of cfg is kept. Returns 0 with *out set, or KW_ERR_NOMEM /
+ * KW_ERR_INTERNAL (logged) with nothing left behind.
+ */
+int signer_service_start(const struct kw_config *cfg, const struct signer_keys *keys,
+                         int control_fd, struct signer_service **out);
+
+/**
+ * Serves until the control channel reaches EOF or says CTL_SHUTDOWN, or SIGTERM or
+ * SIGINT arrives: returns 0 then. Worker channels arrive as CTL_CHANNEL (arg = worker
+ * slot) with one descriptor, which the service owns from then on; CTL_REOPEN_LOGS
+ * moves the error log to the descriptor it carries. Returns KW_ERR_INTERNAL when the
+ * loop itself fails (logged).
+ */
+int signer_service_run(struct signer_service *svc);
+
+/** Stops and joins the signing threads, closes every channel and frees the service. */
+void signer_service_free(struct signer_service *svc);
+
+#endif
