@@ -1,1 +1,1141 @@
+/*
+ * config.c - reads keyward's libconfig file into a struct kw_config and checks all of it.
+ *
+ * Each section (top level, signer, http, a server, a listen entry, a location) is a table of
+ * keys: kind, field, range and default. One loader walks a table: it rejects unknown keys and
+ * missing required ones, checks each value's type, range and form, applies defaults and copies
+ * every string out of libconfig. Lists of groups (servers, listen, locations) have handlers
+ * that also deduplicate listeners and keys.
+ *
+ * Rules:
+ * - kw_config_load_file() reads the whole file and hands the text to kw_config_load_string().
+ * - The file's absolute path is the given path, made absolute against the current directory
+ *   ("." components and repeated '/' dropped, symlinks kept). Relative paths in the file and
+ *   @include names resolve against the file's directory.
+ * - Durations: an integer is milliseconds; a string is a number with a unit: "500ms", "10s",
+ *   "1m", "2h". Sizes: an integer is bytes; a string is a number with an optional "k", "m" or
+ *   "g" suffix (powers of 1024). libconfig 1.5 silently truncates integer literals over
+ *   2147483647 unless they end in 'L': write "5g", not 5368709120.
+ * - pid_file defaults to KW_RUNSTATEDIR/keyward.pid for a process running as root, and to
+ *   keyward.pid in the config file's directory otherwise.
+ * - Location roots must be existing directories and are stored canonical (realpath).
+ *   Certificates and chain files must hold a PEM certificate. certificate_key is never opened
+ *   here: only the signer reads private keys.
+ * - Failures return KW_ERR_ARGUMENT (KW_ERR_NOMEM, KW_ERR_INTERNAL for getcwd) with
+ *   "FILE:LINE: message" in err; FILE is the path as the caller gave it, or the included file.
+ */
 #include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "err.h"
+#include "kw_build_config.h"
+#include "log.h"
+
+#define MAX_THREADS   64
+#define MAX_FILE_SIZE (16u << 20)
+#define DAY_MS        86400000u
+#define COUNT_OF(a)   (sizeof(a) / sizeof((a)[0]))
+
+struct loader {
+	struct kw_config *cfg;
+	const char *name; /* the file as the caller named it, for messages */
+	char *err;
+	size_t err_len;
+};
+
+enum kind {
+	KIND_BOOL,
+	KIND_UINT,     /* integer */
+	KIND_PORT,     /* integer, stored as uint16_t */
+	KIND_COUNT,    /* integer or "auto" (online CPUs, at most max) */
+	KIND_DURATION, /* milliseconds, or a string with a unit */
+	KIND_SIZE,     /* bytes, or a string with an optional k/m/g suffix; unsigned */
+	KIND_SIZE64,   /* the same, stored as uint64_t */
+	KIND_STRING,   /* any non-empty string, passed through key.check */
+	KIND_PATH,     /* made absolute */
+	KIND_LOG,      /* "stderr" or a path */
+	KIND_OFF_PATH, /* "off" (stored as NULL) or a path */
+	KIND_PEM,      /* path of a readable PEM certificate */
+	KIND_DIR,      /* existing directory, stored canonical */
+	KIND_LIST,     /* a string or an array of strings (KIND_STRING each) */
+	KIND_PEM_LIST, /* the same, KIND_PEM each */
+	KIND_GROUP,    /* a nested section */
+	KIND_CUSTOM,   /* handled by key.load */
+};
+
+struct section;
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t offset;       /* of the field in the section's struct */
+	size_t count_offset; /* KIND_LIST, KIND_PEM_LIST: of the size_t element count */
+	uint64_t min, max;   /* numeric kinds */
+	uint64_t num;        /* default of numeric kinds and KIND_BOOL */
+	const char *text;    /* default of string kinds (the one element of a list), or NULL */
+	bool required;
+	const char *(*check)(const char *value); /* NULL or why value is wrong */
+	const struct section *sub;               /* KIND_GROUP */
+	int (*load)(struct loader *ld, const config_setting_t *s, void *base); /* KIND_CUSTOM */
+};
+
+struct section {
+	const char *where; /* appended to messages: "" or " in signer" */
+	const struct key *keys;
+	size_t n_keys;
+};
+
+struct unit {
+	const char *suffix;
+	uint64_t scale;
+};
+
+static const struct unit duration_units[] = {
+    {"ms", 1},
+    {"s", 1000},
+    {"m", 60000},
+    {"h", 3600000},
+};
+
+static const struct unit size_units[] = {
+    {"", 1},         {"k", 1024},     {"K", 1024},     {"m", 1u << 20},
+    {"M", 1u << 20}, {"g", 1u << 30}, {"G", 1u << 30},
+};
+
+static int load_section(struct loader *ld, const config_setting_t *grp, const struct section *sec,
+                        void *base);
+
+static int vfail_at(struct loader *ld, const char *file, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static int
+vfail_at(struct loader *ld, const char *file, int line, const char *fmt, va_list ap)
+{
+	bool relative = file != NULL && file[0] != '/';
+	int n;
+
+	if (ld->err_len == 0)
+		return KW_ERR_ARGUMENT;
+	n = snprintf(ld->err, ld->err_len, "%s%s%s:%d: ", relative ? ld->cfg->dir : "",
+	             relative ? "/" : "", file != NULL ? file : ld->name, line > 0 ? line : 1);
+	if (n > 0 && (size_t)n < ld->err_len)
+		vsnprintf(ld->err + n, ld->err_len - (size_t)n, fmt, ap);
+	return KW_ERR_ARGUMENT;
+}
+
+static int fail_at(struct loader *ld, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+fail_at(struct loader *ld, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_at(ld, file, line, fmt, ap);
+	va_end(ap);
+	return KW_ERR_ARGUMENT;
+}
+
+/* Writes "FILE:LINE: message" for setting s and returns KW_ERR_ARGUMENT. */
+static int fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_at(ld, config_setting_source_file(s), (int)config_setting_source_line(s), fmt, ap);
+	va_end(ap);
+	return KW_ERR_ARGUMENT;
+}
+
+static int
+nomem(struct loader *ld)
+{
+	if (ld->err_len > 0)
+		snprintf(ld->err, ld->err_len, "%s: out of memory", ld->name);
+	return KW_ERR_NOMEM;
+}
+
+static const char *
+type_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	}
+	return "nothing";
+}
+
+static const char *
+expected(enum kind kind)
+{
+	switch (kind) {
+	case KIND_BOOL:
+		return "true or false";
+	case KIND_UINT:
+	case KIND_PORT:
+		return "an integer";
+	case KIND_COUNT:
+		return "an integer or \"auto\"";
+	case KIND_DURATION:
+		return "milliseconds or a duration such as \"10s\" or \"500ms\"";
+	case KIND_SIZE:
+	case KIND_SIZE64:
+		return "bytes or a size such as \"64k\" or \"1m\"";
+	case KIND_STRING:
+	case KIND_PATH:
+	case KIND_LOG:
+	case KIND_OFF_PATH:
+	case KIND_PEM:
+	case KIND_DIR:
+		return "a string";
+	case KIND_LIST:
+	case KIND_PEM_LIST:
+		return "a string or an array of strings";
+	case KIND_GROUP:
+		return "a group { ... }";
+	case KIND_CUSTOM:
+		return "a list ( { ... }, ... )";
+	}
+	return "something else";
+}
+
+static int
+wrong_type(struct loader *ld, const config_setting_t *s, const char *name, enum kind kind)
+{
+	return fail(ld, s, "'%s' must be %s, not %s", name, expected(kind), type_name(s));
+}
+
+/* Drops "." components and repeated '/' from an absolute path, in place; keeps "..". */
+static void
+path_clean(char *p)
+{
+	char *w = p;
+	const char *r = p;
+
+	while (*r != '\0') {
+		if (r[0] == '/' && r[1] == '/')
+			r++;
+		else if (r[0] == '/' && r[1] == '.' && (r[2] == '/' || r[2] == '\0'))
+			r += 2;
+		else
+			*w++ = *r++;
+	}
+	if (w == p)
+		*w++ = '/';
+	*w = '\0';
+}
+
+/* Joins a path to dir unless it is absolute, and cleans it. */
+static int
+make_path(struct loader *ld, const char *dir, const char *path, char **out)
+{
+	int n = path[0] == '/' ? asprintf(out, "%s", path) : asprintf(out, "%s/%s", dir, path);
+
+	if (n < 0) {
+		*out = NULL;
+		return nomem(ld);
+	}
+	path_clean(*out);
+	return 0;
+}
+
+static int
+set_file_paths(struct loader *ld, const char *path)
+{
+	struct kw_config *cfg = ld->cfg;
+	char *cwd = NULL;
+	char *slash;
+	int ret;
+
+	if (path[0] == '\0') {
+		ret = KW_ERR_ARGUMENT;
+		if (ld->err_len > 0)
+			snprintf(ld->err, ld->err_len, "empty configuration file name");
+		goto out;
+	}
+	if (path[0] != '/') {
+		cwd = getcwd(NULL, 0);
+		if (cwd == NULL) {
+			ret = KW_ERR_INTERNAL;
+			if (ld->err_len > 0)
+				snprintf(ld->err, ld->err_len,
+				         "%s: cannot get the current directory: %s", path,
+				         strerror(errno));
+			goto out;
+		}
+	}
+	ret = make_path(ld, cwd, path, &cfg->path);
+	if (ret != 0)
+		goto out;
+	slash = strrchr(cfg->path, '/');
+	cfg->dir = strndup(cfg->path, slash == cfg->path ? 1 : (size_t)(slash - cfg->path));
+	if (cfg->dir == NULL)
+		ret = nomem(ld);
+out:
+	free(cwd);
+	return ret;
+}
+
+/* Parses "<digits><suffix>" with suffix one of units. Returns 0 or -1. */
+static int
+parse_scaled(const char *text, const struct unit *units, size_t n_units, uint64_t *value)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno != 0)
+		return -1;
+	for (size_t i = 0; i < n_units; i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (v > UINT64_MAX / units[i].scale)
+				return -1;
+			*value = v * units[i].scale;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static unsigned
+online_cpus(uint64_t max)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return (uint64_t)n > max ? (unsigned)max : (unsigned)n;
+}
+
+static void
+store_number(const struct key *k, void *field, uint64_t v)
+{
+	switch (k->kind) {
+	case KIND_BOOL:
+		*(bool *)field = v != 0;
+		break;
+	case KIND_PORT:
+		*(uint16_t *)field = (uint16_t)v;
+		break;
+	case KIND_SIZE64:
+		*(uint64_t *)field = v;
+		break;
+	default:
+		*(unsigned *)field = (unsigned)v;
+		break;
+	}
+}
+
+/* Parses the string form of a count, duration or size. Returns 0 or -1. */
+static int
+parse_number_text(const struct key *k, const char *text, uint64_t *v)
+{
+	switch (k->kind) {
+	case KIND_COUNT:
+		if (strcmp(text, "auto") != 0)
+			return -1;
+		*v = online_cpus(k->max);
+		return 0;
+	case KIND_DURATION:
+		return parse_scaled(text, duration_units, COUNT_OF(duration_units), v);
+	default:
+		return parse_scaled(text, size_units, COUNT_OF(size_units), v);
+	}
+}
+
+static int
+load_number(struct loader *ld, const config_setting_t *s, const struct key *k, void *field)
+{
+	const char *unit = k->kind == KIND_DURATION                         ? " ms"
+	                   : k->kind == KIND_SIZE || k->kind == KIND_SIZE64 ? " bytes"
+	                                                                    : "";
+	const char *text;
+	uint64_t v;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		if (config_setting_get_int64(s) < 0)
+			return fail(ld, s, "'%s' must not be negative", k->name);
+		v = (uint64_t)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_STRING:
+		if (k->kind == KIND_UINT || k->kind == KIND_PORT)
+			return wrong_type(ld, s, k->name, k->kind);
+		text = config_setting_get_string(s);
+		if (parse_number_text(k, text, &v) != 0)
+			return fail(ld, s, "'%s' = \"%s\": must be %s", k->name, text,
+			            expected(k->kind));
+		break;
+	default:
+		return wrong_type(ld, s, k->name, k->kind);
+	}
+	if (v < k->min || v > k->max)
+		return fail(ld, s, "'%s' must be between %" PRIu64 " and %" PRIu64 "%s", k->name,
+		            k->min, k->max, unit);
+	store_number(k, field, v);
+	return 0;
+}
+
+static int
+check_pem(struct loader *ld, const config_setting_t *s, const char *name, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	X509 *x;
+
+	if (f == NULL)
+		return fail(ld, s, "'%s': cannot open %s: %s", name, path, strerror(errno));
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL) {
+		ERR_clear_error();
+		return fail(ld, s, "'%s': %s holds no PEM certificate", name, path);
+	}
+	X509_free(x);
+	return 0;
+}
+
+static int
+check_dir(struct loader *ld, const config_setting_t *s, const char *name, char **path)
+{
+	struct stat st;
+	char *real = realpath(*path, NULL);
+
+	if (real == NULL)
+		return fail(ld, s, "'%s': %s: %s", name, *path, strerror(errno));
+	free(*path);
+	*path = real;
+	if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+		return fail(ld, s, "'%s': %s is not a directory", name, real);
+	return 0;
+}
+
+/* Checks one string value and stores its copy (or NULL for "off") into *dst. */
+static int
+store_text(struct loader *ld, const config_setting_t *s, const struct key *k, enum kind kind,
+           const char *text, char **dst)
+{
+	const char *why;
+	int ret;
+
+	if (text[0] == '\0')
+		return fail(ld, s, "'%s' must not be empty", k->name);
+	for (const char *p = text; *p != '\0'; p++)
+		if (iscntrl((unsigned char)*p))
+			return fail(ld, s, "'%s' contains a control character", k->name);
+	why = k->check != NULL ? k->check(text) : NULL;
+	if (why != NULL)
+		return fail(ld, s, "'%s' = \"%s\": %s", k->name, text, why);
+
+	switch (kind) {
+	case KIND_LOG:
+		if (strcmp(text, "stderr") != 0)
+			return make_path(ld, ld->cfg->dir, text, dst);
+		break;
+	case KIND_OFF_PATH:
+		if (strcmp(text, "off") == 0)
+			return 0;
+		return make_path(ld, ld->cfg->dir, text, dst);
+	case KIND_PATH:
+		return make_path(ld, ld->cfg->dir, text, dst);
+	case KIND_PEM:
+		ret = make_path(ld, ld->cfg->dir, text, dst);
+		return ret != 0 ? ret : check_pem(ld, s, k->name, *dst);
+	case KIND_DIR:
+		ret = make_path(ld, ld->cfg->dir, text, dst);
+		return ret != 0 ? ret : check_dir(ld, s, k->name, dst);
+	default:
+		break;
+	}
+	*dst = strdup(text);
+	return *dst != NULL ? 0 : nomem(ld);
+}
+
+static int
+load_list(struct loader *ld, const config_setting_t *s, const struct key *k, void *base)
+{
+	char ***list = (char ***)((char *)base + k->offset);
+	size_t *count = (size_t *)((char *)base + k->count_offset);
+	enum kind kind = k->kind == KIND_PEM_LIST ? KIND_PEM : KIND_STRING;
+	bool single = config_setting_type(s) == CONFIG_TYPE_STRING;
+	int n = single ? 1 : config_setting_length(s);
+	int ret;
+
+	if (!single && !config_setting_is_array(s) && !config_setting_is_list(s))
+		return wrong_type(ld, s, k->name, k->kind);
+	if (n == 0)
+		return 0;
+	*list = calloc((size_t)n, sizeof **list);
+	if (*list == NULL)
+		return nomem(ld);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = single ? s : config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return wrong_type(ld, e, k->name, k->kind);
+		(*count)++;
+		ret = store_text(ld, e, k, kind, config_setting_get_string(e), &(*list)[i]);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int
+load_key(struct loader *ld, const config_setting_t *s, const struct key *k, void *base)
+{
+	void *field = (char *)base + k->offset;
+
+	switch (k->kind) {
+	case KIND_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return wrong_type(ld, s, k->name, k->kind);
+		store_number(k, field, (uint64_t)config_setting_get_bool(s));
+		return 0;
+	case KIND_UINT:
+	case KIND_PORT:
+	case KIND_COUNT:
+	case KIND_DURATION:
+	case KIND_SIZE:
+	case KIND_SIZE64:
+		return load_number(ld, s, k, field);
+	case KIND_STRING:
+	case KIND_PATH:
+	case KIND_LOG:
+	case KIND_OFF_PATH:
+	case KIND_PEM:
+	case KIND_DIR:
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return wrong_type(ld, s, k->name, k->kind);
+		return store_text(ld, s, k, k->kind, config_setting_get_string(s), field);
+	case KIND_LIST:
+	case KIND_PEM_LIST:
+		return load_list(ld, s, k, base);
+	case KIND_GROUP:
+		if (!config_setting_is_group(s))
+			return wrong_type(ld, s, k->name, k->kind);
+		return load_section(ld, s, k->sub, base);
+	case KIND_CUSTOM:
+		return k->load(ld, s, base);
+	}
+	return KW_ERR_INTERNAL;
+}
+
+static int
+load_default(struct loader *ld, const config_setting_t *grp, const struct key *k, void *base)
+{
+	void *field = (char *)base + k->offset;
+	char ***list = field;
+
+	switch (k->kind) {
+	case KIND_GROUP:
+		return load_section(ld, NULL, k->sub, base);
+	case KIND_LIST:
+	case KIND_PEM_LIST:
+		if (k->text == NULL)
+			return 0;
+		*list = calloc(1, sizeof **list);
+		if (*list == NULL || ((*list)[0] = strdup(k->text)) == NULL)
+			return nomem(ld);
+		*(size_t *)((char *)base + k->count_offset) = 1;
+		return 0;
+	case KIND_STRING:
+	case KIND_PATH:
+	case KIND_LOG:
+	case KIND_OFF_PATH:
+	case KIND_PEM:
+	case KIND_DIR:
+		return k->text != NULL ? store_text(ld, grp, k, k->kind, k->text, field) : 0;
+	case KIND_CUSTOM:
+		return 0;
+	default:
+		store_number(k, field, k->num);
+		return 0;
+	}
+}
+
+static int
+load_section(struct loader *ld, const config_setting_t *grp, const struct section *sec, void *base)
+{
+	int ret;
+
+	for (int i = 0; grp != NULL && i < config_setting_length(grp); i++) {
+		const config_setting_t *m = config_setting_get_elem(grp, (unsigned)i);
+		size_t j = 0;
+
+		while (j < sec->n_keys && strcmp(sec->keys[j].name, config_setting_name(m)) != 0)
+			j++;
+		if (j == sec->n_keys)
+			return fail(ld, m, "unknown key '%s'%s", config_setting_name(m),
+			            sec->where);
+	}
+	for (size_t i = 0; i < sec->n_keys; i++) {
+		const struct key *k = &sec->keys[i];
+		const config_setting_t *s =
+		    grp != NULL ? config_setting_get_member(grp, k->name) : NULL;
+
+		if (s == NULL && k->required)
+			return fail(ld, grp, "missing '%s'%s", k->name, sec->where);
+		ret = s != NULL ? load_key(ld, s, k, base) : load_default(ld, grp, k, base);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Checks that s is a non-empty list of groups; returns its length or a negative code. */
+static int
+group_list(struct loader *ld, const config_setting_t *s)
+{
+	int n = config_setting_length(s);
+
+	if (!config_setting_is_list(s))
+		return wrong_type(ld, s, config_setting_name(s), KIND_CUSTOM);
+	if (n == 0)
+		return fail(ld, s, "'%s' must not be empty", config_setting_name(s));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (!config_setting_is_group(e))
+			return fail(ld, e, "each entry of '%s' must be a group { ... }, not %s",
+			            config_setting_name(s), type_name(e));
+	}
+	return n;
+}
+
+static const char *
+check_log_level(const char *value)
+{
+	enum kw_log_level level;
+
+	return kw_log_level_parse(value, &level) == 0
+	           ? NULL
+	           : "must be one of error, warn, notice, info, debug";
+}
+
+static const char *
+check_mime_type(const char *value)
+{
+	return strchr(value, '/') != NULL ? NULL : "is not a MIME type (type/subtype)";
+}
+
+static const char *
+check_host(const char *value)
+{
+	const char *p = strncmp(value, "*.", 2) == 0 ? value + 2 : value;
+
+	if (strlen(value) > 253 || *p == '\0')
+		return "is not a host name";
+	for (; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("-._", *p) == NULL)
+			return "is not a host name or a \"*.domain\" pattern";
+	return NULL;
+}
+
+static const char *
+check_prefix(const char *value)
+{
+	return value[0] == '/' ? NULL : "must start with '/'";
+}
+
+static const char *
+check_file_name(const char *value)
+{
+	if (strchr(value, '/') != NULL || strcmp(value, ".") == 0 || strcmp(value, "..") == 0)
+		return "must be a file name, without '/'";
+	return NULL;
+}
+
+static int
+load_tls(struct loader *ld, const config_setting_t *s, void *base)
+{
+	struct kw_listener *l = base;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return wrong_type(ld, s, "tls", KIND_STRING);
+	if (strcmp(config_setting_get_string(s), "toy") != 0)
+		return fail(ld, s,
+		            "'tls' = \"%s\": must be \"toy\" (leave 'tls' out for plain HTTP)",
+		            config_setting_get_string(s));
+	l->tls = true;
+	return 0;
+}
+
+#define KEY(n, k, off) .name = n, .kind = k, .offset = off
+
+#define LOC(f) offsetof(struct kw_location, f)
+static const struct key location_keys[] = {
+    {KEY("prefix", KIND_STRING, LOC(prefix)), .required = true, .check = check_prefix},
+    {KEY("root", KIND_DIR, LOC(root)), .required = true},
+    {KEY("index", KIND_LIST, LOC(index)), .count_offset = LOC(n_index), .text = "index.html",
+     .check = check_file_name},
+    {KEY("follow_symlinks", KIND_BOOL, LOC(follow_symlinks)), .num = 1},
+};
+static const struct section location_section = {" in location", location_keys,
+                                                COUNT_OF(location_keys)};
+
+#define LSN(f) offsetof(struct kw_listener, f)
+static const struct key listen_keys[] = {
+    {KEY("address", KIND_STRING, LSN(address)), .required = true},
+    {KEY("port", KIND_PORT, LSN(port)), .min = 1, .max = 65535, .required = true},
+    {KEY("tls", KIND_CUSTOM, 0), .load = load_tls},
+};
+static const struct section listen_section = {" in listen", listen_keys, COUNT_OF(listen_keys)};
+
+/* Fills l->addr from l->address ("*", an IPv4 literal, or an IPv6 one, bracketed or not). */
+static int
+resolve_address(struct loader *ld, const config_setting_t *s, struct kw_listener *l)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+	                         .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	const char *a = l->address;
+	size_t len = strlen(a);
+	char host[64];
+	char port[8];
+
+	if (strcmp(a, "*") == 0) {
+		snprintf(host, sizeof host, "0.0.0.0");
+	} else if (a[0] == '[' && a[len - 1] == ']' && len - 2 < sizeof host) {
+		snprintf(host, sizeof host, "%.*s", (int)(len - 2), a + 1);
+		hints.ai_family = AF_INET6;
+	} else if (len < sizeof host) {
+		snprintf(host, sizeof host, "%s", a);
+	} else {
+		host[0] = '\0';
+	}
+	snprintf(port, sizeof port, "%u", (unsigned)l->port);
+	if (host[0] == '\0' || getaddrinfo(host, port, &hints, &res) != 0)
+		return fail(ld, s, "'address' = \"%s\": not an IPv4 or IPv6 address, nor \"*\"", a);
+	memcpy(&l->addr, res->ai_addr, res->ai_addrlen);
+	l->addr_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static bool
+same_address(const struct kw_listener *a, const struct kw_listener *b)
+{
+	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+}
+
+/* Adds the server to the listener equal to l, creating it (and taking l's strings) if new. */
+static int
+attach_listener(struct loader *ld, const config_setting_t *s, struct kw_server *srv,
+                struct kw_listener *l)
+{
+	struct kw_config *cfg = ld->cfg;
+	size_t si = (size_t)(srv - cfg->servers);
+	size_t j = 0;
+	struct kw_listener *shared;
+
+	while (j < cfg->n_listeners && !same_address(&cfg->listeners[j], l))
+		j++;
+	if (j == cfg->n_listeners) {
+		shared = reallocarray(cfg->listeners, j + 1, sizeof *shared);
+		if (shared == NULL)
+			return nomem(ld);
+		cfg->listeners = shared;
+		l->default_server = si;
+		l->line = (int)config_setting_source_line(s);
+		cfg->listeners[cfg->n_listeners++] = *l;
+		l->address = NULL;
+	} else {
+		shared = &cfg->listeners[j];
+		for (size_t i = 0; i < srv->n_listeners; i++)
+			if (srv->listeners[i] == j)
+				return fail(ld, s,
+				            "address %s port %u is listed twice in this server",
+				            l->address, (unsigned)l->port);
+		if (shared->tls != l->tls)
+			return fail(ld, s, "address %s port %u is %s here but %s at line %d",
+			            l->address, (unsigned)l->port, l->tls ? "toy-TLS" : "plain",
+			            shared->tls ? "toy-TLS" : "plain", shared->line);
+		if (srv->is_default && cfg->servers[shared->default_server].is_default)
+			return fail(ld, s,
+			            "two default servers for address %s port %u (lines %d and %d)",
+			            l->address, (unsigned)l->port,
+			            cfg->servers[shared->default_server].line, srv->line);
+		if (srv->is_default)
+			shared->default_server = si;
+	}
+	srv->listeners[srv->n_listeners++] = j;
+	srv->has_tls = srv->has_tls || cfg->listeners[j].tls;
+	return 0;
+}
+
+static int
+load_listen(struct loader *ld, const config_setting_t *s, void *base)
+{
+	struct kw_server *srv = base;
+	int n = group_list(ld, s);
+	int ret = 0;
+
+	if (n < 0)
+		return n;
+	srv->listeners = calloc((size_t)n, sizeof *srv->listeners);
+	if (srv->listeners == NULL)
+		return nomem(ld);
+	for (int i = 0; i < n && ret == 0; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct kw_listener l = {0};
+
+		ret = load_section(ld, e, &listen_section, &l);
+		if (ret == 0)
+			ret = resolve_address(ld, config_setting_get_member(e, "address"), &l);
+		if (ret == 0)
+			ret = attach_listener(ld, e, srv, &l);
+		free(l.address);
+	}
+	return ret;
+}
+
+static int
+load_locations(struct loader *ld, const config_setting_t *s, void *base)
+{
+	struct kw_server *srv = base;
+	int n = group_list(ld, s);
+	int ret;
+
+	if (n < 0)
+		return n;
+	srv->locations = calloc((size_t)n, sizeof *srv->locations);
+	if (srv->locations == NULL)
+		return nomem(ld);
+	srv->n_locations = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct kw_location *loc = &srv->locations[i];
+
+		loc->line = (int)config_setting_source_line(e);
+		ret = load_section(ld, e, &location_section, loc);
+		if (ret != 0)
+			return ret;
+		for (int j = 0; j < i; j++)
+			if (strcmp(srv->locations[j].prefix, loc->prefix) == 0)
+				return fail(ld, config_setting_get_member(e, "prefix"),
+				            "duplicate location prefix \"%s\" (first at line %d)",
+				            loc->prefix, srv->locations[j].line);
+	}
+	return 0;
+}
+
+#define SRV(f) offsetof(struct kw_server, f)
+static const struct key server_keys[] = {
+    {KEY("server_name", KIND_LIST, SRV(names)), .count_offset = SRV(n_names), .check = check_host},
+    {KEY("default", KIND_BOOL, SRV(is_default))},
+    {KEY("certificate", KIND_PEM, SRV(certificate))},
+    {KEY("certificate_key", KIND_PATH, SRV(certificate_key))},
+    {KEY("certificate_chain", KIND_PEM_LIST, SRV(chain)), .count_offset = SRV(n_chain)},
+    {KEY("listen", KIND_CUSTOM, 0), .required = true, .load = load_listen},
+    {KEY("locations", KIND_CUSTOM, 0), .required = true, .load = load_locations},
+};
+static const struct section server_section = {" in server", server_keys, COUNT_OF(server_keys)};
+
+/* Requires a certificate and key for a toy-TLS server and gives it a key id. */
+static int
+attach_key(struct loader *ld, const config_setting_t *s, struct kw_server *srv)
+{
+	struct kw_config *cfg = ld->cfg;
+	struct kw_key *keys;
+	size_t i = 0;
+
+	if (!srv->has_tls)
+		return 0;
+	if (srv->certificate == NULL || srv->certificate_key == NULL)
+		return fail(ld, s, "a server with a toy-TLS listener needs '%s'",
+		            srv->certificate == NULL ? "certificate" : "certificate_key");
+	while (i < cfg->n_keys && strcmp(cfg->keys[i].path, srv->certificate_key) != 0)
+		i++;
+	if (i == cfg->n_keys) {
+		keys = reallocarray(cfg->keys, i + 1, sizeof *keys);
+		if (keys == NULL)
+			return nomem(ld);
+		cfg->keys = keys;
+		keys[i].path = strdup(srv->certificate_key);
+		keys[i].certificate = strdup(srv->certificate);
+		cfg->n_keys++;
+		if (keys[i].path == NULL || keys[i].certificate == NULL)
+			return nomem(ld);
+	}
+	srv->key_id = (uint32_t)i;
+	return 0;
+}
+
+static int
+load_servers(struct loader *ld, const config_setting_t *s, void *base)
+{
+	struct kw_config *cfg = base;
+	int n = group_list(ld, s);
+	int ret;
+
+	if (n < 0)
+		return n;
+	cfg->servers = calloc((size_t)n, sizeof *cfg->servers);
+	if (cfg->servers == NULL)
+		return nomem(ld);
+	cfg->n_servers = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		cfg->servers[i].line = (int)config_setting_source_line(e);
+		ret = load_section(ld, e, &server_section, &cfg->servers[i]);
+		if (ret == 0)
+			ret = attach_key(ld, e, &cfg->servers[i]);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+#define CFG(f) offsetof(struct kw_config, f)
+static const struct key signer_keys[] = {
+    {KEY("user", KIND_STRING, CFG(signer.user)), .text = "keyward-signer"},
+    {KEY("threads", KIND_COUNT, CFG(signer.threads)), .min = 1, .max = MAX_THREADS, .num = 2},
+    {KEY("timeout", KIND_DURATION, CFG(signer.timeout_ms)), .min = 1, .max = DAY_MS, .num = 2000},
+    {KEY("max_inflight", KIND_UINT, CFG(signer.max_inflight)), .min = 1, .max = 65536, .num = 64},
+    {KEY("rate_limit", KIND_UINT, CFG(signer.rate_limit)), .max = 1000000},
+};
+static const struct section signer_section = {" in signer", signer_keys, COUNT_OF(signer_keys)};
+
+static const struct key http_keys[] = {
+    {KEY("max_connections", KIND_UINT, CFG(http.max_connections)), .min = 1, .max = 1u << 20,
+     .num = 1024},
+    {KEY("handshake_timeout", KIND_DURATION, CFG(http.handshake_timeout_ms)), .min = 1,
+     .max = DAY_MS, .num = 10000},
+    {KEY("client_header_timeout", KIND_DURATION, CFG(http.client_header_timeout_ms)), .min = 1,
+     .max = DAY_MS, .num = 60000},
+    {KEY("client_body_timeout", KIND_DURATION, CFG(http.client_body_timeout_ms)), .min = 1,
+     .max = DAY_MS, .num = 60000},
+    {KEY("send_timeout", KIND_DURATION, CFG(http.send_timeout_ms)), .min = 1, .max = DAY_MS,
+     .num = 60000},
+    {KEY("keepalive_timeout", KIND_DURATION, CFG(http.keepalive_timeout_ms)), .max = DAY_MS,
+     .num = 75000},
+    {KEY("keepalive_requests", KIND_UINT, CFG(http.keepalive_requests)), .min = 1,
+     .max = UINT32_MAX, .num = 1000},
+    {KEY("max_request_line", KIND_SIZE, CFG(http.max_request_line)), .min = 64, .max = 1u << 20,
+     .num = 8192},
+    {KEY("max_header_size", KIND_SIZE, CFG(http.max_header_size)), .min = 256, .max = 16u << 20,
+     .num = 32768},
+    {KEY("max_header_count", KIND_UINT, CFG(http.max_header_count)), .min = 1, .max = 10000,
+     .num = 100},
+    {KEY("max_body_size", KIND_SIZE64, CFG(http.max_body_size)), .max = UINT64_MAX,
+     .num = 1u << 20},
+};
+static const struct section http_section = {" in http", http_keys, COUNT_OF(http_keys)};
+
+static const struct key top_keys[] = {
+    {KEY("workers", KIND_COUNT, CFG(workers)), .min = 1, .max = MAX_THREADS, .num = 2},
+    {KEY("user", KIND_STRING, CFG(user)), .text = "keyward"},
+    {KEY("error_log", KIND_LOG, CFG(error_log)), .text = "stderr"},
+    {KEY("access_log", KIND_OFF_PATH, CFG(access_log)), .text = "off"},
+    {KEY("log_level", KIND_STRING, CFG(log_level)), .text = "notice", .check = check_log_level},
+    {KEY("pid_file", KIND_PATH, CFG(pid_file))},
+    {KEY("shutdown_timeout", KIND_DURATION, CFG(shutdown_timeout_ms)), .max = DAY_MS, .num = 10000},
+    {KEY("mime_types", KIND_PATH, CFG(mime_types))},
+    {KEY("default_type", KIND_STRING, CFG(default_type)), .text = "application/octet-stream",
+     .check = check_mime_type},
+    {KEY("signer", KIND_GROUP, 0), .sub = &signer_section},
+    {KEY("http", KIND_GROUP, 0), .sub = &http_section},
+    {KEY("servers", KIND_CUSTOM, 0), .required = true, .load = load_servers},
+};
+static const struct section top_section = {"", top_keys, COUNT_OF(top_keys)};
+
+static int
+default_pid_file(struct loader *ld)
+{
+	struct kw_config *cfg = ld->cfg;
+
+	if (cfg->pid_file != NULL)
+		return 0;
+	return make_path(ld, geteuid() == 0 ? KW_RUNSTATEDIR : cfg->dir, "keyward.pid",
+	                 &cfg->pid_file);
+}
+
+int
+kw_config_load_string(const char *text, const char *path, struct kw_config **out, char *err,
+                      size_t err_len)
+{
+	struct loader ld = {.name = path, .err = err, .err_len = err_len};
+	config_t lc;
+	int ret;
+
+	*out = NULL;
+	if (err_len > 0)
+		err[0] = '\0';
+	config_init(&lc);
+	ld.cfg = calloc(1, sizeof *ld.cfg);
+	if (ld.cfg == NULL) {
+		ret = nomem(&ld);
+		goto out;
+	}
+	ret = set_file_paths(&ld, path);
+	if (ret != 0)
+		goto out;
+	config_set_include_dir(&lc, ld.cfg->dir);
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		ret = fail_at(&ld, config_error_file(&lc), config_error_line(&lc), "%s",
+		              config_error_text(&lc));
+		goto out;
+	}
+	ret = load_section(&ld, config_root_setting(&lc), &top_section, ld.cfg);
+	if (ret == 0)
+		ret = default_pid_file(&ld);
+out:
+	config_destroy(&lc);
+	if (ret != 0) {
+		kw_config_free(ld.cfg);
+		return ret;
+	}
+	*out = ld.cfg;
+	return 0;
+}
+
+static int
+read_text(const char *path, char **text, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	char *grown;
+	size_t len = 0;
+	size_t cap = 0;
+	int ret = KW_ERR_ARGUMENT;
+
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return KW_ERR_ARGUMENT;
+	}
+	do {
+		if (cap > MAX_FILE_SIZE) {
+			snprintf(err, err_len, "%s: larger than %u bytes", path, MAX_FILE_SIZE);
+			goto out;
+		}
+		cap = cap == 0 ? 4096 : cap * 2;
+		grown = realloc(buf, cap + 1);
+		if (grown == NULL) {
+			snprintf(err, err_len, "%s: out of memory", path);
+			ret = KW_ERR_NOMEM;
+			goto out;
+		}
+		buf = grown;
+		len += fread(buf + len, 1, cap - len, f);
+	} while (len == cap);
+	if (ferror(f)) {
+		snprintf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+		goto out;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(err, err_len, "%s: contains a NUL byte", path);
+		goto out;
+	}
+	buf[len] = '\0';
+	*text = buf;
+	buf = NULL;
+	ret = 0;
+out:
+	free(buf);
+	fclose(f);
+	return ret;
+}
+
+int
+kw_config_load_file(const char *path, struct kw_config **out, char *err, size_t err_len)
+{
+	char *text = NULL;
+	int ret;
+
+	*out = NULL;
+	if (err_len > 0)
+		err[0] = '\0';
+	ret = read_text(path, &text, err, err_len);
+	if (ret == 0)
+		ret = kw_config_load_string(text, path, out, err, err_len);
+	free(text);
+	return ret;
+}
+
+static void
+free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+kw_config_free(struct kw_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->n_servers; i++) {
+		struct kw_server *srv = &cfg->servers[i];
+
+		free_strings(srv->names, srv->n_names);
+		free(srv->listeners);
+		free(srv->certificate);
+		free(srv->certificate_key);
+		free_strings(srv->chain, srv->n_chain);
+		for (size_t j = 0; j < srv->n_locations; j++) {
+			free(srv->locations[j].prefix);
+			free(srv->locations[j].root);
+			free_strings(srv->locations[j].index, srv->locations[j].n_index);
+		}
+		free(srv->locations);
+	}
+	free(cfg->servers);
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		free(cfg->listeners[i].address);
+	free(cfg->listeners);
+	for (size_t i = 0; i < cfg->n_keys; i++) {
+		free(cfg->keys[i].path);
+		free(cfg->keys[i].certificate);
+	}
+	free(cfg->keys);
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg->user);
+	free(cfg->error_log);
+	free(cfg->access_log);
+	free(cfg->log_level);
+	free(cfg->pid_file);
+	free(cfg->signer.user);
+	free(cfg->mime_types);
+	free(cfg->default_type);
+	free(cfg);
+}
