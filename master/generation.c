@@ -1,0 +1,255 @@
+/*
+ * generation.c - one generation: a configuration snapshot, its log files and
+ * listeners, one signer and N workers; started together, stopped together.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "err.h"
+#include "log.h"
+#include "proc.h"
+
+static int
+open_log(const char *path, int *fd, char *err, size_t err_len)
+{
+	*fd = -1;
+	if (!path)
+		return KW_OK;
+	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (*fd < 0) {
+		snprintf(err, err_len, "cannot open log file %s: %s", path, strerror(errno));
+		return KW_ERR_ARGUMENT;
+	}
+	return KW_OK;
+}
+
+static const char *
+error_log_path(const struct kw_config *cfg)
+{
+	return strcmp(cfg->error_log, "stderr") == 0 ? NULL : cfg->error_log;
+}
+
+static void
+init_child(struct child *c, struct generation *gen, enum child_role role, unsigned slot)
+{
+	c->role = role;
+	c->slot = slot;
+	c->gen = gen;
+	c->ctl = -1;
+	c->backoff_ms = MASTER_BACKOFF_MIN_MS;
+}
+
+int
+gen_create(unsigned id, struct kw_config *cfg, const char *text, struct generation **out, char *err,
+           size_t err_len)
+{
+	struct generation *gen;
+	int rc = KW_ERR_NOMEM;
+
+	gen = calloc(1, sizeof(*gen));
+	if (!gen) {
+		kw_config_free(cfg);
+		snprintf(err, err_len, "out of memory");
+		return KW_ERR_NOMEM;
+	}
+	gen->id = id;
+	gen->cfg = cfg;
+	gen->snapshot_fd = gen->error_log_fd = gen->access_log_fd = -1;
+	init_child(&gen->signer, gen, CHILD_SIGNER, 0);
+	gen->workers = calloc(cfg->workers ? cfg->workers : 1, sizeof(*gen->workers));
+	if (!gen->workers) {
+		snprintf(err, err_len, "out of memory");
+		goto fail;
+	}
+	gen->n_workers = cfg->workers;
+	for (size_t i = 0; i < gen->n_workers; i++)
+		init_child(&gen->workers[i], gen, CHILD_WORKER, (unsigned)i);
+
+	rc = gen->snapshot_fd = snapshot_seal(text, err, err_len);
+	if (rc < 0)
+		goto fail;
+	rc = open_log(error_log_path(cfg), &gen->error_log_fd, err, err_len);
+	if (rc < 0)
+		goto fail;
+	rc = open_log(cfg->access_log, &gen->access_log_fd, err, err_len);
+	if (rc < 0)
+		goto fail;
+	*out = gen;
+	return KW_OK;
+
+fail:
+	gen_free(gen);
+	return rc;
+}
+
+int
+gen_listen(struct generation *gen, const struct generation *prev, char *err, size_t err_len)
+{
+	return listeners_open(gen->cfg, prev ? prev->cfg : NULL, prev ? &prev->listeners : NULL,
+	                      &gen->listeners, err, err_len);
+}
+
+int
+gen_start(struct master *m, struct generation *gen, char *err, size_t err_len)
+{
+	char name[32];
+
+	gen->state = GEN_STARTING;
+	gen->ready_deadline_ms = kw_now_ms() + MASTER_READY_TIMEOUT_MS;
+	for (size_t i = 0; i <= gen->n_workers; i++) {
+		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];
+
+		if (child_spawn(m, c) < 0) {
+			snprintf(err, err_len, "cannot start %s",
+			         child_name(c, name, sizeof(name)));
+			return KW_ERR_INTERNAL;
+		}
+	}
+	return KW_OK;
+}
+
+bool
+gen_all_ready(const struct generation *gen)
+{
+	if (!gen->signer.ready)
+		return false;
+	for (size_t i = 0; i < gen->n_workers; i++) {
+		if (!gen->workers[i].ready)
+			return false;
+	}
+	return true;
+}
+
+static size_t
+live_workers(const struct generation *gen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < gen->n_workers; i++)
+		n += gen->workers[i].pid > 0;
+	return n;
+}
+
+size_t
+gen_live_processes(const struct generation *gen)
+{
+	return live_workers(gen) + (gen->signer.pid > 0);
+}
+
+static void
+stop_slot(struct child *c)
+{
+	c->stopping = true;
+	c->respawn_at_ms = 0;
+}
+
+void
+gen_drain(struct generation *gen)
+{
+	unsigned timeout = gen->cfg->shutdown_timeout_ms;
+	unsigned long long now = kw_now_ms();
+
+	gen->state = GEN_DRAINING;
+	listeners_close(&gen->listeners);
+	stop_slot(&gen->signer);
+	for (size_t i = 0; i < gen->n_workers; i++) {
+		struct child *w = &gen->workers[i];
+
+		stop_slot(w);
+		if (w->pid <= 0)
+			continue;
+		if (child_send(w, CTL_SHUTDOWN, timeout, NULL, 0) < 0)
+			child_kill(w, SIGTERM, now + MASTER_KILL_GRACE_MS);
+		else
+			w->kill_at_ms = now + timeout + MASTER_DRAIN_SLACK_MS;
+	}
+	gen_worker_gone(gen);
+}
+
+void
+gen_terminate(struct generation *gen)
+{
+	unsigned long long kill_at = kw_now_ms() + MASTER_KILL_GRACE_MS;
+
+	gen->state = GEN_DRAINING;
+	listeners_close(&gen->listeners);
+	for (size_t i = 0; i <= gen->n_workers; i++) {
+		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];
+
+		stop_slot(c);
+		if (c->pid > 0 && (c->kill_at_ms == 0 || c->kill_at_ms > kill_at))
+			child_kill(c, SIGTERM, kill_at);
+	}
+}
+
+void
+gen_worker_gone(struct generation *gen)
+{
+	struct child *s = &gen->signer;
+
+	if (gen->state != GEN_DRAINING || live_workers(gen) > 0 || s->pid <= 0 || s->kill_at_ms)
+		return;
+	child_kill(s, SIGTERM, kw_now_ms() + MASTER_KILL_GRACE_MS);
+}
+
+/* Replaces *fd by a new descriptor for path; keeps the old one when the open fails. */
+static void
+reopen_one(const char *path, int *fd)
+{
+	char err[512];
+	int fresh;
+
+	if (!path)
+		return;
+	if (open_log(path, &fresh, err, sizeof(err)) < 0) {
+		kw_log_err("gen_reopen_logs: %s", err);
+		return;
+	}
+	if (*fd >= 0)
+		close(*fd);
+	*fd = fresh;
+}
+
+void
+gen_reopen_logs(struct generation *gen)
+{
+	reopen_one(error_log_path(gen->cfg), &gen->error_log_fd);
+	reopen_one(gen->cfg->access_log, &gen->access_log_fd);
+	for (size_t i = 0; i <= gen->n_workers; i++) {
+		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];
+		int fds[2] = {gen->error_log_fd >= 0 ? gen->error_log_fd : STDERR_FILENO,
+		              gen->access_log_fd};
+		size_t n = c->role == CHILD_WORKER && gen->access_log_fd >= 0 ? 2 : 1;
+
+		if (c->pid > 0 && c->ctl >= 0)
+			child_send(c, CTL_REOPEN_LOGS, 0, fds, n);
+	}
+}
+
+void
+gen_free(struct generation *gen)
+{
+	if (!gen)
+		return;
+	child_close_ctl(&gen->signer);
+	for (size_t i = 0; i < gen->n_workers; i++)
+		child_close_ctl(&gen->workers[i]);
+	listeners_close(&gen->listeners);
+	if (gen->snapshot_fd >= 0)
+		close(gen->snapshot_fd);
+	if (gen->error_log_fd >= 0)
+		close(gen->error_log_fd);
+	if (gen->access_log_fd >= 0)
+		close(gen->access_log_fd);
+	kw_config_free(gen->cfg);
+	free(gen->workers);
+	free(gen);
+}

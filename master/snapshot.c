@@ -1,0 +1,88 @@
+/*
+ * snapshot.c - the configuration as every process sees it: the master reads the
+ * file's text once, checks it, and hands children the same text in a sealed memfd.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "proc.h"
+
+int
+snapshot_load(const char *path, char **text, struct kw_config **cfg, char *err, size_t err_len)
+{
+	char *buf = NULL;
+	struct stat st;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return KW_ERR_ARGUMENT;
+	}
+	if (fstat(fd, &st) == 0 && st.st_size > MASTER_CONFIG_MAX) {
+		snprintf(err, err_len, "%s: larger than %d bytes", path, MASTER_CONFIG_MAX);
+		rc = KW_ERR_ARGUMENT;
+		goto out;
+	}
+	errno = 0;
+	buf = kw_proc_read_fd(fd, MASTER_CONFIG_MAX);
+	if (!buf) {
+		snprintf(err, err_len, "%s: cannot read: %s", path,
+		         errno ? strerror(errno) : "file grew too large");
+		rc = KW_ERR_ARGUMENT;
+		goto out;
+	}
+	rc = kw_config_load_string(buf, path, cfg, err, err_len);
+	if (rc < 0)
+		goto out;
+	*text = buf;
+	buf = NULL;
+
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int
+snapshot_seal(const char *text, char *err, size_t err_len)
+{
+	size_t len = strlen(text), done = 0;
+	int fd;
+
+	fd = memfd_create("keyward.conf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		snprintf(err, err_len, "memfd_create: %s", strerror(errno));
+		return KW_ERR_INTERNAL;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, err_len, "writing the configuration snapshot: %s",
+			         n < 0 ? strerror(errno) : "short write");
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		snprintf(err, err_len, "sealing the configuration snapshot: %s", strerror(errno));
+		goto fail;
+	}
+	return fd;
+
+fail:
+	close(fd);
+	return KW_ERR_INTERNAL;
+}
