@@ -175,11 +175,12 @@ int
 main(int argc, char **argv)
 {
 	struct options opt = {0};
-	int rc = parse_options(argc, argv, &opt);
+	int rc;
 
+	kw_proc_set_title(argc, argv, "keyward: signer"); /* argv[] then points to copies */
+	rc = parse_options(argc, argv, &opt);
 	if (rc)
 		return rc;
-	kw_proc_set_title(argc, argv, "keyward: signer");
 	kw_log_init("signer", fcntl(KW_FD_ERROR_LOG, F_GETFD) >= 0 ? KW_FD_ERROR_LOG : 2,
 	            KW_LOG_NOTICE);
 	if (follow_master() < 0)
