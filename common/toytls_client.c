@@ -80,12 +80,9 @@ on_server_hello(struct tt_conn *c, const uint8_t *payload, size_t len)
 	int ret;
 
 	while ((ret = tt_field_next(payload, len, &pos, &f)) == 1) {
-		if (f.tag != TT_TAG_X25519 || found)
-			continue;
-		if (f.len != TT_X25519_LEN)
-			return KW_ERR_KEY_SHARE_LENGTH;
-		memcpy(c->hs.client.server_pub, f.value, TT_X25519_LEN);
-		found = true;
+		ret = tt_key_share_take(&f, &found, c->hs.client.server_pub);
+		if (ret < 0)
+			return ret;
 	}
 	if (ret < 0)
 		return ret;

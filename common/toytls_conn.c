@@ -1,6 +1,7 @@
 #include "toytls_conn.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 
@@ -88,6 +89,18 @@ tt_server_name_check(const uint8_t *name, size_t len)
 		if (name[i] <= 0x20 || name[i] >= 0x7f)
 			return KW_ERR_BAD_SERVER_NAME;
 	}
+	return 0;
+}
+
+int
+tt_key_share_take(const struct tt_field *f, bool *have, uint8_t pub[TT_X25519_LEN])
+{
+	if (f->tag != TT_TAG_X25519 || *have)
+		return 0;
+	if (f->len != TT_X25519_LEN)
+		return KW_ERR_KEY_SHARE_LENGTH;
+	memcpy(pub, f->value, TT_X25519_LEN);
+	*have = true;
 	return 0;
 }
 

@@ -88,6 +88,13 @@ int tt_conn_queue_record_header(struct tt_conn *c, size_t payload_len);
  */
 int tt_server_name_check(const uint8_t *name, size_t len);
 
+/**
+ * Takes the first X25519 field of a handshake message: does nothing for another
+ * tag or once *have is set; otherwise copies the key to pub and sets *have.
+ * Returns 0 or KW_ERR_KEY_SHARE_LENGTH (the first X25519 field is not 32 bytes).
+ */
+int tt_key_share_take(const struct tt_field *f, bool *have, uint8_t pub[TT_X25519_LEN]);
+
 /** Handles one complete handshake record in the client's current state. Returns 0 or a code. */
 int tt_client_on_record(struct tt_conn *c, const uint8_t *payload, size_t len);
 

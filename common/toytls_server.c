@@ -47,17 +47,14 @@ parse_client_hello(const uint8_t *payload, size_t len, uint8_t client_pub[TT_X25
 
 	*name = (struct tt_field){0};
 	while ((ret = tt_field_next(payload, len, &pos, &f)) == 1) {
-		if (f.tag == TT_TAG_X25519 && !have_key) {
-			if (f.len != TT_X25519_LEN)
-				return KW_ERR_KEY_SHARE_LENGTH;
-			memcpy(client_pub, f.value, TT_X25519_LEN);
-			have_key = true;
-		} else if (f.tag == TT_TAG_SERVER_NAME && name->value == NULL) {
+		if (f.tag == TT_TAG_SERVER_NAME && name->value == NULL) {
 			ret = tt_server_name_check(f.value, f.len);
-			if (ret < 0)
-				return ret;
 			*name = f;
+		} else {
+			ret = tt_key_share_take(&f, &have_key, client_pub);
 		}
+		if (ret < 0)
+			return ret;
 	}
 	if (ret < 0)
 		return ret;

@@ -231,6 +231,21 @@ Test(reject, server_auth_without_signature)
 	vclient_free(&v);
 }
 
+Test(reject, server_auth_with_truncated_tlv)
+{
+	struct vclient v;
+	struct kw_buf auth = {0};
+
+	vclient_new(&v, CERTS "root_cert.pem", "localhost", T_2027);
+	server_auth(&auth, 2, v.key, v.client_pub, v.server_pub);
+	uint8_t *head = kw_buf_head(&auth);
+	tt_store_u32(head, tt_load_u32(head) - 1);
+	auth.len--;
+	client_rejects(&v, &auth, KW_ERR_TLV_TRUNCATED, false);
+	kw_buf_free(&auth);
+	vclient_free(&v);
+}
+
 Test(reject, server_auth_with_garbage_certificate)
 {
 	struct vclient v;
