@@ -82,7 +82,10 @@ struct tt_conn *tt_conn_new_server(const struct tt_server_params *params);
 
 /**
  * Creates a client connection; its ClientHello is already queued in the wire
- * output. NULL on failure (out of memory, bad params).
+ * output. NULL on failure (out of memory, bad params: dns_name, when given, must
+ * be 1..255 printable ASCII bytes without a trailing dot; it is required with
+ * send_server_name, and trust and dns_name are required unless insecure). The
+ * trust is borrowed and must outlive the handshake; dns_name is copied.
  */
 struct tt_conn *tt_conn_new_client(const struct tt_client_params *params);
 
