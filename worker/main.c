@@ -1,1 +1,285 @@
-int main(void) { return 1; }
+/*
+ * main.c - keyward-worker: serves HTTP over plain TCP and toy-TLS on the listeners
+ * the master bound, asking the signer for handshake signatures.
+ *
+ * Started by the master with the descriptors of proc.h: it reads the configuration
+ * snapshot, pre-encodes the certificate chains it serves, loads the MIME table,
+ * drops privileges, and runs its event loop until the master stops it or goes away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "access_log.h"
+#include "config.h"
+#include "err.h"
+#include "log.h"
+#include "proc.h"
+#include "static_file.h"
+#include "toytls_cert.h"
+#include "toytls_wire.h"
+#include "worker.h"
+
+#define CONFIG_MAX (16u * 1024u * 1024u)
+#define EXIT_RUNTIME 1
+
+struct options {
+	const char *config;
+	const char *slot;
+	const char *generation;
+};
+
+/* What the worker loads before its loop starts; freed by startup_free(). */
+struct startup {
+	struct kw_config *cfg;
+	struct worker_identity *identities; /* one per server */
+	struct mime_table *mime;
+	struct access_log access_log;
+	struct worker *worker;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: keyward-worker --config PATH --slot N [--generation G]\n"
+	        "\n"
+	        "Serves keyward's listeners: HTTP over plain TCP and toy-TLS.\n"
+	        "Started by keyward (the master) with its control channel on fd %d, the\n"
+	        "configuration snapshot on fd %d, the signer channel on fd %d and the\n"
+	        "listeners from fd %d; not meant to be run by hand.\n"
+	        "\n"
+	        "  --config PATH     path of the configuration file the snapshot came from\n"
+	        "  --slot N          worker slot, for logs\n"
+	        "  --generation G    configuration generation, for logs\n"
+	        "  --help            show this help\n",
+	        KW_FD_CONTROL, KW_FD_CONFIG, KW_FD_SIGNER, KW_FD_LISTENERS);
+}
+
+/* Returns 0 to go on, or the process exit code. */
+static int
+parse_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"slot", required_argument, NULL, 's'},
+	    {"generation", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opt->config = optarg;
+			break;
+		case 's':
+			opt->slot = optarg;
+			break;
+		case 'g':
+			opt->generation = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return KW_EXIT_FATAL_CONFIG;
+		}
+	}
+	if (!opt->config || !opt->slot || optind != argc) {
+		usage(stderr);
+		return KW_EXIT_FATAL_CONFIG;
+	}
+	return 0;
+}
+
+/*
+ * Signals: SIGTERM ends the process at once (default action); the master's other
+ * signals reach workers only by accident (a terminal's process group) and are
+ * ignored, since the master relays what matters over the control channel.
+ */
+static void
+signals_init(void)
+{
+	static const int ignored[] = {SIGPIPE, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2};
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGTERM, SIG_DFL);
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
+}
+
+/* Dies with the master: PDEATHSIG (again after a credential change), and a check. */
+static int
+follow_master(void)
+{
+	const char *expected = getenv("KEYWARD_MASTER_PID");
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
+		kw_log_err("follow_master: PR_SET_PDEATHSIG: %s", strerror(errno));
+		return -1;
+	}
+	pid_t parent = getppid();
+	if (expected ? strtol(expected, NULL, 10) != (long)parent : parent == 1) {
+		kw_log_err("follow_master: the master is gone");
+		return -1;
+	}
+	return 0;
+}
+
+static struct kw_config *
+read_config(const char *path)
+{
+	struct kw_config *cfg = NULL;
+	enum kw_log_level level;
+	char err[512];
+	char *text = kw_proc_read_fd(KW_FD_CONFIG, CONFIG_MAX);
+
+	if (!text) {
+		kw_log_err("read_config: cannot read the configuration snapshot (fd %d): %s",
+		           KW_FD_CONFIG, strerror(errno));
+		return NULL;
+	}
+	close(KW_FD_CONFIG);
+	if (kw_config_load_string(text, path, &cfg, err, sizeof(err)) != 0) {
+		kw_log_err("%s", err);
+		cfg = NULL;
+	} else if (kw_log_level_parse(cfg->log_level, &level) == 0) {
+		kw_log_set_level(level);
+	}
+	free(text);
+	return cfg;
+}
+
+/* Pre-encodes the certificate fields of srv (leaf, then chain) and finds its scheme. */
+static int
+identity_load(const struct kw_server *srv, struct worker_identity *id, char *err, size_t err_len)
+{
+	struct tt_field field;
+	size_t pos = 0;
+	EVP_PKEY *key = NULL;
+	int rc = tt_identity_encode_chain(srv->certificate, (const char *const *)srv->chain,
+	                                  srv->n_chain, &id->fields);
+	if (rc) {
+		snprintf(err, err_len, "%s: %s", srv->certificate, kw_strerror(rc));
+		return rc;
+	}
+	rc = tt_field_next(kw_buf_head(&id->fields), kw_buf_size(&id->fields), &pos, &field);
+	if (rc != 1) {
+		snprintf(err, err_len, "%s: no certificate", srv->certificate);
+		return KW_ERR_ARGUMENT;
+	}
+	rc = tt_cert_public_key(field.value, field.len, &key);
+	if (rc == 0)
+		rc = tt_scheme_for_key(key, &id->id.scheme);
+	EVP_PKEY_free(key);
+	if (rc) {
+		snprintf(err, err_len, "%s: %s", srv->certificate, kw_strerror(rc));
+		return rc;
+	}
+	id->id.key_id = srv->key_id;
+	id->id.cert_fields = kw_buf_head(&id->fields);
+	id->id.cert_fields_len = kw_buf_size(&id->fields);
+	return 0;
+}
+
+static void
+startup_free(struct startup *s)
+{
+	if (s->worker != NULL)
+		worker_dispose(s->worker);
+	free(s->worker);
+	access_log_dispose(&s->access_log);
+	mime_table_free(s->mime);
+	if (s->identities != NULL)
+		for (size_t i = 0; i < s->cfg->n_servers; i++)
+			kw_buf_free(&s->identities[i].fields);
+	free(s->identities);
+	kw_config_free(s->cfg);
+}
+
+/* Loads everything the loop needs, as the configured user. Returns 0 or an exit code. */
+static int
+startup(struct startup *s, const char *path)
+{
+	char err[512];
+	int rc;
+
+	s->cfg = read_config(path);
+	if (s->cfg == NULL)
+		return KW_EXIT_FATAL_CONFIG;
+	const struct kw_config *cfg = s->cfg;
+	s->identities = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*s->identities));
+	if (s->identities == NULL)
+		return EXIT_RUNTIME;
+	for (size_t i = 0; i < cfg->n_servers; i++) {
+		if (!cfg->servers[i].has_tls)
+			continue;
+		rc = identity_load(&cfg->servers[i], &s->identities[i], err, sizeof(err));
+		if (rc) {
+			kw_log_err("certificate: %s", err);
+			return rc == KW_ERR_NOMEM ? EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;
+		}
+	}
+	rc = mime_table_load(cfg->mime_types, &s->mime, err, sizeof(err));
+	if (rc) {
+		kw_log_err("mime_types: %s", err);
+		return rc == KW_ERR_NOMEM ? EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;
+	}
+	bool access = cfg->access_log != NULL && fcntl(KW_FD_ACCESS_LOG, F_GETFD) >= 0;
+	access_log_init(&s->access_log, access ? KW_FD_ACCESS_LOG : -1);
+	s->worker = calloc(1, sizeof(*s->worker));
+	if (s->worker == NULL)
+		return EXIT_RUNTIME;
+	rc = worker_init(s->worker, cfg, s->mime, s->identities, &s->access_log, err, sizeof(err));
+	if (rc) {
+		kw_log_err("worker_init: %s", err);
+		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : EXIT_RUNTIME;
+	}
+	rc = kw_proc_drop_privileges(cfg->user, err, sizeof(err));
+	if (rc) {
+		kw_log_err("user: %s", err);
+		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : EXIT_RUNTIME;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		kw_log_err("startup: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	if (follow_master() < 0)
+		return EXIT_RUNTIME;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt = {0};
+	struct startup s = {0};
+	int rc;
+
+	kw_proc_set_title(argc, argv, "keyward: worker"); /* argv[] then points to copies */
+	rc = parse_options(argc, argv, &opt);
+	if (rc)
+		return rc;
+	signals_init();
+	kw_log_init("worker", fcntl(KW_FD_ERROR_LOG, F_GETFD) >= 0 ? KW_FD_ERROR_LOG : 2,
+	            KW_LOG_NOTICE);
+	if (follow_master() < 0)
+		return EXIT_RUNTIME;
+	rc = startup(&s, opt.config);
+	if (rc == 0) {
+		kw_log_info("worker: slot %s, generation %s: %zu listeners, ready", opt.slot,
+		            opt.generation ? opt.generation : "?", s.cfg->n_listeners);
+		rc = worker_run(s.worker) == 0 ? 0 : EXIT_RUNTIME;
+	}
+	startup_free(&s);
+	return rc;
+}

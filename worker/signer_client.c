@@ -1,1 +1,282 @@
-#include "transport.h"
+/*
+ * signer_client.c - sign_proxy: signing requests from connections to the signer and
+ * replies back, over one SOCK_SEQPACKET channel, without ever blocking the loop.
+ */
+#include "signer_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "signer_proto.h"
+#include "worker.h"
+
+#define SP_BUCKETS 256u       /* request id lookup: a power of two */
+#define SP_SEND_BATCH 32u     /* requests per sendmmsg(2) */
+#define SP_RECV_PER_EVENT 64u /* replies read per readable event */
+
+LIST_HEAD(sign_bucket, sign_waiter);
+
+struct sign_proxy {
+	struct worker_io io; /* fd -1: no channel, waiting for a new signer */
+	struct worker *w;
+	struct kw_timer_queue *timeouts;
+	uint32_t next_id;
+	TAILQ_HEAD(, sign_waiter) pending; /* submission order */
+	struct sign_waiter *first_unsent;  /* every waiter before it is on the channel */
+	struct sign_bucket buckets[SP_BUCKETS];
+};
+
+static void sign_proxy_on_event(struct worker_io *io, uint32_t events);
+
+void
+sign_waiter_init(struct sign_waiter *wt, sign_done_fn done)
+{
+	memset(wt, 0, sizeof(*wt));
+	wt->done = done;
+}
+
+static void
+waiter_timeout(struct kw_timer *t)
+{
+	struct sign_waiter *wt = container_of(t, struct sign_waiter, timer);
+	kw_log_info("sign_proxy: request %u got no reply within %llu ms", wt->request_id,
+	            wt->proxy->timeouts->duration_ms);
+	sign_proxy_cancel(wt->proxy, wt);
+	wt->done(wt, KW_ERR_SIGN_TIMEOUT, NULL, 0);
+}
+
+static int
+channel_open(struct sign_proxy *sp, int fd)
+{
+	sp->io.fd = fd;
+	sp->io.events = 0;
+	sp->first_unsent = TAILQ_FIRST(&sp->pending);
+	if (fd < 0)
+		return 0;
+	int flags = fcntl(fd, F_GETFL);
+	int err = KW_ERR_INTERNAL;
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		kw_log_err("sign_proxy: fcntl: %s", strerror(errno));
+	else
+		err = worker_io_add(sp->w, &sp->io, EPOLLIN);
+	if (err) {
+		close(fd);
+		sp->io.fd = -1;
+	}
+	return err;
+}
+
+static void
+channel_close(struct sign_proxy *sp)
+{
+	if (sp->io.fd < 0)
+		return;
+	worker_io_del(sp->w, &sp->io);
+	close(sp->io.fd);
+	sp->io.fd = -1;
+	sp->first_unsent = TAILQ_FIRST(&sp->pending);
+}
+
+static void
+channel_lost(struct sign_proxy *sp, const char *why)
+{
+	size_t n = 0;
+	struct sign_waiter *wt;
+	TAILQ_FOREACH (wt, &sp->pending, order)
+		n++;
+	kw_log_warn("sign_proxy: signer channel %s; %zu requests wait for a new signer", why, n);
+	channel_close(sp);
+}
+
+int
+sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts,
+               struct sign_proxy **out)
+{
+	struct sign_proxy *sp = calloc(1, sizeof(*sp));
+	if (sp == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return KW_ERR_NOMEM;
+	}
+	sp->w = w;
+	sp->timeouts = timeouts;
+	sp->next_id = 1;
+	sp->io.on_event = sign_proxy_on_event;
+	TAILQ_INIT(&sp->pending);
+	for (size_t i = 0; i < SP_BUCKETS; i++)
+		LIST_INIT(&sp->buckets[i]);
+	int err = channel_open(sp, fd);
+	if (err) {
+		free(sp);
+		return err;
+	}
+	*out = sp;
+	return 0;
+}
+
+void
+sign_proxy_free(struct sign_proxy *sp)
+{
+	if (sp == NULL)
+		return;
+	channel_close(sp);
+	free(sp);
+}
+
+void
+sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt,
+                  const struct tt_sign_request *req)
+{
+	wt->proxy = sp;
+	wt->pending = true;
+	wt->request_id = sp->next_id++;
+	if (sp->next_id == 0)
+		sp->next_id = 1;
+	wt->req = *req;
+	TAILQ_INSERT_TAIL(&sp->pending, wt, order);
+	if (sp->first_unsent == NULL)
+		sp->first_unsent = wt;
+	LIST_INSERT_HEAD(&sp->buckets[wt->request_id & (SP_BUCKETS - 1)], wt, bucket);
+	kw_timer_init(&wt->timer, waiter_timeout);
+	kw_timer_arm(&wt->timer, sp->timeouts, sp->w->now);
+}
+
+void
+sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt)
+{
+	if (!wt->pending)
+		return;
+	if (sp->first_unsent == wt)
+		sp->first_unsent = TAILQ_NEXT(wt, order);
+	TAILQ_REMOVE(&sp->pending, wt, order);
+	LIST_REMOVE(wt, bucket);
+	kw_timer_disarm(&wt->timer);
+	wt->pending = false;
+	wt->proxy = NULL;
+}
+
+static void
+encode_request(const struct sign_waiter *wt, uint8_t out[SP_SIGN_REQUEST_LEN])
+{
+	struct sp_sign_request req = {
+		.request_id = wt->request_id,
+		.key_id = wt->req.key_id,
+	};
+	memcpy(req.client_pub, wt->req.client_pub, sizeof(req.client_pub));
+	memcpy(req.server_pub, wt->req.server_pub, sizeof(req.server_pub));
+	sp_encode_sign_request(&req, out);
+}
+
+void
+sign_proxy_flush(struct sign_proxy *sp)
+{
+	uint8_t bufs[SP_SEND_BATCH][SP_SIGN_REQUEST_LEN];
+	struct iovec iov[SP_SEND_BATCH];
+	struct mmsghdr msgs[SP_SEND_BATCH];
+
+	if (sp->io.fd < 0)
+		return;
+	while (sp->first_unsent != NULL) {
+		unsigned n = 0;
+		for (struct sign_waiter *wt = sp->first_unsent; wt != NULL && n < SP_SEND_BATCH;
+		     wt = TAILQ_NEXT(wt, order), n++) {
+			encode_request(wt, bufs[n]);
+			iov[n] = (struct iovec){.iov_base = bufs[n], .iov_len = SP_SIGN_REQUEST_LEN};
+			msgs[n] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[n], .msg_iovlen = 1}};
+		}
+		int sent = sendmmsg(sp->io.fd, msgs, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				worker_io_set(sp->w, &sp->io, EPOLLIN | EPOLLOUT);
+				return;
+			}
+			channel_lost(sp, strerror(errno));
+			return;
+		}
+		for (int i = 0; i < sent; i++)
+			sp->first_unsent = TAILQ_NEXT(sp->first_unsent, order);
+	}
+	worker_io_set(sp->w, &sp->io, EPOLLIN);
+}
+
+static void
+handle_reply(struct sign_proxy *sp, const uint8_t *msg, size_t len)
+{
+	struct sp_sign_reply rep;
+	if (sp_decode_sign_reply(msg, len, &rep) != 0) {
+		kw_log_err("sign_proxy: malformed reply of %zu bytes ignored", len);
+		return;
+	}
+	struct sign_waiter *wt;
+	LIST_FOREACH (wt, &sp->buckets[rep.request_id & (SP_BUCKETS - 1)], bucket)
+		if (wt->request_id == rep.request_id)
+			break;
+	if (wt == NULL) {
+		kw_log_debug("sign_proxy: reply for unknown or finished request %u ignored",
+		             rep.request_id);
+		return;
+	}
+	sign_proxy_cancel(sp, wt);
+	if (rep.status != SP_STATUS_OK) {
+		kw_log_info("sign_proxy: request %u refused: %s", rep.request_id,
+		            sp_status_name(rep.status));
+		wt->done(wt, KW_ERR_SIGN_FAILED, NULL, 0);
+		return;
+	}
+	wt->done(wt, 0, rep.sig, rep.sig_len);
+}
+
+static void
+read_replies(struct sign_proxy *sp)
+{
+	uint8_t msg[SP_SIGN_REPLY_MAX_LEN];
+	for (unsigned i = 0; i < SP_RECV_PER_EVENT; i++) {
+		ssize_t n = recv(sp->io.fd, msg, sizeof(msg), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				channel_lost(sp, strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			channel_lost(sp, "closed by the signer");
+			return;
+		}
+		if ((size_t)n > sizeof(msg)) {
+			kw_log_err("sign_proxy: oversized reply of %zd bytes ignored", n);
+			continue;
+		}
+		handle_reply(sp, msg, (size_t)n);
+	}
+}
+
+static void
+sign_proxy_on_event(struct worker_io *io, uint32_t events)
+{
+	struct sign_proxy *sp = container_of(io, struct sign_proxy, io);
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		read_replies(sp);
+	if (sp->io.fd >= 0 && (events & EPOLLOUT))
+		sign_proxy_flush(sp);
+}
+
+void
+sign_proxy_set_channel(struct sign_proxy *sp, int fd)
+{
+	if (sp->io.fd >= 0) {
+		worker_io_del(sp->w, &sp->io);
+		close(sp->io.fd);
+	}
+	if (channel_open(sp, fd) == 0)
+		kw_log_info("sign_proxy: new signer channel");
+}

@@ -1,0 +1,75 @@
+/*
+ * signer_client.h - sign_proxy: the worker's side of the signer channel (the signer's
+ * side is sign_stub). Connections submit signing requests and keep serving; replies
+ * are matched back by request id. Requests produced in one loop turn leave together
+ * (sign_proxy_flush); a request that gets no reply within the signing timeout fails
+ * alone. When the signer goes away, pending requests wait for a new channel and are
+ * sent again on it.
+ */
+#ifndef KW_SIGNER_CLIENT_H
+#define KW_SIGNER_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "timer.h"
+#include "toytls_conn.h"
+
+struct worker;
+struct sign_proxy;
+struct sign_waiter;
+
+/**
+ * Outcome of a request: err 0 with the signature (valid during the call only), or
+ * KW_ERR_SIGN_FAILED / KW_ERR_SIGN_TIMEOUT. The waiter is idle again when called.
+ */
+typedef void (*sign_done_fn)(struct sign_waiter *wt, int err, const uint8_t *sig, size_t len);
+
+/** One pending request, embedded in its owner (a connection). */
+struct sign_waiter {
+	sign_done_fn done;
+	struct sign_proxy *proxy;      /* set while pending */
+	bool pending;                  /* submitted, no outcome yet */
+	uint32_t request_id;
+	struct tt_sign_request req;
+	struct kw_timer timer;
+	TAILQ_ENTRY(sign_waiter) order; /* submission order */
+	LIST_ENTRY(sign_waiter) bucket; /* lookup by request id */
+};
+
+/** Sets up an idle waiter with its callback. */
+void sign_waiter_init(struct sign_waiter *wt, sign_done_fn done);
+
+/**
+ * Creates the proxy on channel fd (non-blocking SOCK_SEQPACKET; -1: none yet), which
+ * it owns from then on. Requests time out after timeouts' duration. Returns 0 or a
+ * code (fd is closed then).
+ */
+int sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts,
+                   struct sign_proxy **out);
+
+/** Closes the channel and frees the proxy; no waiter may be pending. NULL is fine. */
+void sign_proxy_free(struct sign_proxy *sp);
+
+/**
+ * Queues a request for wt (which must be idle); it leaves with the next
+ * sign_proxy_flush(). The outcome comes through wt->done, never from inside this call.
+ */
+void sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt,
+                       const struct tt_sign_request *req);
+
+/** Withdraws wt's request (its connection is going away); a reply that comes is ignored. */
+void sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt);
+
+/** Sends every queued request the channel takes now; the rest waits for it to drain. */
+void sign_proxy_flush(struct sign_proxy *sp);
+
+/**
+ * Replaces the channel with fd (owned from then on): a new signer. Requests sent
+ * on the old channel are sent again on the new one.
+ */
+void sign_proxy_set_channel(struct sign_proxy *sp, int fd);
+
+#endif
