@@ -1,0 +1,54 @@
+/*
+ * http_response.h - building response heads piece by piece: the status line with
+ * Server and Date, header lines, the small HTML error body, and the Connection
+ * decision that ends the head. http_error_response() and the static responder are
+ * written with these.
+ */
+#ifndef KW_HTTP_RESPONSE_H
+#define KW_HTTP_RESPONSE_H
+
+#include <time.h>
+
+#include "http.h"
+
+/** Length of an IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT", without its NUL. */
+#define HTTP_DATE_LEN 29
+
+/** The reason phrase of a status ("Not Found"); "Unknown" for statuses without one. */
+const char *http_reason(int status);
+
+/** Writes t (UTC) as an IMF-fixdate into out, NUL-terminated. */
+void http_date_format(time_t t, char out[HTTP_DATE_LEN + 1]);
+
+/**
+ * Starts resp's head (resp freshly initialised): "HTTP/1.1 <status> <reason>",
+ * Server: keyward and Date: now. Sets resp->status. Returns 0 or KW_ERR_NOMEM.
+ */
+int http_response_begin(struct http_response *resp, int status, time_t now);
+
+/** Appends "name: value" with value formatted by fmt. Returns 0 or KW_ERR_NOMEM. */
+int http_response_header(struct http_response *resp, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
+ * Adds the HTML error body for resp->status: its Content-Type and Content-Length
+ * headers, the page in resp->mem and, unless req is a HEAD request, one memory
+ * segment for it. Returns 0 or KW_ERR_NOMEM.
+ */
+int http_response_error_body(struct http_response *resp, const struct http_request *req);
+
+/**
+ * Ends the head. resp->close is also set when req is NULL or not keep-alive; then
+ * "Connection: close" is sent, and "Connection: keep-alive" when an HTTP/1.0
+ * connection stays open. Returns 0 or KW_ERR_NOMEM.
+ */
+int http_response_end(struct http_response *resp, const struct http_request *req);
+
+/**
+ * Last resort after a failed build: drops whatever resp holds (its file included)
+ * and builds the 500 error page; should even that fail, the head stays empty and
+ * close is set, so that the connection is simply closed.
+ */
+void http_response_fail(struct http_response *resp, const struct http_request *req, time_t now);
+
+#endif
