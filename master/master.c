@@ -359,7 +359,7 @@ handle_control(struct master *m, struct child *c)
 		if (rc == -EAGAIN)
 			return;
 		if (rc <= 0 && rc != -EPROTO) {
-			if (rc < 0)
+			if (rc < 0 && rc != -ECONNRESET)
 				kw_log_warn("control channel of %s: %s",
 				            child_name(c, name, sizeof(name)), strerror(-rc));
 			child_close_ctl(c);
@@ -562,12 +562,12 @@ start(struct master *m, int argc, char **argv)
 		rc = setup_events(m, err, sizeof(err));
 	if (rc == 0)
 		rc = children_prepare(m, err, sizeof(err));
-	if (rc == 0)
-		rc = gen_listen(gen, NULL, err, sizeof(err));
 	if (rc == 0 && (rc = pidfile_write(m->pid_file, err, sizeof(err))) < 0) {
 		free(m->pid_file);
 		m->pid_file = NULL;
 	}
+	if (rc == 0)
+		rc = gen_listen(gen, NULL, err, sizeof(err));
 	if (rc < 0) {
 		fail_startup(m, "%s", rc == KW_ERR_NOMEM ? "out of memory" : err);
 		return rc;

@@ -45,27 +45,31 @@ pidfile_read(const char *path, char *err, size_t err_len)
 	return (pid_t)pid;
 }
 
-/* True when pid runs and is a keyward master (as far as /proc tells). */
+/* True when pid runs (not a zombie) and is a keyward master, as far as /proc tells. */
 static bool
 is_live_master(pid_t pid)
 {
-	char path[64], comm[32] = "";
+	char path[64], stat[256], *open_paren, *close_paren;
 	ssize_t n;
 	int fd;
 
 	if (kill(pid, 0) < 0 && errno != EPERM)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return true;
-	n = read(fd, comm, sizeof(comm) - 1);
+	n = read(fd, stat, sizeof(stat) - 1);
 	close(fd);
 	if (n <= 0)
 		return true;
-	comm[n] = '\0';
-	comm[strcspn(comm, "\n")] = '\0';
-	return strcmp(comm, MASTER_TITLE) == 0;
+	stat[n] = '\0';
+	open_paren = strchr(stat, '(');
+	close_paren = strrchr(stat, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren || close_paren[1] != ' ')
+		return true;
+	*close_paren = '\0';
+	return strcmp(open_paren + 1, MASTER_TITLE) == 0 && close_paren[2] != 'Z';
 }
 
 pid_t
