@@ -216,18 +216,21 @@ class BadToyTlsInputTest(kwtest.SiteTestCase):
             "tampered ciphertext": flip(4 + 8 + 12 + 3),
             "tampered tag": lambda c, w: w[:-1] + bytes([w[-1] ^ 1]),
             "skipped sequence": lambda c, w: ref.seal(c.client_key, 1, b"GET / HTTP/1.1\r\n\r\n"),
-            "replayed sequence": lambda c, w: w + w,
+            "replayed sequence": None,
             "record shorter than 36 bytes": lambda c, w: ref.record(bytes(35)),
         }
         for name, mutate in cases.items():
             with self.subTest(name):
                 if name == "replayed sequence":
                     c = self.established()
-                    c.sock.sendall(mutate(c, ref.seal(c.client_key, 0, b"GET / HTTP/1.1\r\n"
-                                                      b"Host: localhost\r\n\r\n")))
-                    data = c.recv_all()
+                    first = ref.seal(c.client_key, 0, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    c.sock.sendall(first)
+                    response = b""
+                    while not response.endswith(b"<h1>hello</h1>\n"):
+                        response += c.recv()
+                    c.sock.sendall(first)
+                    self.assertEqual(c.recv_all(), b"")
                     c.sock.close()
-                    self.assertEqual(len(kwtest.split_responses(data)), 1)
                 else:
                     self.app_record_case(mutate)
 
