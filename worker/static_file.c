@@ -1,1 +1,504 @@
 #include "static_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "err.h"
+#include "http_path.h"
+#include "http_response.h"
+
+#define MAX_RANGES (HTTP_MAX_SEGMENTS / 3)
+#define ETAG_MAX 40
+
+/* What the responder knows about the file it is answering with. */
+struct file_info {
+	int fd;
+	struct stat st;
+	const char *type;
+	char etag[ETAG_MAX];
+};
+
+struct byte_range {
+	uint64_t first;
+	uint64_t last;
+};
+
+enum range_result { RANGE_IGNORE, RANGE_UNSATISFIABLE, RANGE_OK };
+
+static const struct kw_location *
+find_location(const struct kw_server *srv, const char *path, size_t *strip)
+{
+	const struct kw_location *best = NULL;
+	for (size_t i = 0; i < srv->n_locations; i++) {
+		const char *prefix = srv->locations[i].prefix;
+		size_t n = strlen(prefix);
+		if (n > 0 && prefix[n - 1] == '/')
+			n--;
+		if (strncmp(path, prefix, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+			continue;
+		if (best == NULL || n > *strip) {
+			best = &srv->locations[i];
+			*strip = n;
+		}
+	}
+	return best;
+}
+
+static int
+month_index(const char *m)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *hit = strlen(m) == 3 ? strstr(months, m) : NULL;
+	return hit && (hit - months) % 3 == 0 ? (int)(hit - months) / 3 : -1;
+}
+
+/* Parses an HTTP-date: IMF-fixdate, RFC 850 or asctime. Returns 0 or -1. */
+static int
+parse_http_date(const char *s, time_t *out)
+{
+	char wday[10], mon[4];
+	struct tm tm = {0};
+	int n = -1;
+	size_t len = strlen(s);
+	if (sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", wday, &tm.tm_mday, mon,
+		   &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 7 &&
+	    (size_t)n == len) {
+		tm.tm_year -= 1900;
+	} else if (n = -1, sscanf(s, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", wday,
+				  &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min,
+				  &tm.tm_sec, &n) == 7 &&
+			   (size_t)n == len) {
+		tm.tm_year += tm.tm_year < 70 ? 100 : 0;
+	} else if (n = -1, sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", wday, mon,
+				  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tm.tm_year,
+				  &n) == 7 &&
+			   (size_t)n == len) {
+		tm.tm_year -= 1900;
+	} else {
+		return -1;
+	}
+	tm.tm_mon = month_index(mon);
+	if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+/*
+ * Whether the entity-tag list (or "*") names etag. With weak comparison W/ tags
+ * compare by their opaque part; with strong comparison they never match. A
+ * malformed list matches nothing.
+ */
+static bool
+etag_list_match(const char *list, const char *etag, bool weak)
+{
+	const char *p = list + strspn(list, " \t");
+	if (strcmp(p, "*") == 0)
+		return true;
+	size_t etag_len = strlen(etag);
+	while (*p) {
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		bool is_weak = strncmp(p, "W/", 2) == 0;
+		const char *tag = is_weak ? p + 2 : p;
+		const char *close = *tag == '"' ? strchr(tag + 1, '"') : NULL;
+		if (close == NULL)
+			return false;
+		size_t n = (size_t)(close + 1 - tag);
+		if ((weak || !is_weak) && n == etag_len && memcmp(tag, etag, n) == 0)
+			return true;
+		p = close + 1 + strspn(close + 1, " \t");
+		if (*p != ',' && *p != '\0')
+			return false;
+	}
+	return false;
+}
+
+static bool
+parse_u64(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (s == *p)
+		return false;
+	*p = s;
+	*out = v;
+	return true;
+}
+
+static int
+compare_ranges(const void *a, const void *b)
+{
+	const struct byte_range *x = a;
+	const struct byte_range *y = b;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+/* Sorts ranges and merges the ones that overlap or touch. */
+static size_t
+merge_ranges(struct byte_range *r, size_t n)
+{
+	qsort(r, n, sizeof(r[0]), compare_ranges);
+	size_t w = 0;
+	for (size_t i = 1; i < n; i++) {
+		if (r[i].first <= r[w].last + 1) {
+			if (r[i].last > r[w].last)
+				r[w].last = r[i].last;
+		} else {
+			r[++w] = r[i];
+		}
+	}
+	return n ? w + 1 : 0;
+}
+
+/*
+ * Parses "bytes=a-b, c-, -n" against a file of size bytes. Returns RANGE_OK with
+ * the satisfiable ranges sorted and merged in r[0, *n), RANGE_UNSATISFIABLE when
+ * none is, or RANGE_IGNORE for another unit, a malformed set or more than
+ * MAX_RANGES ranges (the whole file is sent then).
+ */
+static enum range_result
+parse_ranges(const char *spec, uint64_t size, struct byte_range *r, size_t *n)
+{
+	if (strncasecmp(spec, "bytes=", 6) != 0)
+		return RANGE_IGNORE;
+	const char *p = spec + 6;
+	size_t count = 0, specs = 0;
+	for (;;) {
+		p += strspn(p, " \t,");
+		if (*p == '\0')
+			break;
+		uint64_t first = 0, last = UINT64_MAX, suffix;
+		if (++specs > MAX_RANGES)
+			return RANGE_IGNORE;
+		if (*p == '-') {
+			p++;
+			if (!parse_u64(&p, &suffix))
+				return RANGE_IGNORE;
+			if (suffix == 0 || size == 0)
+				first = UINT64_MAX;
+			else
+				first = size > suffix ? size - suffix : 0;
+		} else {
+			if (!parse_u64(&p, &first) || *p++ != '-')
+				return RANGE_IGNORE;
+			if (*p >= '0' && *p <= '9' && (!parse_u64(&p, &last) || last < first))
+				return RANGE_IGNORE;
+		}
+		p += strspn(p, " \t");
+		if (*p != ',' && *p != '\0')
+			return RANGE_IGNORE;
+		if (first < size)
+			r[count++] = (struct byte_range){first, last < size ? last : size - 1};
+	}
+	if (specs == 0)
+		return RANGE_IGNORE;
+	*n = merge_ranges(r, count);
+	return count ? RANGE_OK : RANGE_UNSATISFIABLE;
+}
+
+static int
+validator_headers(struct http_response *resp, const struct file_info *f)
+{
+	char date[HTTP_DATE_LEN + 1];
+	http_date_format(f->st.st_mtime, date);
+	int err = http_response_header(resp, "Last-Modified", "%s", date);
+	return err ? err : http_response_header(resp, "ETag", "%s", f->etag);
+}
+
+/*
+ * The preconditions in RFC 9110's order: 412 when If-Match (or, without it,
+ * If-Unmodified-Since) fails, 304 when If-None-Match (or, without it,
+ * If-Modified-Since) says the client's copy is current, else 0.
+ */
+static int
+check_conditions(const struct http_request *req, const struct file_info *f)
+{
+	time_t t;
+	if (req->if_match != NULL) {
+		if (!etag_list_match(req->if_match, f->etag, false))
+			return 412;
+	} else if (req->if_unmodified_since != NULL &&
+		   parse_http_date(req->if_unmodified_since, &t) == 0 && f->st.st_mtime > t) {
+		return 412;
+	}
+	if (req->if_none_match != NULL)
+		return etag_list_match(req->if_none_match, f->etag, true) ? 304 : 0;
+	if (req->if_modified_since != NULL && parse_http_date(req->if_modified_since, &t) == 0 &&
+	    f->st.st_mtime <= t)
+		return 304;
+	return 0;
+}
+
+/* Whether If-Range (absent, an ETag or a date) lets the Range header apply. */
+static bool
+if_range_holds(const struct http_request *req, const struct file_info *f)
+{
+	time_t t;
+	if (req->if_range == NULL)
+		return true;
+	if (req->if_range[0] == '"' || strncmp(req->if_range, "W/", 2) == 0)
+		return strcmp(req->if_range, f->etag) == 0;
+	return parse_http_date(req->if_range, &t) == 0 && t == f->st.st_mtime;
+}
+
+static void
+add_segment(struct http_response *resp, bool from_file, uint64_t off, uint64_t len)
+{
+	resp->segments[resp->n_segments++] =
+		(struct http_segment){.from_file = from_file, .off = off, .len = len};
+}
+
+/* Appends one multipart delimiter with its part headers (or the closing one when r is NULL). */
+static int
+add_delimiter(struct http_response *resp, const char *boundary, const struct file_info *f,
+	      const struct byte_range *r)
+{
+	char buf[512];
+	int n = r == NULL ? snprintf(buf, sizeof(buf), "\r\n--%s--\r\n", boundary)
+			  : snprintf(buf, sizeof(buf),
+				     "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
+				     "%llu-%llu/%llu\r\n\r\n",
+				     boundary, f->type, (unsigned long long)r->first,
+				     (unsigned long long)r->last, (unsigned long long)f->st.st_size);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return KW_ERR_INTERNAL;
+	size_t off = kw_buf_size(&resp->mem);
+	int err = kw_buf_append(&resp->mem, buf, (size_t)n);
+	if (err == 0)
+		add_segment(resp, false, off, (size_t)n);
+	return err;
+}
+
+/* The multipart/byteranges body: each range behind its delimiter, then the closing one. */
+static int
+multipart_body(struct http_response *resp, const struct file_info *f,
+	       const struct byte_range *r, size_t n)
+{
+	unsigned char rnd[8];
+	char boundary[2 * sizeof(rnd) + 1];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return KW_ERR_INTERNAL;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(boundary + 2 * i, 3, "%02x", rnd[i]);
+	int err = 0;
+	for (size_t i = 0; i < n && err == 0; i++) {
+		err = add_delimiter(resp, boundary, f, &r[i]);
+		add_segment(resp, true, r[i].first, r[i].last - r[i].first + 1);
+	}
+	if (err == 0)
+		err = add_delimiter(resp, boundary, f, NULL);
+	for (size_t i = 0; i < resp->n_segments; i++)
+		resp->body_len += resp->segments[i].len;
+	if (err == 0)
+		err = http_response_header(resp, "Content-Type", "multipart/byteranges; boundary=%s",
+					   boundary);
+	return err;
+}
+
+/* Headers and body of a 200 or 206 answer; resp takes the file. */
+static int
+file_body(struct http_response *resp, const struct http_request *req, struct file_info *f,
+	  const struct byte_range *r, size_t n)
+{
+	uint64_t size = (uint64_t)f->st.st_size;
+	int err = validator_headers(resp, f);
+	if (err == 0)
+		err = http_response_header(resp, "Accept-Ranges", "bytes");
+	if (err == 0 && n > 1) {
+		err = multipart_body(resp, f, r, n);
+	} else if (err == 0) {
+		struct byte_range whole = {0, size - 1};
+		const struct byte_range *b = n == 1 ? r : &whole;
+		resp->body_len = size == 0 ? 0 : b->last - b->first + 1;
+		if (n == 1)
+			err = http_response_header(resp, "Content-Range", "bytes %llu-%llu/%llu",
+						   (unsigned long long)b->first,
+						   (unsigned long long)b->last, (unsigned long long)size);
+		if (err == 0)
+			err = http_response_header(resp, "Content-Type", "%s", f->type);
+		if (resp->body_len > 0 && req->method == HTTP_GET)
+			add_segment(resp, true, b->first, resp->body_len);
+	}
+	if (err == 0)
+		err = http_response_header(resp, "Content-Length", "%llu",
+					   (unsigned long long)resp->body_len);
+	resp->fd = f->fd;
+	f->fd = -1;
+	return err;
+}
+
+/* Answers from an open regular file: 200, 206, 304, 412 or 416. */
+static int
+respond_file(const struct http_request *req, time_t now, struct file_info *f,
+	     struct http_response *resp)
+{
+	struct byte_range r[MAX_RANGES];
+	size_t n = 0;
+	enum range_result ranges = RANGE_IGNORE;
+	int status = check_conditions(req, f);
+	if (status == 0 && req->method == HTTP_GET && req->range != NULL && if_range_holds(req, f))
+		ranges = parse_ranges(req->range, (uint64_t)f->st.st_size, r, &n);
+	if (status == 0)
+		status = ranges == RANGE_OK ? 206 : ranges == RANGE_UNSATISFIABLE ? 416 : 200;
+	int err = http_response_begin(resp, status, now);
+	if (err == 0 && status == 304)
+		err = validator_headers(resp, f);
+	else if (err == 0 && (status == 200 || status == 206))
+		err = file_body(resp, req, f, r, n);
+	else if (err == 0 && status == 416)
+		err = http_response_header(resp, "Content-Range", "bytes */%llu",
+					   (unsigned long long)f->st.st_size);
+	if (err == 0 && (status == 412 || status == 416))
+		err = http_response_error_body(resp, req);
+	return err ? err : http_response_end(resp, req);
+}
+
+/* Location values carry the decoded path: escape what a header or a URL cannot hold. */
+static bool
+needs_escape(unsigned char c)
+{
+	return c <= 0x20 || c >= 0x7f || strchr("\"%?#<>\\^`{|}", c) != NULL;
+}
+
+/* 301 to the directory's path with a slash added, its query kept. */
+static int
+respond_redirect(const struct http_request *req, time_t now, struct http_response *resp)
+{
+	size_t len = strlen(req->path);
+	size_t qlen = req->query ? strlen(req->query) + 1 : 0;
+	char *loc = malloc(3 * len + qlen + 2);
+	if (loc == NULL)
+		return KW_ERR_NOMEM;
+	char *w = loc;
+	for (const char *c = req->path; *c; c++)
+		w += needs_escape((unsigned char)*c) ? sprintf(w, "%%%02X", (unsigned char)*c)
+						     : (*w = *c, 1);
+	*w++ = '/';
+	if (req->query)
+		w += sprintf(w, "?%s", req->query);
+	*w = '\0';
+	int err = http_response_begin(resp, 301, now);
+	if (err == 0)
+		err = http_response_header(resp, "Location", "%s", loc);
+	free(loc);
+	if (err == 0)
+		err = http_response_error_body(resp, req);
+	return err ? err : http_response_end(resp, req);
+}
+
+/* Opens and stats rel beneath root into f; 0, or a negative status. */
+static int
+open_file(int root, const struct kw_location *loc, const char *rel, struct file_info *f)
+{
+	int err = http_path_open_beneath(root, rel, loc->follow_symlinks, &f->fd);
+	if (err == 0 && fstat(f->fd, &f->st) < 0)
+		err = -500;
+	return err;
+}
+
+/* The first index file of the directory rel (ending with '/' or empty) that is a regular file. */
+static int
+open_index(int root, const struct kw_location *loc, const char *rel, struct file_info *f,
+	   const char **name)
+{
+	char buf[PATH_MAX];
+	for (size_t i = 0; i < loc->n_index; i++) {
+		if ((size_t)snprintf(buf, sizeof(buf), "%s%s", rel, loc->index[i]) >= sizeof(buf))
+			continue;
+		int err = open_file(root, loc, buf, f);
+		if (err == 0 && S_ISREG(f->st.st_mode)) {
+			*name = loc->index[i];
+			return 0;
+		}
+		if (f->fd >= 0)
+			close(f->fd);
+		f->fd = -1;
+		if (err != 0 && err != -404)
+			return err;
+	}
+	return -403;
+}
+
+/*
+ * Finds the regular file for the request: 0 with f filled and *name the name that
+ * gives its type, 301 for a directory named without its slash, or a negative status.
+ */
+static int
+open_target(int root, const struct kw_location *loc, const char *path, const char *rel,
+	    struct file_info *f, const char **name)
+{
+	int err = open_file(root, loc, rel, f);
+	if (err)
+		return err;
+	*name = path;
+	if (S_ISREG(f->st.st_mode))
+		return 0;
+	bool dir = S_ISDIR(f->st.st_mode);
+	close(f->fd);
+	f->fd = -1;
+	if (!dir)
+		return -404;
+	if (path[strlen(path) - 1] != '/')
+		return 301;
+	return open_index(root, loc, rel, f, name);
+}
+
+void
+static_respond(const struct kw_config *cfg, const struct kw_server *srv,
+	       const struct mime_table *mime, const struct http_request *req, time_t now,
+	       struct http_response *resp)
+{
+	struct file_info f = {.fd = -1};
+	const char *name = NULL;
+	int root = -1;
+	int err = 0;
+	int status = -405;
+	size_t strip = 0;
+	const struct kw_location *loc = NULL;
+	if (req->method != HTTP_OTHER) {
+		loc = find_location(srv, req->path, &strip);
+		status = loc ? 0 : -404;
+	}
+	if (loc != NULL) {
+		root = open(loc->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		status = root < 0 ? http_path_errno_status(errno) : 0;
+	}
+	if (root >= 0) {
+		const char *rel = req->path + strip;
+		status = open_target(root, loc, req->path, rel + (*rel == '/'), &f, &name);
+	}
+	if (status == 0) {
+		f.type = mime_lookup(mime, name,
+				     cfg->default_type ? cfg->default_type : "application/octet-stream");
+		snprintf(f.etag, sizeof(f.etag), "\"%llx-%llx\"", (unsigned long long)f.st.st_mtime,
+			 (unsigned long long)f.st.st_size);
+		err = respond_file(req, now, &f, resp);
+	} else if (status == 301) {
+		err = respond_redirect(req, now, resp);
+	} else {
+		http_error_response(-status, req, now, resp);
+	}
+	if (err)
+		http_response_fail(resp, req, now);
+	if (f.fd >= 0)
+		close(f.fd);
+	if (root >= 0)
+		close(root);
+}

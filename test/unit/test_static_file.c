@@ -1,1 +1,1002 @@
+/*
+ * The MIME table and the static-file responder, against a directory tree made
+ * for each test.
+ */
 #include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "static_file.h"
+
+#define MIME_FILE TEST_DATA_DIR "/../../etc/mime.types"
+#define NOW ((time_t)1800000000)
+#define MTIME ((time_t)1700000000)
+#define MTIME_DATE "Tue, 14 Nov 2023 22:13:20 GMT"
+#define HELLO_ETAG "\"6553f100-e\""
+#define DATA_ETAG "\"6553f100-64\""
+
+/* MIME table. */
+
+static struct mime_table *table;
+static char err[512];
+
+static void
+mime_teardown(void)
+{
+	mime_table_free(table);
+	table = NULL;
+}
+
+static int
+load_text(const char *text)
+{
+	static char path[64];
+	strcpy(path, "/tmp/kw-mime-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	mime_table_free(table);
+	table = NULL;
+	int rc = mime_table_load(path, &table, err, sizeof(err));
+	unlink(path);
+	if (rc != 0) {
+		cr_assert_null(table);
+		char *colon = strchr(err, ':');
+		cr_assert_not_null(colon);
+		memmove(err, colon, strlen(colon) + 1);
+	}
+	return rc;
+}
+
+#define ASSERT_TYPE(name, want) cr_assert_str_eq(mime_lookup(table, name, "dflt"), want, "%s", name)
+
+TestSuite(mime, .fini = mime_teardown);
+
+Test(mime, shipped_file)
+{
+	cr_assert_eq(mime_table_load(MIME_FILE, &table, err, sizeof(err)), 0, "%s", err);
+	ASSERT_TYPE("index.html", "text/html");
+	ASSERT_TYPE("a.htm", "text/html");
+	ASSERT_TYPE("style.css", "text/css");
+	ASSERT_TYPE("app.js", "text/javascript");
+	ASSERT_TYPE("data.json", "application/json");
+	ASSERT_TYPE("notes.txt", "text/plain");
+	ASSERT_TYPE("p.png", "image/png");
+	ASSERT_TYPE("p.jpg", "image/jpeg");
+	ASSERT_TYPE("p.jpeg", "image/jpeg");
+	ASSERT_TYPE("p.gif", "image/gif");
+	ASSERT_TYPE("p.svg", "image/svg+xml");
+	ASSERT_TYPE("favicon.ico", "image/x-icon");
+	ASSERT_TYPE("p.webp", "image/webp");
+	ASSERT_TYPE("f.woff", "font/woff");
+	ASSERT_TYPE("f.woff2", "font/woff2");
+	ASSERT_TYPE("d.pdf", "application/pdf");
+	ASSERT_TYPE("feed.xml", "text/xml");
+	ASSERT_TYPE("m.wasm", "application/wasm");
+	ASSERT_TYPE("v.mp4", "video/mp4");
+	ASSERT_TYPE("w.docx",
+		    "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+	ASSERT_TYPE("setup.exe", "application/octet-stream");
+}
+
+Test(mime, builtin_table)
+{
+	cr_assert_eq(mime_table_load(NULL, &table, err, sizeof(err)), 0, "%s", err);
+	ASSERT_TYPE("index.html", "text/html");
+	ASSERT_TYPE("style.css", "text/css");
+	ASSERT_TYPE("app.js", "text/javascript");
+	ASSERT_TYPE("data.json", "application/json");
+	ASSERT_TYPE("notes.txt", "text/plain");
+	ASSERT_TYPE("p.png", "image/png");
+	ASSERT_TYPE("p.jpg", "image/jpeg");
+	ASSERT_TYPE("p.svg", "image/svg+xml");
+	ASSERT_TYPE("m.wasm", "application/wasm");
+	ASSERT_TYPE("f.woff2", "font/woff2");
+}
+
+Test(mime, case_insensitive)
+{
+	cr_assert_eq(mime_table_load(NULL, &table, err, sizeof(err)), 0);
+	ASSERT_TYPE("INDEX.HTML", "text/html");
+	ASSERT_TYPE("Photo.PnG", "image/png");
+}
+
+Test(mime, default_type)
+{
+	cr_assert_eq(mime_table_load(NULL, &table, err, sizeof(err)), 0);
+	ASSERT_TYPE("README", "dflt");
+	ASSERT_TYPE("file.unknownext", "dflt");
+	ASSERT_TYPE("trailing.", "dflt");
+	ASSERT_TYPE("/dir.html/file", "dflt");
+	ASSERT_TYPE("/a/b.c/d.css", "text/css");
+	ASSERT_TYPE("x.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "dflt");
+}
+
+Test(mime, nginx_format_with_comments)
+{
+	cr_assert_eq(load_text("# types\ntypes {\n  text/a  aa AB; # comment\n"
+			       "  text/b bb;text/c\n cc\n  dd;\n}\n"),
+		     0, "%s", err);
+	ASSERT_TYPE("x.aa", "text/a");
+	ASSERT_TYPE("x.ab", "text/a");
+	ASSERT_TYPE("x.bb", "text/b");
+	ASSERT_TYPE("x.cc", "text/c");
+	ASSERT_TYPE("x.dd", "text/c");
+}
+
+Test(mime, later_duplicate_wins)
+{
+	cr_assert_eq(load_text("types { text/a x; text/b x y; text/c z; }"), 0, "%s", err);
+	ASSERT_TYPE("f.x", "text/b");
+	ASSERT_TYPE("f.y", "text/b");
+	ASSERT_TYPE("f.z", "text/c");
+}
+
+Test(mime, system_format)
+{
+	cr_assert_eq(load_text("# mime.types\ntext/a\t\taa ab\napplication/none\n\nimage/b bb\n"),
+		     0, "%s", err);
+	ASSERT_TYPE("f.aa", "text/a");
+	ASSERT_TYPE("f.ab", "text/a");
+	ASSERT_TYPE("f.bb", "image/b");
+	ASSERT_TYPE("f.none", "dflt");
+}
+
+Test(mime, errors_name_file_and_line)
+{
+	cr_assert_eq(load_text("types {\n text/a aa\n}\n"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":3: expected ';'");
+	cr_assert_eq(load_text("types {\n text/a aa;\n"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":3: expected a MIME type or '}'");
+	cr_assert_eq(load_text("types {\n text/a aa"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":2: unexpected end of file");
+	cr_assert_eq(load_text("types {\n\n texta aa;\n}"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":3: a MIME type needs a '/'");
+	cr_assert_eq(load_text("types {\n text/a;\n}"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":2: a type without extensions");
+	cr_assert_eq(load_text("types {\n text/a a.b;\n}"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":2: an extension has no '/' or '.'");
+	cr_assert_eq(load_text("types { text/a aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; }"),
+		     KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":1: extension too long");
+	cr_assert_eq(load_text("types { text/a a; }\nx"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":2: text after '}'");
+	cr_assert_eq(load_text("types { text/a a; } }"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":1: text after '}'");
+	cr_assert_eq(load_text("text/a a;\n"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":1: expected ';'");
+	cr_assert_eq(load_text("text/a a\n{\n"), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, ":2: expected a MIME type");
+}
+
+Test(mime, error_message_starts_with_the_path)
+{
+	cr_assert_eq(mime_table_load("/nonexistent/mime.types", &table, err, sizeof(err)),
+		     KW_ERR_INTERNAL);
+	cr_assert_str_eq(err, "/nonexistent/mime.types:0: No such file or directory");
+	cr_assert_eq(mime_table_load("/tmp", &table, err, sizeof(err)), KW_ERR_ARGUMENT);
+	cr_assert_str_eq(err, "/tmp:0: not a regular file of at most 1 MiB");
+}
+
+Test(mime, nul_byte_refused)
+{
+	char path[] = "/tmp/kw-mime-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_eq(write(fd, "types {\0}", 9), 9);
+	close(fd);
+	cr_assert_eq(mime_table_load(path, &table, err, sizeof(err)), KW_ERR_ARGUMENT);
+	unlink(path);
+	cr_assert_not_null(strstr(err, ":0: NUL byte in the file"));
+}
+
+Test(mime, free_null)
+{
+	mime_table_free(NULL);
+}
+
+/* The responder. */
+
+static char base[64];
+static char root[128], imgroot[128], dirroot[128];
+static struct kw_location locations[4];
+static char *index_two[] = {"index.html", "index.htm"};
+static char *index_one[] = {"index.html"};
+static struct kw_server srv;
+static struct kw_config cfg;
+static struct http_response resp;
+
+static void
+write_at(const char *dir, const char *name, const char *text, size_t len)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0, "%s: %s", p, strerror(errno));
+	cr_assert_eq(write(fd, text, len), (ssize_t)len);
+	struct timespec t[2] = {{.tv_sec = MTIME}, {.tv_sec = MTIME}};
+	cr_assert_eq(futimens(fd, t), 0);
+	close(fd);
+}
+
+static void
+write_str(const char *dir, const char *name, const char *text)
+{
+	write_at(dir, name, text, strlen(text));
+}
+
+static void
+mkdir_at(const char *dir, const char *name)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	cr_assert_eq(mkdir(p, 0755), 0, "%s", p);
+}
+
+static void
+symlink_at(const char *dir, const char *name, const char *target)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	cr_assert_eq(symlink(target, p), 0, "%s", p);
+}
+
+static char data[100];
+
+/*
+ * base/outside.txt
+ * base/root: index.html, hello.txt, data.bin (100 bytes), empty.txt, Photo.PNG,
+ *   noext, dir/ (no index), dir/f.txt, sub/index.htm, idx/index.html/ (a directory)
+ *   with idx/index.htm, sp ace"%/, images/y.txt, link_in -> hello.txt,
+ *   link_out -> ../outside.txt, fifo
+ * base/img: x.png
+ */
+static void
+setup(void)
+{
+	strcpy(base, "/tmp/kw-static-XXXXXX");
+	cr_assert_not_null(mkdtemp(base));
+	snprintf(root, sizeof(root), "%s/root", base);
+	snprintf(imgroot, sizeof(imgroot), "%s/img", base);
+	snprintf(dirroot, sizeof(dirroot), "%s/root/dir", base);
+	mkdir_at(base, "root");
+	mkdir_at(base, "img");
+	write_str(base, "outside.txt", "outside");
+	write_str(root, "index.html", "<h1>home</h1>\n");
+	write_str(root, "hello.txt", "Hello, world!\n");
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 26);
+	write_at(root, "data.bin", data, sizeof(data));
+	write_str(root, "empty.txt", "");
+	write_str(root, "Photo.PNG", "png");
+	write_str(root, "noext", "x");
+	mkdir_at(root, "dir");
+	write_str(root, "dir/f.txt", "dir f");
+	mkdir_at(root, "sub");
+	write_str(root, "sub/index.htm", "sub index");
+	mkdir_at(root, "idx");
+	mkdir_at(root, "idx/index.html");
+	write_str(root, "idx/index.htm", "idx htm");
+	mkdir_at(root, "sp ace\"%");
+	mkdir_at(root, "images");
+	write_str(root, "images/y.txt", "root images");
+	symlink_at(root, "link_in", "hello.txt");
+	symlink_at(root, "link_out", "../outside.txt");
+	char p[256];
+	snprintf(p, sizeof(p), "%s/fifo", root);
+	cr_assert_eq(mkfifo(p, 0644), 0);
+	write_str(imgroot, "x.png", "img x");
+
+	locations[0] = (struct kw_location){.prefix = "/", .root = root, .index = index_two,
+					    .n_index = 2, .follow_symlinks = false};
+	locations[1] = (struct kw_location){.prefix = "/img", .root = imgroot, .index = index_one,
+					    .n_index = 1, .follow_symlinks = true};
+	locations[2] = (struct kw_location){.prefix = "/follow/", .root = root,
+					    .index = index_one, .n_index = 1,
+					    .follow_symlinks = true};
+	locations[3] = (struct kw_location){.prefix = "/img/deep", .root = dirroot,
+					    .index = index_one, .n_index = 1,
+					    .follow_symlinks = false};
+	srv = (struct kw_server){.locations = locations, .n_locations = 4};
+	cfg = (struct kw_config){.default_type = "application/octet-stream"};
+	cr_assert_eq(mime_table_load(NULL, &table, err, sizeof(err)), 0);
+	http_response_init(&resp);
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+teardown(void)
+{
+	http_response_dispose(&resp);
+	mime_table_free(table);
+	table = NULL;
+	nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static struct http_request
+get(const char *path)
+{
+	return (struct http_request){.method = HTTP_GET,
+				     .version_minor = 1,
+				     .keep_alive = true,
+				     .path = (char *)path};
+}
+
+static void
+respond(const struct http_request *req)
+{
+	http_response_dispose(&resp);
+	static_respond(&cfg, &srv, table, req, NOW, &resp);
+}
+
+static int
+respond_path(const char *path)
+{
+	struct http_request r = get(path);
+	respond(&r);
+	return resp.status;
+}
+
+static char *
+head_text(void)
+{
+	static char buf[4096];
+	size_t n = kw_buf_size(&resp.head);
+	cr_assert_lt(n, sizeof(buf));
+	memcpy(buf, kw_buf_head(&resp.head), n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The value of a response header, or NULL. */
+static char *
+header(const char *name)
+{
+	static char value[512];
+	char key[128];
+	snprintf(key, sizeof(key), "\r\n%s: ", name);
+	char *h = strstr(head_text(), key);
+	if (h == NULL)
+		return NULL;
+	h += strlen(key);
+	size_t n = strcspn(h, "\r");
+	memcpy(value, h, n);
+	value[n] = '\0';
+	return value;
+}
+
+/* The body as the connection would send it: memory and file segments in order. */
+static char *
+body(size_t *len)
+{
+	static char buf[8192];
+	size_t n = 0;
+	for (size_t i = 0; i < resp.n_segments; i++) {
+		const struct http_segment *s = &resp.segments[i];
+		cr_assert_lt(n + s->len, sizeof(buf));
+		if (s->from_file) {
+			cr_assert_eq(pread(resp.fd, buf + n, s->len, (off_t)s->off), (ssize_t)s->len);
+		} else {
+			cr_assert_leq(s->off + s->len, kw_buf_size(&resp.mem));
+			memcpy(buf + n, resp.mem.data + s->off, s->len);
+		}
+		n += s->len;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+static void
+assert_body(const char *want)
+{
+	size_t n;
+	char *b = body(&n);
+	cr_assert_eq(n, strlen(want));
+	cr_assert_eq(memcmp(b, want, n), 0, "body %s", b);
+	cr_assert_eq(resp.body_len, n);
+}
+
+TestSuite(static_respond, .init = setup, .fini = teardown);
+
+Test(static_respond, regular_file)
+{
+	cr_assert_eq(respond_path("/hello.txt"), 200);
+	cr_assert(strncmp(head_text(), "HTTP/1.1 200 OK\r\n", 17) == 0);
+	cr_assert_str_eq(header("Server"), "keyward");
+	cr_assert_str_eq(header("Date"), "Fri, 15 Jan 2027 08:00:00 GMT");
+	cr_assert_str_eq(header("Content-Type"), "text/plain");
+	cr_assert_str_eq(header("Content-Length"), "14");
+	cr_assert_str_eq(header("Last-Modified"), MTIME_DATE);
+	cr_assert_str_eq(header("ETag"), HELLO_ETAG);
+	cr_assert_str_eq(header("Accept-Ranges"), "bytes");
+	cr_assert_null(header("Connection"));
+	cr_assert_null(header("Content-Range"));
+	cr_assert_eq(resp.n_segments, 1);
+	cr_assert(resp.segments[0].from_file);
+	cr_assert_eq(resp.segments[0].off, 0);
+	cr_assert_eq(resp.segments[0].len, 14);
+	cr_assert_geq(resp.fd, 0);
+	cr_assert_not(resp.close);
+	assert_body("Hello, world!\n");
+	cr_assert_not_null(strstr(head_text(), "\r\n\r\n"));
+	cr_assert_eq(strstr(head_text(), "\r\n\r\n") + 4, head_text() + strlen(head_text()));
+}
+
+Test(static_respond, head_request)
+{
+	struct http_request r = get("/hello.txt");
+	r.method = HTTP_HEAD;
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+	cr_assert_str_eq(header("Content-Length"), "14");
+	cr_assert_eq(resp.n_segments, 0);
+	cr_assert_eq(resp.body_len, 14);
+}
+
+Test(static_respond, empty_file)
+{
+	cr_assert_eq(respond_path("/empty.txt"), 200);
+	cr_assert_str_eq(header("Content-Length"), "0");
+	cr_assert_eq(resp.n_segments, 0);
+	cr_assert_eq(resp.body_len, 0);
+}
+
+Test(static_respond, content_types)
+{
+	respond_path("/Photo.PNG");
+	cr_assert_str_eq(header("Content-Type"), "image/png");
+	respond_path("/noext");
+	cr_assert_str_eq(header("Content-Type"), "application/octet-stream");
+	respond_path("/index.html");
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+}
+
+Test(static_respond, missing_is_404)
+{
+	cr_assert_eq(respond_path("/nope.txt"), 404);
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+	cr_assert_not_null(strstr(body(NULL), "404 Not Found"));
+	cr_assert_eq(resp.fd, -1);
+	cr_assert_eq(respond_path("/nope/deeper"), 404);
+}
+
+Test(static_respond, file_with_trailing_slash_is_404)
+{
+	cr_assert_eq(respond_path("/hello.txt/"), 404);
+	cr_assert_eq(respond_path("/hello.txt/x"), 404);
+}
+
+Test(static_respond, fifo_is_404)
+{
+	cr_assert_eq(respond_path("/fifo"), 404);
+}
+
+Test(static_respond, directory_redirect)
+{
+	cr_assert_eq(respond_path("/dir"), 301);
+	cr_assert_str_eq(header("Location"), "/dir/");
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+	cr_assert_not_null(strstr(body(NULL), "301 Moved Permanently"));
+	cr_assert_not(resp.close);
+}
+
+Test(static_respond, directory_redirect_keeps_query)
+{
+	struct http_request r = get("/dir");
+	r.query = "a=1&b=%20";
+	respond(&r);
+	cr_assert_eq(resp.status, 301);
+	cr_assert_str_eq(header("Location"), "/dir/?a=1&b=%20");
+}
+
+Test(static_respond, directory_redirect_escapes)
+{
+	cr_assert_eq(respond_path("/sp ace\"%"), 301);
+	cr_assert_str_eq(header("Location"), "/sp%20ace%22%25/");
+}
+
+Test(static_respond, location_escape_set)
+{
+	struct http_request r = get("/x\r\nSet-Cookie: a\x7f\xc3\xa9?#<>\\^`{|}");
+	respond(&r);
+	cr_assert_eq(resp.status, 404);
+	char p[256];
+	snprintf(p, sizeof(p), "%s/x\r\nSet-Cookie: a\x7f\xc3\xa9?#<>\\^`{|}", root);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	respond(&r);
+	cr_assert_eq(resp.status, 301);
+	cr_assert_str_eq(header("Location"),
+			 "/x%0D%0ASet-Cookie:%20a%7F%C3%A9%3F%23%3C%3E%5C%5E%60%7B%7C%7D/");
+	cr_assert_null(header("Set-Cookie"));
+}
+
+Test(static_respond, index_file)
+{
+	cr_assert_eq(respond_path("/"), 200);
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+	assert_body("<h1>home</h1>\n");
+}
+
+Test(static_respond, second_index_file)
+{
+	cr_assert_eq(respond_path("/sub/"), 200);
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+	assert_body("sub index");
+}
+
+Test(static_respond, index_that_is_a_directory_skipped)
+{
+	cr_assert_eq(respond_path("/idx/"), 200);
+	assert_body("idx htm");
+}
+
+Test(static_respond, directory_without_index_is_403)
+{
+	cr_assert_eq(respond_path("/dir/"), 403);
+	cr_assert_not_null(strstr(body(NULL), "403 Forbidden"));
+	cr_assert_not(resp.close);
+}
+
+Test(static_respond, other_methods_405)
+{
+	struct http_request r = get("/hello.txt");
+	r.method = HTTP_OTHER;
+	respond(&r);
+	cr_assert_eq(resp.status, 405);
+	cr_assert_str_eq(header("Allow"), "GET, HEAD");
+	cr_assert_eq(resp.fd, -1);
+}
+
+Test(static_respond, symlink_refused_without_follow)
+{
+	cr_assert_eq(respond_path("/link_in"), 403);
+	cr_assert_eq(resp.fd, -1);
+}
+
+Test(static_respond, symlink_followed_within_root)
+{
+	cr_assert_eq(respond_path("/follow/link_in"), 200);
+	assert_body("Hello, world!\n");
+	cr_assert_str_eq(header("Content-Type"), "application/octet-stream");
+}
+
+Test(static_respond, symlink_out_of_root_refused)
+{
+	cr_assert_eq(respond_path("/link_out"), 403);
+	cr_assert_eq(respond_path("/follow/link_out"), 403);
+}
+
+Test(static_respond, dotdot_never_escapes)
+{
+	cr_assert_eq(respond_path("/../outside.txt"), 403);
+	cr_assert_eq(respond_path("/follow/../outside.txt"), 403);
+	cr_assert_eq(respond_path("/img/../root/hello.txt"), 403);
+}
+
+Test(static_respond, longest_prefix)
+{
+	cr_assert_eq(respond_path("/img/x.png"), 200);
+	assert_body("img x");
+	cr_assert_eq(respond_path("/img/deep/f.txt"), 200);
+	assert_body("dir f");
+	cr_assert_eq(respond_path("/images/y.txt"), 200);
+	assert_body("root images");
+	cr_assert_eq(respond_path("/img"), 301);
+	cr_assert_str_eq(header("Location"), "/img/");
+	cr_assert_eq(respond_path("/follow"), 301);
+	cr_assert_str_eq(header("Location"), "/follow/");
+}
+
+Test(static_respond, no_matching_location_is_404)
+{
+	srv.locations = &locations[1];
+	srv.n_locations = 1;
+	cr_assert_eq(respond_path("/hello.txt"), 404);
+}
+
+Test(static_respond, missing_root)
+{
+	locations[1].root = "/nonexistent-keyward-root";
+	cr_assert_eq(respond_path("/img/x.png"), 404);
+}
+
+Test(static_respond, not_keep_alive_closes)
+{
+	struct http_request r = get("/hello.txt");
+	r.keep_alive = false;
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+	cr_assert(resp.close);
+	cr_assert_str_eq(header("Connection"), "close");
+}
+
+Test(static_respond, http10_keep_alive)
+{
+	struct http_request r = get("/hello.txt");
+	r.version_minor = 0;
+	respond(&r);
+	cr_assert_not(resp.close);
+	cr_assert_str_eq(header("Connection"), "keep-alive");
+}
+
+/* Conditional requests. */
+
+static int
+conditional_req(struct http_request *r)
+{
+	respond(r);
+	return resp.status;
+}
+
+Test(static_respond, if_none_match)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_none_match = HELLO_ETAG;
+	cr_assert_eq(conditional_req(&r), 304);
+	cr_assert_str_eq(header("ETag"), HELLO_ETAG);
+	cr_assert_str_eq(header("Last-Modified"), MTIME_DATE);
+	cr_assert_null(header("Content-Length"));
+	cr_assert_eq(resp.n_segments, 0);
+	cr_assert_eq(resp.body_len, 0);
+	cr_assert_eq(resp.fd, -1);
+}
+
+Test(static_respond, if_none_match_forms)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_none_match = "W/" HELLO_ETAG;
+	cr_assert_eq(conditional_req(&r), 304);
+	r.if_none_match = "*";
+	cr_assert_eq(conditional_req(&r), 304);
+	r.if_none_match = "\"a\", " HELLO_ETAG " ,\"b\"";
+	cr_assert_eq(conditional_req(&r), 304);
+	r.if_none_match = "\"other\"";
+	cr_assert_eq(conditional_req(&r), 200);
+	r.if_none_match = "\"a\", \"b\"";
+	cr_assert_eq(conditional_req(&r), 200);
+	r.if_none_match = "6553f100-e";
+	cr_assert_eq(conditional_req(&r), 200);
+	r.if_none_match = "\"a\" junk, " HELLO_ETAG;
+	cr_assert_eq(conditional_req(&r), 200);
+}
+
+Test(static_respond, if_none_match_head)
+{
+	struct http_request r = get("/hello.txt");
+	r.method = HTTP_HEAD;
+	r.if_none_match = HELLO_ETAG;
+	cr_assert_eq(conditional_req(&r), 304);
+}
+
+Test(static_respond, if_modified_since)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_modified_since = MTIME_DATE;
+	cr_assert_eq(conditional_req(&r), 304);
+	r.if_modified_since = "Wed, 15 Nov 2023 00:00:00 GMT";
+	cr_assert_eq(conditional_req(&r), 304);
+	r.if_modified_since = "Tue, 14 Nov 2023 22:13:19 GMT";
+	cr_assert_eq(conditional_req(&r), 200);
+}
+
+Test(static_respond, if_modified_since_other_date_forms)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_modified_since = "Tuesday, 14-Nov-23 22:13:20 GMT";
+	cr_assert_eq(conditional_req(&r), 304);
+	r.if_modified_since = "Tuesday, 14-Nov-23 22:13:19 GMT";
+	cr_assert_eq(conditional_req(&r), 200);
+	r.if_modified_since = "Tue Nov 14 22:13:20 2023";
+	cr_assert_eq(conditional_req(&r), 304);
+	r.if_modified_since = "Tue Nov 14 22:13:19 2023";
+	cr_assert_eq(conditional_req(&r), 200);
+}
+
+Test(static_respond, if_modified_since_invalid_ignored)
+{
+	struct http_request r = get("/hello.txt");
+	static const char *bad[] = {"yesterday", "Tue, 14 Nov 2023 22:13:20 GMT junk",
+				    "Tue, 14 Foo 2023 22:13:20 GMT", "Tue, 32 Nov 2023 22:13:20 GMT",
+				    "Tue, 14 Nov 2023 25:13:20 GMT", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r.if_modified_since = (char *)bad[i];
+		cr_assert_eq(conditional_req(&r), 200, "%s", bad[i]);
+	}
+}
+
+Test(static_respond, if_none_match_overrides_if_modified_since)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_none_match = "\"other\"";
+	r.if_modified_since = MTIME_DATE;
+	cr_assert_eq(conditional_req(&r), 200);
+}
+
+Test(static_respond, if_match)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_match = HELLO_ETAG;
+	cr_assert_eq(conditional_req(&r), 200);
+	r.if_match = "*";
+	cr_assert_eq(conditional_req(&r), 200);
+	r.if_match = "\"x\", " HELLO_ETAG;
+	cr_assert_eq(conditional_req(&r), 200);
+	r.if_match = "\"other\"";
+	cr_assert_eq(conditional_req(&r), 412);
+	cr_assert_not_null(strstr(body(NULL), "412 Precondition Failed"));
+	cr_assert_eq(resp.fd, -1);
+	r.if_match = "W/" HELLO_ETAG;
+	cr_assert_eq(conditional_req(&r), 412);
+}
+
+Test(static_respond, if_unmodified_since)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_unmodified_since = MTIME_DATE;
+	cr_assert_eq(conditional_req(&r), 200);
+	r.if_unmodified_since = "Tue, 14 Nov 2023 22:13:19 GMT";
+	cr_assert_eq(conditional_req(&r), 412);
+	r.if_unmodified_since = "garbage";
+	cr_assert_eq(conditional_req(&r), 200);
+}
+
+Test(static_respond, if_match_overrides_if_unmodified_since)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_match = HELLO_ETAG;
+	r.if_unmodified_since = "Tue, 14 Nov 2023 22:13:19 GMT";
+	cr_assert_eq(conditional_req(&r), 200);
+}
+
+Test(static_respond, precondition_before_not_modified)
+{
+	struct http_request r = get("/hello.txt");
+	r.if_match = "\"other\"";
+	r.if_none_match = HELLO_ETAG;
+	cr_assert_eq(conditional_req(&r), 412);
+}
+
+/* Ranges over data.bin: 100 bytes, 'a' + i % 26. */
+
+static int
+ranged(const char *range)
+{
+	struct http_request r = get("/data.bin");
+	r.range = (char *)range;
+	respond(&r);
+	return resp.status;
+}
+
+static void
+assert_single_range(size_t first, size_t last)
+{
+	char want[64];
+	cr_assert_eq(resp.status, 206);
+	snprintf(want, sizeof(want), "bytes %zu-%zu/100", first, last);
+	cr_assert_str_eq(header("Content-Range"), want);
+	snprintf(want, sizeof(want), "%zu", last - first + 1);
+	cr_assert_str_eq(header("Content-Length"), want);
+	cr_assert_str_eq(header("Content-Type"), "application/octet-stream");
+	cr_assert_eq(resp.n_segments, 1);
+	cr_assert_eq(resp.segments[0].off, first);
+	cr_assert_eq(resp.segments[0].len, last - first + 1);
+	char part[101];
+	memcpy(part, data + first, last - first + 1);
+	part[last - first + 1] = '\0';
+	assert_body(part);
+}
+
+Test(static_respond, range_closed)
+{
+	ranged("bytes=0-9");
+	assert_single_range(0, 9);
+	cr_assert_str_eq(header("ETag"), DATA_ETAG);
+	cr_assert_str_eq(header("Accept-Ranges"), "bytes");
+}
+
+Test(static_respond, range_open)
+{
+	ranged("bytes=90-");
+	assert_single_range(90, 99);
+}
+
+Test(static_respond, range_suffix)
+{
+	ranged("bytes=-10");
+	assert_single_range(90, 99);
+	ranged("bytes=-500");
+	assert_single_range(0, 99);
+}
+
+Test(static_respond, range_clamped_to_length)
+{
+	ranged("bytes=95-200");
+	assert_single_range(95, 99);
+	ranged("bytes=99-99");
+	assert_single_range(99, 99);
+}
+
+Test(static_respond, range_unit_case_and_spaces)
+{
+	ranged("Bytes=1-2");
+	assert_single_range(1, 2);
+	ranged("bytes= 3-4 ,");
+	assert_single_range(3, 4);
+}
+
+Test(static_respond, range_unsatisfiable)
+{
+	cr_assert_eq(ranged("bytes=100-"), 416);
+	cr_assert_str_eq(header("Content-Range"), "bytes */100");
+	cr_assert_not_null(strstr(body(NULL), "416 Range Not Satisfiable"));
+	cr_assert_eq(resp.fd, -1);
+	cr_assert_not(resp.close);
+	cr_assert_eq(ranged("bytes=-0"), 416);
+	cr_assert_eq(ranged("bytes=200-300, 100-"), 416);
+}
+
+Test(static_respond, range_on_empty_file)
+{
+	struct http_request r = get("/empty.txt");
+	r.range = "bytes=0-";
+	respond(&r);
+	cr_assert_eq(resp.status, 416);
+	cr_assert_str_eq(header("Content-Range"), "bytes */0");
+	r.range = "bytes=-5";
+	respond(&r);
+	cr_assert_eq(resp.status, 416);
+}
+
+Test(static_respond, range_invalid_ignored)
+{
+	static const char *bad[] = {"bytes=5-2", "items=0-1", "bytes=", "bytes=a-b", "bytes=1",
+				    "bytes=-", "bytes=1-2-3", "bytes 0-1", "bytes=0-1;x",
+				    "bytes=99999999999999999999-"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(ranged(bad[i]), 200, "%s", bad[i]);
+		cr_assert_str_eq(header("Content-Length"), "100");
+	}
+}
+
+Test(static_respond, range_ignored_for_head)
+{
+	struct http_request r = get("/data.bin");
+	r.method = HTTP_HEAD;
+	r.range = "bytes=0-9";
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+	cr_assert_str_eq(header("Content-Length"), "100");
+}
+
+Test(static_respond, overlapping_ranges_merged)
+{
+	ranged("bytes=5-14,0-9");
+	assert_single_range(0, 14);
+	ranged("bytes=0-9,10-19");
+	assert_single_range(0, 19);
+	ranged("bytes=0-9,0-9,0-9");
+	assert_single_range(0, 9);
+}
+
+static char *
+boundary_of_response(void)
+{
+	static char boundary[128];
+	const char *ct = header("Content-Type");
+	const char *prefix = "multipart/byteranges; boundary=";
+	cr_assert_not_null(ct);
+	cr_assert(strncmp(ct, prefix, strlen(prefix)) == 0, "%s", ct);
+	strcpy(boundary, ct + strlen(prefix));
+	cr_assert_gt(strlen(boundary), 8);
+	return boundary;
+}
+
+Test(static_respond, multipart_ranges)
+{
+	cr_assert_eq(ranged("bytes=20-29, 0-4"), 206);
+	char *b = boundary_of_response();
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+		 "0-4/100\r\n\r\nabcde"
+		 "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+		 "20-29/100\r\n\r\nuvwxyzabcd"
+		 "\r\n--%s--\r\n",
+		 b, b, b);
+	assert_body(want);
+	char len[32];
+	snprintf(len, sizeof(len), "%zu", strlen(want));
+	cr_assert_str_eq(header("Content-Length"), len);
+	cr_assert_null(header("Content-Range"));
+	cr_assert_eq(resp.n_segments, 5);
+	cr_assert(resp.segments[1].from_file);
+	cr_assert(resp.segments[3].from_file);
+}
+
+Test(static_respond, multipart_unsatisfiable_parts_dropped)
+{
+	cr_assert_eq(ranged("bytes=0-0,500-600,-1"), 206);
+	char *b = boundary_of_response();
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+		 "0-0/100\r\n\r\na"
+		 "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+		 "99-99/100\r\n\r\nv"
+		 "\r\n--%s--\r\n",
+		 b, b, b);
+	assert_body(want);
+}
+
+static char *
+many_ranges(size_t n)
+{
+	static char buf[1024];
+	size_t w = (size_t)sprintf(buf, "bytes=");
+	for (size_t i = 0; i < n; i++)
+		w += (size_t)sprintf(buf + w, "%s%zu-%zu", i ? "," : "", 3 * i, 3 * i);
+	return buf;
+}
+
+Test(static_respond, range_count_limit)
+{
+	cr_assert_eq(ranged(many_ranges(21)), 206);
+	cr_assert_eq(resp.n_segments, 43);
+	cr_assert_leq(resp.n_segments, HTTP_MAX_SEGMENTS);
+	cr_assert_eq(ranged(many_ranges(22)), 200);
+	cr_assert_str_eq(header("Content-Length"), "100");
+}
+
+Test(static_respond, if_range_etag)
+{
+	struct http_request r = get("/data.bin");
+	r.range = "bytes=0-9";
+	r.if_range = DATA_ETAG;
+	respond(&r);
+	assert_single_range(0, 9);
+	r.if_range = "\"other\"";
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+	cr_assert_str_eq(header("Content-Length"), "100");
+	r.if_range = "W/" DATA_ETAG;
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+}
+
+Test(static_respond, if_range_date)
+{
+	struct http_request r = get("/data.bin");
+	r.range = "bytes=0-9";
+	r.if_range = MTIME_DATE;
+	respond(&r);
+	assert_single_range(0, 9);
+	r.if_range = "Wed, 15 Nov 2023 00:00:00 GMT";
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+	r.if_range = "not a date";
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+}
+
+Test(static_respond, if_range_without_range)
+{
+	struct http_request r = get("/data.bin");
+	r.if_range = DATA_ETAG;
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+}
