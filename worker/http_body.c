@@ -1,7 +1,7 @@
 #include "http.h"
 
 /* Longest chunk-size line (extensions included) and trailer section, CRLFs not counted. */
-#define CHUNK_LINE_MAX 4096
+#define CHUNK_LINE_MAX    4096
 #define CHUNK_SIZE_DIGITS 16
 
 enum chunk_state {
@@ -22,10 +22,10 @@ void
 http_body_init(struct http_body *b, const struct http_request *req, uint64_t max_size)
 {
 	*b = (struct http_body){
-		.chunked = req->body_chunked,
-		.remaining = req->body_chunked ? 0 : req->content_length,
-		.chunk_state = CS_SIZE,
-		.max_size = max_size,
+	    .chunked = req->body_chunked,
+	    .remaining = req->body_chunked ? 0 : req->content_length,
+	    .chunk_state = CS_SIZE,
+	    .max_size = max_size,
 	};
 }
 
@@ -88,7 +88,8 @@ chunk_step(struct http_body *b, uint8_t c)
 	case CS_TRAILER_START:
 	case CS_TRAILER_LINE:
 		if (c == '\r')
-			b->chunk_state = b->chunk_state == CS_TRAILER_START ? CS_END_LF : CS_TRAILER_LF;
+			b->chunk_state =
+			    b->chunk_state == CS_TRAILER_START ? CS_END_LF : CS_TRAILER_LF;
 		else if (++b->line_len > CHUNK_LINE_MAX || is_ctl(c))
 			return -400;
 		else

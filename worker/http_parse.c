@@ -99,15 +99,15 @@ static const struct {
 	size_t offset;
 	bool unique;
 } string_fields[] = {
-	{"host", offsetof(struct http_request, host), true},
-	{"if-none-match", offsetof(struct http_request, if_none_match), true},
-	{"if-modified-since", offsetof(struct http_request, if_modified_since), true},
-	{"if-match", offsetof(struct http_request, if_match), true},
-	{"if-unmodified-since", offsetof(struct http_request, if_unmodified_since), true},
-	{"range", offsetof(struct http_request, range), true},
-	{"if-range", offsetof(struct http_request, if_range), true},
-	{"user-agent", offsetof(struct http_request, user_agent), false},
-	{"referer", offsetof(struct http_request, referer), false},
+    {"host", offsetof(struct http_request, host), true},
+    {"if-none-match", offsetof(struct http_request, if_none_match), true},
+    {"if-modified-since", offsetof(struct http_request, if_modified_since), true},
+    {"if-match", offsetof(struct http_request, if_match), true},
+    {"if-unmodified-since", offsetof(struct http_request, if_unmodified_since), true},
+    {"range", offsetof(struct http_request, range), true},
+    {"if-range", offsetof(struct http_request, if_range), true},
+    {"user-agent", offsetof(struct http_request, user_agent), false},
+    {"referer", offsetof(struct http_request, referer), false},
 };
 
 static int
@@ -235,8 +235,8 @@ parse_target(char *target, char *scratch, struct http_request *req)
 	const char *path = target;
 	if (target[0] != '/') {
 		size_t scheme = strncasecmp(target, "http://", 7) == 0    ? 7
-				: strncasecmp(target, "https://", 8) == 0 ? 8
-									  : 0;
+		                : strncasecmp(target, "https://", 8) == 0 ? 8
+		                                                          : 0;
 		if (scheme == 0)
 			return -400;
 		const char *auth = target + scheme;
@@ -283,7 +283,8 @@ parse_request_line(char *line, size_t len, struct http_request *req)
 static int
 check_head(const struct http_parser *p, const struct head_state *st, struct http_request *req)
 {
-	if (req->host == NULL ? req->version_minor == 1 : !is_authority(req->host, strlen(req->host)))
+	if (req->host == NULL ? req->version_minor == 1
+	                      : !is_authority(req->host, strlen(req->host)))
 		return -400;
 	if (st->te != NULL) {
 		if (req->version_minor == 0 || st->has_length)
@@ -342,7 +343,7 @@ parse_head(struct http_parser *p, const uint8_t *in, size_t len, struct http_req
 
 int
 http_parse_request(struct http_parser *p, const uint8_t *in, size_t len, size_t *consumed,
-		   struct http_request *req)
+                   struct http_request *req)
 {
 	size_t end = 0;
 	int rc = find_head_end(p, in, len, &end);

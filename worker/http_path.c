@@ -163,9 +163,9 @@ int
 http_path_open_beneath(int root_fd, const char *rel, bool follow_symlinks, int *fd_out)
 {
 	struct open_how how = {
-		.flags = OPEN_FLAGS,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
-			   (follow_symlinks ? 0 : RESOLVE_NO_SYMLINKS),
+	    .flags = OPEN_FLAGS,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+	               (follow_symlinks ? 0 : RESOLVE_NO_SYMLINKS),
 	};
 	long fd = syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS)

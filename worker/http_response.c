@@ -11,25 +11,25 @@ static const struct {
 	int status;
 	const char *reason;
 } reasons[] = {
-	{200, "OK"},
-	{206, "Partial Content"},
-	{301, "Moved Permanently"},
-	{304, "Not Modified"},
-	{400, "Bad Request"},
-	{403, "Forbidden"},
-	{404, "Not Found"},
-	{405, "Method Not Allowed"},
-	{408, "Request Timeout"},
-	{412, "Precondition Failed"},
-	{413, "Content Too Large"},
-	{414, "URI Too Long"},
-	{416, "Range Not Satisfiable"},
-	{421, "Misdirected Request"},
-	{431, "Request Header Fields Too Large"},
-	{500, "Internal Server Error"},
-	{501, "Not Implemented"},
-	{503, "Service Unavailable"},
-	{505, "HTTP Version Not Supported"},
+    {200, "OK"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {416, "Range Not Satisfiable"},
+    {421, "Misdirected Request"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
 };
 
 const char *
@@ -46,7 +46,7 @@ http_date_format(time_t t, char out[HTTP_DATE_LEN + 1])
 {
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	struct tm tm;
 	if (gmtime_r(&t, &tm) == NULL) {
 		t = 0;
@@ -55,8 +55,11 @@ http_date_format(time_t t, char out[HTTP_DATE_LEN + 1])
 	int year = tm.tm_year + 1900;
 	char buf[64];
 	snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-		 tm.tm_mday, months[tm.tm_mon], year < 0 ? 0 : year > 9999 ? 9999 : year,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec);
+	         tm.tm_mday, months[tm.tm_mon],
+	         year < 0      ? 0
+	         : year > 9999 ? 9999
+	                       : year,
+	         tm.tm_hour, tm.tm_min, tm.tm_sec);
 	memcpy(out, buf, HTTP_DATE_LEN);
 	out[HTTP_DATE_LEN] = '\0';
 }
@@ -101,7 +104,7 @@ http_response_begin(struct http_response *resp, int status, time_t now)
 	http_date_format(now, date);
 	resp->status = status;
 	return append_fmt(&resp->head, "HTTP/1.1 %d %s\r\nServer: keyward\r\nDate: %s\r\n", status,
-			  http_reason(status), date);
+	                  http_reason(status), date);
 }
 
 int
@@ -122,17 +125,17 @@ http_response_error_body(struct http_response *resp, const struct http_request *
 {
 	size_t off = kw_buf_size(&resp->mem);
 	int err = append_fmt(&resp->mem,
-			     "<html><head><title>%d %s</title></head><body><h1>%d %s</h1><hr>"
-			     "<center>keyward</center></body></html>",
-			     resp->status, http_reason(resp->status), resp->status,
-			     http_reason(resp->status));
+	                     "<html><head><title>%d %s</title></head><body><h1>%d %s</h1><hr>"
+	                     "<center>keyward</center></body></html>",
+	                     resp->status, http_reason(resp->status), resp->status,
+	                     http_reason(resp->status));
 	if (err)
 		return err;
 	size_t len = kw_buf_size(&resp->mem) - off;
 	resp->body_len = len;
 	if (req == NULL || req->method != HTTP_HEAD)
 		resp->segments[resp->n_segments++] =
-			(struct http_segment){.from_file = false, .off = off, .len = len};
+		    (struct http_segment){.from_file = false, .off = off, .len = len};
 	err = http_response_header(resp, "Content-Type", "text/html");
 	return err ? err : http_response_header(resp, "Content-Length", "%zu", len);
 }
@@ -198,7 +201,7 @@ build_error(int status, const struct http_request *req, time_t now, struct http_
 
 void
 http_error_response(int status, const struct http_request *req, time_t now,
-		    struct http_response *resp)
+                    struct http_response *resp)
 {
 	if (build_error(status, req, now, resp))
 		http_response_fail(resp, req, now);

@@ -28,7 +28,7 @@ int http_response_begin(struct http_response *resp, int status, time_t now);
 
 /** Appends "name: value" with value formatted by fmt. Returns 0 or KW_ERR_NOMEM. */
 int http_response_header(struct http_response *resp, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /**
  * Adds the HTML error body for resp->status: its Content-Type and Content-Length

@@ -11,36 +11,36 @@
 
 #include "err.h"
 
-#define MIME_EXT_MAX 31
+#define MIME_EXT_MAX  31
 #define MIME_FILE_MAX (1 << 20)
 
 static const char builtin_types[] = "types {\n"
-				    "    text/html html htm shtml;\n"
-				    "    text/css css;\n"
-				    "    text/javascript js mjs;\n"
-				    "    text/plain txt;\n"
-				    "    text/markdown md;\n"
-				    "    text/xml xml;\n"
-				    "    text/csv csv;\n"
-				    "    application/json json map;\n"
-				    "    application/manifest+json webmanifest;\n"
-				    "    application/wasm wasm;\n"
-				    "    application/pdf pdf;\n"
-				    "    application/zip zip;\n"
-				    "    application/gzip gz;\n"
-				    "    image/png png;\n"
-				    "    image/jpeg jpeg jpg;\n"
-				    "    image/gif gif;\n"
-				    "    image/svg+xml svg svgz;\n"
-				    "    image/x-icon ico;\n"
-				    "    image/webp webp;\n"
-				    "    image/avif avif;\n"
-				    "    font/woff woff;\n"
-				    "    font/woff2 woff2;\n"
-				    "    audio/mpeg mp3;\n"
-				    "    video/mp4 mp4;\n"
-				    "    video/webm webm;\n"
-				    "}\n";
+                                    "    text/html html htm shtml;\n"
+                                    "    text/css css;\n"
+                                    "    text/javascript js mjs;\n"
+                                    "    text/plain txt;\n"
+                                    "    text/markdown md;\n"
+                                    "    text/xml xml;\n"
+                                    "    text/csv csv;\n"
+                                    "    application/json json map;\n"
+                                    "    application/manifest+json webmanifest;\n"
+                                    "    application/wasm wasm;\n"
+                                    "    application/pdf pdf;\n"
+                                    "    application/zip zip;\n"
+                                    "    application/gzip gz;\n"
+                                    "    image/png png;\n"
+                                    "    image/jpeg jpeg jpg;\n"
+                                    "    image/gif gif;\n"
+                                    "    image/svg+xml svg svgz;\n"
+                                    "    image/x-icon ico;\n"
+                                    "    image/webp webp;\n"
+                                    "    image/avif avif;\n"
+                                    "    font/woff woff;\n"
+                                    "    font/woff2 woff2;\n"
+                                    "    audio/mpeg mp3;\n"
+                                    "    video/mp4 mp4;\n"
+                                    "    video/webm webm;\n"
+                                    "}\n";
 
 struct mime_entry {
 	const char *ext;
@@ -151,8 +151,8 @@ parse_types(struct mime_table *t, const char *text, const char *file, char *err,
 {
 	struct lexer lx = {.p = text, .line = 1, .arena = t->arena};
 	struct lexer peek = lx;
-	bool nginx = lex(&peek) == TK_WORD && strcmp(peek.word, "types") == 0 &&
-		     lex(&peek) == TK_LBRACE;
+	bool nginx =
+	    lex(&peek) == TK_WORD && strcmp(peek.word, "types") == 0 && lex(&peek) == TK_LBRACE;
 	if (nginx)
 		lx = peek;
 	else
@@ -169,7 +169,7 @@ parse_types(struct mime_table *t, const char *text, const char *file, char *err,
 		}
 		if (tk != TK_WORD)
 			return fail(err, err_len, file, lx.line,
-				    nginx ? "expected a MIME type or '}'" : "expected a MIME type");
+			            nginx ? "expected a MIME type or '}'" : "expected a MIME type");
 		const char *type = lx.word;
 		const char *bad = check_word(type, true);
 		size_t n_ext = 0;
@@ -185,7 +185,7 @@ parse_types(struct mime_table *t, const char *text, const char *file, char *err,
 			return fail(err, err_len, file, lx.line, "a type without extensions");
 		if (tk != end && !(tk == TK_EOF && !nginx))
 			return fail(err, err_len, file, lx.line,
-				    tk == TK_EOF ? "unexpected end of file" : "expected ';'");
+			            tk == TK_EOF ? "unexpected end of file" : "expected ';'");
 		if (tk == TK_EOF)
 			return 0;
 	}
@@ -297,7 +297,7 @@ mime_lookup(const struct mime_table *t, const char *name, const char *default_ty
 		ext[i++] = (char)tolower((unsigned char)*c);
 	ext[i] = '\0';
 	const struct mime_entry *e =
-		bsearch(ext, t->entries, t->n, sizeof(t->entries[0]), compare_key);
+	    bsearch(ext, t->entries, t->n, sizeof(t->entries[0]), compare_key);
 	return e ? e->type : default_type;
 }
 

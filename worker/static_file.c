@@ -2,9 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -17,7 +17,7 @@
 #include "http_response.h"
 
 #define MAX_RANGES (HTTP_MAX_SEGMENTS / 3)
-#define ETAG_MAX 40
+#define ETAG_MAX   40
 
 /* What the responder knows about the file it is answering with. */
 struct file_info {
@@ -67,28 +67,25 @@ parse_http_date(const char *s, time_t *out)
 {
 	char wday[10], mon[4];
 	struct tm tm = {0};
-	int n = -1;
-	size_t len = strlen(s);
+	int imf = -1, rfc850 = -1, asc = -1;
+	int len = (int)strnlen(s, 64);
 	if (sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", wday, &tm.tm_mday, mon,
-		   &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 7 &&
-	    (size_t)n == len) {
+	           &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &imf) == 7 &&
+	    imf == len)
 		tm.tm_year -= 1900;
-	} else if (n = -1, sscanf(s, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", wday,
-				  &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min,
-				  &tm.tm_sec, &n) == 7 &&
-			   (size_t)n == len) {
+	else if (sscanf(s, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", wday, &tm.tm_mday,
+	                mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &rfc850) == 7 &&
+	         rfc850 == len)
 		tm.tm_year += tm.tm_year < 70 ? 100 : 0;
-	} else if (n = -1, sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", wday, mon,
-				  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tm.tm_year,
-				  &n) == 7 &&
-			   (size_t)n == len) {
+	else if (sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", wday, mon, &tm.tm_mday,
+	                &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tm.tm_year, &asc) == 7 &&
+	         asc == len)
 		tm.tm_year -= 1900;
-	} else {
+	else
 		return -1;
-	}
 	tm.tm_mon = month_index(mon);
-	if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-	    tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0)
+	if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
+	    tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
 		return -1;
 	*out = timegm(&tm);
 	return 0;
@@ -235,7 +232,7 @@ check_conditions(const struct http_request *req, const struct file_info *f)
 		if (!etag_list_match(req->if_match, f->etag, false))
 			return 412;
 	} else if (req->if_unmodified_since != NULL &&
-		   parse_http_date(req->if_unmodified_since, &t) == 0 && f->st.st_mtime > t) {
+	           parse_http_date(req->if_unmodified_since, &t) == 0 && f->st.st_mtime > t) {
 		return 412;
 	}
 	if (req->if_none_match != NULL)
@@ -262,21 +259,22 @@ static void
 add_segment(struct http_response *resp, bool from_file, uint64_t off, uint64_t len)
 {
 	resp->segments[resp->n_segments++] =
-		(struct http_segment){.from_file = from_file, .off = off, .len = len};
+	    (struct http_segment){.from_file = from_file, .off = off, .len = len};
 }
 
 /* Appends one multipart delimiter with its part headers (or the closing one when r is NULL). */
 static int
 add_delimiter(struct http_response *resp, const char *boundary, const struct file_info *f,
-	      const struct byte_range *r)
+              const struct byte_range *r)
 {
 	char buf[512];
-	int n = r == NULL ? snprintf(buf, sizeof(buf), "\r\n--%s--\r\n", boundary)
-			  : snprintf(buf, sizeof(buf),
-				     "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
-				     "%llu-%llu/%llu\r\n\r\n",
-				     boundary, f->type, (unsigned long long)r->first,
-				     (unsigned long long)r->last, (unsigned long long)f->st.st_size);
+	int n = r == NULL
+	            ? snprintf(buf, sizeof(buf), "\r\n--%s--\r\n", boundary)
+	            : snprintf(buf, sizeof(buf),
+	                       "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes "
+	                       "%llu-%llu/%llu\r\n\r\n",
+	                       boundary, f->type, (unsigned long long)r->first,
+	                       (unsigned long long)r->last, (unsigned long long)f->st.st_size);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return KW_ERR_INTERNAL;
 	size_t off = kw_buf_size(&resp->mem);
@@ -288,8 +286,8 @@ add_delimiter(struct http_response *resp, const char *boundary, const struct fil
 
 /* The multipart/byteranges body: each range behind its delimiter, then the closing one. */
 static int
-multipart_body(struct http_response *resp, const struct file_info *f,
-	       const struct byte_range *r, size_t n)
+multipart_body(struct http_response *resp, const struct file_info *f, const struct byte_range *r,
+               size_t n)
 {
 	unsigned char rnd[8];
 	char boundary[2 * sizeof(rnd) + 1];
@@ -307,15 +305,15 @@ multipart_body(struct http_response *resp, const struct file_info *f,
 	for (size_t i = 0; i < resp->n_segments; i++)
 		resp->body_len += resp->segments[i].len;
 	if (err == 0)
-		err = http_response_header(resp, "Content-Type", "multipart/byteranges; boundary=%s",
-					   boundary);
+		err = http_response_header(resp, "Content-Type",
+		                           "multipart/byteranges; boundary=%s", boundary);
 	return err;
 }
 
 /* Headers and body of a 200 or 206 answer; resp takes the file. */
 static int
 file_body(struct http_response *resp, const struct http_request *req, struct file_info *f,
-	  const struct byte_range *r, size_t n)
+          const struct byte_range *r, size_t n)
 {
 	uint64_t size = (uint64_t)f->st.st_size;
 	int err = validator_headers(resp, f);
@@ -329,8 +327,9 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 		resp->body_len = size == 0 ? 0 : b->last - b->first + 1;
 		if (n == 1)
 			err = http_response_header(resp, "Content-Range", "bytes %llu-%llu/%llu",
-						   (unsigned long long)b->first,
-						   (unsigned long long)b->last, (unsigned long long)size);
+			                           (unsigned long long)b->first,
+			                           (unsigned long long)b->last,
+			                           (unsigned long long)size);
 		if (err == 0)
 			err = http_response_header(resp, "Content-Type", "%s", f->type);
 		if (resp->body_len > 0 && req->method == HTTP_GET)
@@ -338,7 +337,7 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 	}
 	if (err == 0)
 		err = http_response_header(resp, "Content-Length", "%llu",
-					   (unsigned long long)resp->body_len);
+		                           (unsigned long long)resp->body_len);
 	resp->fd = f->fd;
 	f->fd = -1;
 	return err;
@@ -347,7 +346,7 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 /* Answers from an open regular file: 200, 206, 304, 412 or 416. */
 static int
 respond_file(const struct http_request *req, time_t now, struct file_info *f,
-	     struct http_response *resp)
+             struct http_response *resp)
 {
 	struct byte_range r[MAX_RANGES];
 	size_t n = 0;
@@ -364,7 +363,7 @@ respond_file(const struct http_request *req, time_t now, struct file_info *f,
 		err = file_body(resp, req, f, r, n);
 	else if (err == 0 && status == 416)
 		err = http_response_header(resp, "Content-Range", "bytes */%llu",
-					   (unsigned long long)f->st.st_size);
+		                           (unsigned long long)f->st.st_size);
 	if (err == 0 && (status == 412 || status == 416))
 		err = http_response_error_body(resp, req);
 	return err ? err : http_response_end(resp, req);
@@ -389,7 +388,7 @@ respond_redirect(const struct http_request *req, time_t now, struct http_respons
 	char *w = loc;
 	for (const char *c = req->path; *c; c++)
 		w += needs_escape((unsigned char)*c) ? sprintf(w, "%%%02X", (unsigned char)*c)
-						     : (*w = *c, 1);
+		                                     : (*w = *c, 1);
 	*w++ = '/';
 	if (req->query)
 		w += sprintf(w, "?%s", req->query);
@@ -416,7 +415,7 @@ open_file(int root, const struct kw_location *loc, const char *rel, struct file_
 /* The first index file of the directory rel (ending with '/' or empty) that is a regular file. */
 static int
 open_index(int root, const struct kw_location *loc, const char *rel, struct file_info *f,
-	   const char **name)
+           const char **name)
 {
 	char buf[PATH_MAX];
 	for (size_t i = 0; i < loc->n_index; i++) {
@@ -442,7 +441,7 @@ open_index(int root, const struct kw_location *loc, const char *rel, struct file
  */
 static int
 open_target(int root, const struct kw_location *loc, const char *path, const char *rel,
-	    struct file_info *f, const char **name)
+            struct file_info *f, const char **name)
 {
 	int err = open_file(root, loc, rel, f);
 	if (err)
@@ -462,8 +461,8 @@ open_target(int root, const struct kw_location *loc, const char *path, const cha
 
 void
 static_respond(const struct kw_config *cfg, const struct kw_server *srv,
-	       const struct mime_table *mime, const struct http_request *req, time_t now,
-	       struct http_response *resp)
+               const struct mime_table *mime, const struct http_request *req, time_t now,
+               struct http_response *resp)
 {
 	struct file_info f = {.fd = -1};
 	const char *name = NULL;
@@ -485,10 +484,10 @@ static_respond(const struct kw_config *cfg, const struct kw_server *srv,
 		status = open_target(root, loc, req->path, rel + (*rel == '/'), &f, &name);
 	}
 	if (status == 0) {
-		f.type = mime_lookup(mime, name,
-				     cfg->default_type ? cfg->default_type : "application/octet-stream");
+		f.type = mime_lookup(
+		    mime, name, cfg->default_type ? cfg->default_type : "application/octet-stream");
 		snprintf(f.etag, sizeof(f.etag), "\"%llx-%llx\"", (unsigned long long)f.st.st_mtime,
-			 (unsigned long long)f.st.st_size);
+		         (unsigned long long)f.st.st_size);
 		err = respond_file(req, now, &f, resp);
 	} else if (status == 301) {
 		err = respond_redirect(req, now, resp);

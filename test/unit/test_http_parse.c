@@ -13,10 +13,10 @@
 #include "http_response.h"
 
 static struct http_limits limits = {
-	.max_request_line = 64,
-	.max_header_size = 256,
-	.max_header_count = 4,
-	.max_body_size = 1000,
+    .max_request_line = 64,
+    .max_header_size = 256,
+    .max_header_count = 4,
+    .max_body_size = 1000,
 };
 static struct http_parser parser;
 static struct http_request req;
@@ -48,8 +48,7 @@ parse(const char *text)
 }
 
 /* A request line plus "Host: h" and the given extra header lines. */
-static int
-parse_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int parse_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 parse_fmt(const char *fmt, ...)
@@ -62,8 +61,7 @@ parse_fmt(const char *fmt, ...)
 	return parse(buf);
 }
 
-#define ASSERT_PARSE(status, text)                                                                 \
-	cr_assert_eq(parse(text), status, "%s", text)
+#define ASSERT_PARSE(status, text) cr_assert_eq(parse(text), status, "%s", text)
 
 TestSuite(parse, .init = setup, .fini = teardown);
 
@@ -281,7 +279,7 @@ Test(parse, control_characters_in_values)
 {
 	ASSERT_PARSE(-400, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\rb\r\n\r\n");
 	ASSERT_PARSE(-400, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01"
-			   "b\r\n\r\n");
+	                   "b\r\n\r\n");
 	ASSERT_PARSE(-400, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x7f\r\n\r\n");
 	ASSERT_PARSE(-400, "GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x1b[0m\r\n\r\n");
 	ASSERT_PARSE(1, "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: a\tb \xc3\xa9\r\n\r\n");
@@ -315,15 +313,15 @@ Test(parse, leading_empty_lines_skipped)
 Test(parse, headers_captured)
 {
 	ASSERT_PARSE(1, "GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"a\"\r\n"
-			"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-			"Range: bytes=0-1\r\n\r\n");
+	                "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+	                "Range: bytes=0-1\r\n\r\n");
 	cr_assert_str_eq(req.if_none_match, "\"a\"");
 	cr_assert_str_eq(req.if_modified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
 	cr_assert_str_eq(req.range, "bytes=0-1");
 	ASSERT_PARSE(1, "GET / HTTP/1.1\r\nHost: h\r\nReferer: r\r\n\r\n");
 	cr_assert_str_eq(req.referer, "r");
 	ASSERT_PARSE(1, "GET / HTTP/1.1\r\nHost: h\r\nIf-Match: *\r\n"
-			"If-Unmodified-Since: x\r\nIf-Range: \"b\"\r\n\r\n");
+	                "If-Unmodified-Since: x\r\nIf-Range: \"b\"\r\n\r\n");
 	cr_assert_str_eq(req.if_match, "*");
 	cr_assert_str_eq(req.if_unmodified_since, "x");
 	cr_assert_str_eq(req.if_range, "\"b\"");
@@ -331,12 +329,13 @@ Test(parse, headers_captured)
 
 Test(parse, duplicate_single_value_headers)
 {
-	static const char *names[] = {"If-None-Match", "If-Modified-Since", "If-Match",
-				      "If-Unmodified-Since", "Range", "If-Range"};
+	static const char *names[] = {"If-None-Match", "If-Modified-Since",
+	                              "If-Match",      "If-Unmodified-Since",
+	                              "Range",         "If-Range"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		cr_assert_eq(parse_fmt("GET / HTTP/1.1\r\nHost: h\r\n%s: a\r\n%s: a\r\n\r\n",
-				       names[i], names[i]),
-			     -400, "%s", names[i]);
+		                       names[i], names[i]),
+		             -400, "%s", names[i]);
 }
 
 Test(parse, duplicate_informational_headers_keep_first)
@@ -363,7 +362,8 @@ Test(parse, connection_tokens)
 	cr_assert(req.keep_alive);
 	ASSERT_PARSE(1, "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n");
 	cr_assert_not(req.keep_alive);
-	ASSERT_PARSE(1, "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n");
+	ASSERT_PARSE(
+	    1, "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n");
 	cr_assert_not(req.keep_alive);
 	ASSERT_PARSE(1, "GET / HTTP/1.0\r\nConnection: closed, keep-alives\r\n\r\n");
 	cr_assert_not(req.keep_alive);
@@ -382,17 +382,18 @@ Test(parse, content_length_malformed)
 {
 	static const char *bad[] = {"", "abc", "-1", "+1", "1,2", "1, 1", "1 2", "0x10", "1.0"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(parse_fmt("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %s\r\n\r\n",
-				       bad[i]),
-			     -400, "'%s'", bad[i]);
+		cr_assert_eq(
+		    parse_fmt("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %s\r\n\r\n", bad[i]),
+		    -400, "'%s'", bad[i]);
 }
 
 Test(parse, content_length_repeated)
 {
-	ASSERT_PARSE(1, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
+	ASSERT_PARSE(
+	    1, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
 	cr_assert_eq(req.content_length, 5);
-	ASSERT_PARSE(-400,
-		     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
+	ASSERT_PARSE(
+	    -400, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
 }
 
 Test(parse, content_length_overflow)
@@ -401,12 +402,13 @@ Test(parse, content_length_overflow)
 	struct http_limits big = limits;
 	big.max_body_size = UINT64_MAX;
 	http_parser_init(&parser, &big);
-	ASSERT_PARSE(1, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775807\r\n\r\n");
+	ASSERT_PARSE(1,
+	             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775807\r\n\r\n");
 	cr_assert_eq(req.content_length, 9223372036854775807ULL);
 	ASSERT_PARSE(-400,
-		     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775808\r\n\r\n");
+	             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9223372036854775808\r\n\r\n");
 	ASSERT_PARSE(-400,
-		     "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551616\r\n\r\n");
+	             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551616\r\n\r\n");
 }
 
 Test(parse, body_size_limit)
@@ -427,20 +429,20 @@ Test(parse, transfer_encoding_other_codings)
 {
 	ASSERT_PARSE(-501, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n");
 	ASSERT_PARSE(-501,
-		     "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+	             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
 	ASSERT_PARSE(-501,
-		     "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n");
+	             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n");
 	ASSERT_PARSE(-501, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n");
 }
 
 Test(parse, transfer_encoding_with_content_length)
 {
 	ASSERT_PARSE(-400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-			   "Content-Length: 5\r\n\r\n");
+	                   "Content-Length: 5\r\n\r\n");
 	ASSERT_PARSE(-400, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
-			   "Transfer-Encoding: chunked\r\n\r\n");
+	                   "Transfer-Encoding: chunked\r\n\r\n");
 	ASSERT_PARSE(-400, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
-			   "Transfer-Encoding: gzip\r\n\r\n");
+	                   "Transfer-Encoding: gzip\r\n\r\n");
 }
 
 Test(parse, transfer_encoding_in_http10)
@@ -451,7 +453,7 @@ Test(parse, transfer_encoding_in_http10)
 Test(parse, transfer_encoding_repeated)
 {
 	ASSERT_PARSE(-400, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
-			   "Transfer-Encoding: chunked\r\n\r\n");
+	                   "Transfer-Encoding: chunked\r\n\r\n");
 }
 
 /* "GET /" + n - 14 'a's + " HTTP/1.1": a request line of exactly n bytes. */
@@ -550,7 +552,8 @@ Test(parse, incomplete_returns_zero)
 
 Test(parse, split_at_every_offset)
 {
-	const char *t = "GET /split?q=1 HTTP/1.1\r\nHost: split.example\r\nRange: bytes=1-2\r\n\r\n";
+	const char *t =
+	    "GET /split?q=1 HTTP/1.1\r\nHost: split.example\r\nRange: bytes=1-2\r\n\r\n";
 	size_t len = strlen(t);
 	for (size_t k = 0; k < len; k++) {
 		http_parser_dispose(&parser);
@@ -578,8 +581,8 @@ Test(parse, fed_one_byte_at_a_time)
 Test(parse, pipelined_heads)
 {
 	const char *t = "GET /one HTTP/1.1\r\nHost: h\r\n\r\n"
-			"HEAD /two HTTP/1.1\r\nHost: h\r\n\r\n"
-			"GET /thr";
+	                "HEAD /two HTTP/1.1\r\nHost: h\r\n\r\n"
+	                "GET /thr";
 	size_t len = strlen(t);
 	cr_assert_eq(parse_n(t, len), 1);
 	cr_assert_str_eq(req.path, "/one");
@@ -729,8 +732,8 @@ Test(body, chunk_size_over_max)
 
 Test(body, chunk_size_malformed)
 {
-	static const char *bad[] = {"\r\n", "x\r\n", "5 \r\n", " 5\r\n", "5\n", "-5\r\n",
-				    "5\r\r\n", "0x5\r\n", ";ext\r\n"};
+	static const char *bad[] = {"\r\n",   "x\r\n",   "5 \r\n",  " 5\r\n",  "5\n",
+	                            "-5\r\n", "5\r\r\n", "0x5\r\n", ";ext\r\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		body_init(true, 0, 100);
 		cr_assert_eq(feed_str(bad[i]), -400, "'%s'", bad[i]);
@@ -879,14 +882,26 @@ Test(response, reasons)
 		int status;
 		const char *reason;
 	} want[] = {
-		{200, "OK"}, {206, "Partial Content"}, {301, "Moved Permanently"},
-		{304, "Not Modified"}, {400, "Bad Request"}, {403, "Forbidden"},
-		{404, "Not Found"}, {405, "Method Not Allowed"}, {408, "Request Timeout"},
-		{412, "Precondition Failed"}, {413, "Content Too Large"}, {414, "URI Too Long"},
-		{416, "Range Not Satisfiable"}, {421, "Misdirected Request"},
-		{431, "Request Header Fields Too Large"}, {500, "Internal Server Error"},
-		{501, "Not Implemented"}, {503, "Service Unavailable"},
-		{505, "HTTP Version Not Supported"}, {299, "Unknown"},
+	    {200, "OK"},
+	    {206, "Partial Content"},
+	    {301, "Moved Permanently"},
+	    {304, "Not Modified"},
+	    {400, "Bad Request"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {408, "Request Timeout"},
+	    {412, "Precondition Failed"},
+	    {413, "Content Too Large"},
+	    {414, "URI Too Long"},
+	    {416, "Range Not Satisfiable"},
+	    {421, "Misdirected Request"},
+	    {431, "Request Header Fields Too Large"},
+	    {500, "Internal Server Error"},
+	    {501, "Not Implemented"},
+	    {503, "Service Unavailable"},
+	    {505, "HTTP Version Not Supported"},
+	    {299, "Unknown"},
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_assert_str_eq(http_reason(want[i].status), want[i].reason);
@@ -896,13 +911,13 @@ Test(response, not_found_page)
 {
 	struct http_request r = request(HTTP_GET, 1, true);
 	const char *page = "<html><head><title>404 Not Found</title></head><body><h1>404 Not "
-			   "Found</h1><hr><center>keyward</center></body></html>";
+	                   "Found</h1><hr><center>keyward</center></body></html>";
 	http_error_response(404, &r, NOW, &resp);
 	char want[512];
 	snprintf(want, sizeof(want),
-		 "HTTP/1.1 404 Not Found\r\nServer: keyward\r\nDate: Sun, 06 Nov 1994 08:49:37 "
-		 "GMT\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n",
-		 strlen(page));
+	         "HTTP/1.1 404 Not Found\r\nServer: keyward\r\nDate: Sun, 06 Nov 1994 08:49:37 "
+	         "GMT\r\nContent-Type: text/html\r\nContent-Length: %zu\r\n\r\n",
+	         strlen(page));
 	cr_assert_str_eq(head_text(), want);
 	cr_assert_str_eq(body_text(), page);
 	cr_assert_eq(resp.status, 404);

@@ -16,12 +16,12 @@
 #include "err.h"
 #include "static_file.h"
 
-#define MIME_FILE TEST_DATA_DIR "/../../etc/mime.types"
-#define NOW ((time_t)1800000000)
-#define MTIME ((time_t)1700000000)
+#define MIME_FILE  TEST_DATA_DIR "/../../etc/mime.types"
+#define NOW        ((time_t)1800000000)
+#define MTIME      ((time_t)1700000000)
 #define MTIME_DATE "Tue, 14 Nov 2023 22:13:20 GMT"
 #define HELLO_ETAG "\"6553f100-e\""
-#define DATA_ETAG "\"6553f100-64\""
+#define DATA_ETAG  "\"6553f100-64\""
 
 /* MIME table. */
 
@@ -84,7 +84,7 @@ Test(mime, shipped_file)
 	ASSERT_TYPE("m.wasm", "application/wasm");
 	ASSERT_TYPE("v.mp4", "video/mp4");
 	ASSERT_TYPE("w.docx",
-		    "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+	            "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
 	ASSERT_TYPE("setup.exe", "application/octet-stream");
 }
 
@@ -124,8 +124,8 @@ Test(mime, default_type)
 Test(mime, nginx_format_with_comments)
 {
 	cr_assert_eq(load_text("# types\ntypes {\n  text/a  aa AB; # comment\n"
-			       "  text/b bb;text/c\n cc\n  dd;\n}\n"),
-		     0, "%s", err);
+	                       "  text/b bb;text/c\n cc\n  dd;\n}\n"),
+	             0, "%s", err);
 	ASSERT_TYPE("x.aa", "text/a");
 	ASSERT_TYPE("x.ab", "text/a");
 	ASSERT_TYPE("x.bb", "text/b");
@@ -144,7 +144,7 @@ Test(mime, later_duplicate_wins)
 Test(mime, system_format)
 {
 	cr_assert_eq(load_text("# mime.types\ntext/a\t\taa ab\napplication/none\n\nimage/b bb\n"),
-		     0, "%s", err);
+	             0, "%s", err);
 	ASSERT_TYPE("f.aa", "text/a");
 	ASSERT_TYPE("f.ab", "text/a");
 	ASSERT_TYPE("f.bb", "image/b");
@@ -166,7 +166,7 @@ Test(mime, errors_name_file_and_line)
 	cr_assert_eq(load_text("types {\n text/a a.b;\n}"), KW_ERR_ARGUMENT);
 	cr_assert_str_eq(err, ":2: an extension has no '/' or '.'");
 	cr_assert_eq(load_text("types { text/a aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; }"),
-		     KW_ERR_ARGUMENT);
+	             KW_ERR_ARGUMENT);
 	cr_assert_str_eq(err, ":1: extension too long");
 	cr_assert_eq(load_text("types { text/a a; }\nx"), KW_ERR_ARGUMENT);
 	cr_assert_str_eq(err, ":2: text after '}'");
@@ -181,7 +181,7 @@ Test(mime, errors_name_file_and_line)
 Test(mime, error_message_starts_with_the_path)
 {
 	cr_assert_eq(mime_table_load("/nonexistent/mime.types", &table, err, sizeof(err)),
-		     KW_ERR_INTERNAL);
+	             KW_ERR_INTERNAL);
 	cr_assert_str_eq(err, "/nonexistent/mime.types:0: No such file or directory");
 	cr_assert_eq(mime_table_load("/tmp", &table, err, sizeof(err)), KW_ERR_ARGUMENT);
 	cr_assert_str_eq(err, "/tmp:0: not a regular file of at most 1 MiB");
@@ -295,16 +295,26 @@ setup(void)
 	cr_assert_eq(mkfifo(p, 0644), 0);
 	write_str(imgroot, "x.png", "img x");
 
-	locations[0] = (struct kw_location){.prefix = "/", .root = root, .index = index_two,
-					    .n_index = 2, .follow_symlinks = false};
-	locations[1] = (struct kw_location){.prefix = "/img", .root = imgroot, .index = index_one,
-					    .n_index = 1, .follow_symlinks = true};
-	locations[2] = (struct kw_location){.prefix = "/follow/", .root = root,
-					    .index = index_one, .n_index = 1,
-					    .follow_symlinks = true};
-	locations[3] = (struct kw_location){.prefix = "/img/deep", .root = dirroot,
-					    .index = index_one, .n_index = 1,
-					    .follow_symlinks = false};
+	locations[0] = (struct kw_location){.prefix = "/",
+	                                    .root = root,
+	                                    .index = index_two,
+	                                    .n_index = 2,
+	                                    .follow_symlinks = false};
+	locations[1] = (struct kw_location){.prefix = "/img",
+	                                    .root = imgroot,
+	                                    .index = index_one,
+	                                    .n_index = 1,
+	                                    .follow_symlinks = true};
+	locations[2] = (struct kw_location){.prefix = "/follow/",
+	                                    .root = root,
+	                                    .index = index_one,
+	                                    .n_index = 1,
+	                                    .follow_symlinks = true};
+	locations[3] = (struct kw_location){.prefix = "/img/deep",
+	                                    .root = dirroot,
+	                                    .index = index_one,
+	                                    .n_index = 1,
+	                                    .follow_symlinks = false};
 	srv = (struct kw_server){.locations = locations, .n_locations = 4};
 	cfg = (struct kw_config){.default_type = "application/octet-stream"};
 	cr_assert_eq(mime_table_load(NULL, &table, err, sizeof(err)), 0);
@@ -329,10 +339,8 @@ teardown(void)
 static struct http_request
 get(const char *path)
 {
-	return (struct http_request){.method = HTTP_GET,
-				     .version_minor = 1,
-				     .keep_alive = true,
-				     .path = (char *)path};
+	return (struct http_request){
+	    .method = HTTP_GET, .version_minor = 1, .keep_alive = true, .path = (char *)path};
 }
 
 static void
@@ -388,7 +396,8 @@ body(size_t *len)
 		const struct http_segment *s = &resp.segments[i];
 		cr_assert_lt(n + s->len, sizeof(buf));
 		if (s->from_file) {
-			cr_assert_eq(pread(resp.fd, buf + n, s->len, (off_t)s->off), (ssize_t)s->len);
+			cr_assert_eq(pread(resp.fd, buf + n, s->len, (off_t)s->off),
+			             (ssize_t)s->len);
 		} else {
 			cr_assert_leq(s->off + s->len, kw_buf_size(&resp.mem));
 			memcpy(buf + n, resp.mem.data + s->off, s->len);
@@ -521,7 +530,7 @@ Test(static_respond, location_escape_set)
 	respond(&r);
 	cr_assert_eq(resp.status, 301);
 	cr_assert_str_eq(header("Location"),
-			 "/x%0D%0ASet-Cookie:%20a%7F%C3%A9%3F%23%3C%3E%5C%5E%60%7B%7C%7D/");
+	                 "/x%0D%0ASet-Cookie:%20a%7F%C3%A9%3F%23%3C%3E%5C%5E%60%7B%7C%7D/");
 	cr_assert_null(header("Set-Cookie"));
 }
 
@@ -710,9 +719,12 @@ Test(static_respond, if_modified_since_other_date_forms)
 Test(static_respond, if_modified_since_invalid_ignored)
 {
 	struct http_request r = get("/hello.txt");
-	static const char *bad[] = {"yesterday", "Tue, 14 Nov 2023 22:13:20 GMT junk",
-				    "Tue, 14 Foo 2023 22:13:20 GMT", "Tue, 32 Nov 2023 22:13:20 GMT",
-				    "Tue, 14 Nov 2023 25:13:20 GMT", ""};
+	static const char *bad[] = {"yesterday",
+	                            "Tue, 14 Nov 2023 22:13:20 GMT junk",
+	                            "Tue, 14 Foo 2023 22:13:20 GMT",
+	                            "Tue, 32 Nov 2023 22:13:20 GMT",
+	                            "Tue, 14 Nov 2023 25:13:20 GMT",
+	                            ""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		r.if_modified_since = (char *)bad[i];
 		cr_assert_eq(conditional_req(&r), 200, "%s", bad[i]);
@@ -864,9 +876,9 @@ Test(static_respond, range_on_empty_file)
 
 Test(static_respond, range_invalid_ignored)
 {
-	static const char *bad[] = {"bytes=5-2", "items=0-1", "bytes=", "bytes=a-b", "bytes=1",
-				    "bytes=-", "bytes=1-2-3", "bytes 0-1", "bytes=0-1;x",
-				    "bytes=99999999999999999999-"};
+	static const char *bad[] = {
+	    "bytes=5-2", "items=0-1",   "bytes=",    "bytes=a-b",   "bytes=1",
+	    "bytes=-",   "bytes=1-2-3", "bytes 0-1", "bytes=0-1;x", "bytes=99999999999999999999-"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(ranged(bad[i]), 200, "%s", bad[i]);
 		cr_assert_str_eq(header("Content-Length"), "100");
@@ -912,12 +924,12 @@ Test(static_respond, multipart_ranges)
 	char *b = boundary_of_response();
 	char want[1024];
 	snprintf(want, sizeof(want),
-		 "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
-		 "0-4/100\r\n\r\nabcde"
-		 "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
-		 "20-29/100\r\n\r\nuvwxyzabcd"
-		 "\r\n--%s--\r\n",
-		 b, b, b);
+	         "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+	         "0-4/100\r\n\r\nabcde"
+	         "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+	         "20-29/100\r\n\r\nuvwxyzabcd"
+	         "\r\n--%s--\r\n",
+	         b, b, b);
 	assert_body(want);
 	char len[32];
 	snprintf(len, sizeof(len), "%zu", strlen(want));
@@ -934,12 +946,12 @@ Test(static_respond, multipart_unsatisfiable_parts_dropped)
 	char *b = boundary_of_response();
 	char want[1024];
 	snprintf(want, sizeof(want),
-		 "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
-		 "0-0/100\r\n\r\na"
-		 "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
-		 "99-99/100\r\n\r\nv"
-		 "\r\n--%s--\r\n",
-		 b, b, b);
+	         "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+	         "0-0/100\r\n\r\na"
+	         "\r\n--%s\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes "
+	         "99-99/100\r\n\r\nv"
+	         "\r\n--%s--\r\n",
+	         b, b, b);
 	assert_body(want);
 }
 
