@@ -13,10 +13,10 @@
 #include "http.h"
 
 struct access_log {
-	int fd;               /* O_APPEND file; owned by the caller */
-	struct kw_buf line;   /* the line being built, kept for reuse */
-	time_t stamp_time;    /* second formatted in stamp */
-	char stamp[32];       /* "22/Nov/2026:05:10:00 +0000" */
+	int fd;             /* O_APPEND file; owned by the caller */
+	struct kw_buf line; /* the line being built, kept for reuse */
+	time_t stamp_time;  /* second formatted in stamp */
+	char stamp[32];     /* "22/Nov/2026:05:10:00 +0000" */
 };
 
 /** Sets up a log writing to fd (-1: logging off). */

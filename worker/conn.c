@@ -24,8 +24,8 @@
 #include "signer_client.h"
 #include "transport.h"
 
-#define WIRE_HIGH (64u * 1024u)       /* toy-TLS: produce records only below this much queued */
-#define SEND_BUDGET (512u * 1024u)    /* bytes sent per connection per event before yielding */
+#define WIRE_HIGH      (64u * 1024u)  /* toy-TLS: produce records only below this much queued */
+#define SEND_BUDGET    (512u * 1024u) /* bytes sent per connection per event before yielding */
 #define SENDFILE_CHUNK (512u * 1024u) /* largest sendfile(2) */
 
 enum conn_state {
@@ -43,11 +43,11 @@ enum step { STEP_WAIT, STEP_NEXT };
 /* One request and its response, from the parsed head to the last byte sent. */
 struct exchange {
 	struct http_request req;
-	bool have_req;        /* false: the head was refused, req is empty */
+	bool have_req; /* false: the head was refused, req is empty */
 	struct http_response resp;
-	size_t piece;         /* 0: resp.head, 1 + i: resp.segments[i] */
-	uint64_t piece_off;   /* bytes of the piece already queued or sent */
-	uint64_t body_sent;   /* body bytes queued or sent, for the access log */
+	size_t piece;       /* 0: resp.head, 1 + i: resp.segments[i] */
+	uint64_t piece_off; /* bytes of the piece already queued or sent */
+	uint64_t body_sent; /* body bytes queued or sent, for the access log */
 };
 
 struct conn {
@@ -58,14 +58,14 @@ struct conn {
 	enum conn_state state;
 	struct transport *t;
 	struct http_parser parser;
-	struct exchange *x;      /* while a response is being sent */
-	struct http_body body;   /* the current request's body framing */
-	bool body_done;          /* the current request's body is consumed */
-	bool head_bytes;         /* bytes of the next request head arrived */
-	bool head_timer;         /* the header timer runs for the next request head */
-	bool eof;                /* the peer shut its side */
-	bool close_after;        /* no keep-alive after the current response */
-	bool signing;            /* waiter is pending */
+	struct exchange *x;    /* while a response is being sent */
+	struct http_body body; /* the current request's body framing */
+	bool body_done;        /* the current request's body is consumed */
+	bool head_bytes;       /* bytes of the next request head arrived */
+	bool head_timer;       /* the header timer runs for the next request head */
+	bool eof;              /* the peer shut its side */
+	bool close_after;      /* no keep-alive after the current response */
+	bool signing;          /* waiter is pending */
 	unsigned requests;
 	struct kw_timer timer;
 	struct sign_waiter waiter;
@@ -106,7 +106,15 @@ conn_drop(struct conn *c)
 }
 
 static void conn_close(struct conn *c, enum kw_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conn_log_close(const struct conn *c, enum kw_log_level level, const char *reason)
+{
+	const bool v6 = strchr(c->addr, ':') != NULL;
+	kw_log(level, "closing connection from %s%s%s:%u: %s", v6 ? "[" : "", c->addr,
+	       v6 ? "]" : "", c->port, reason);
+}
 
 static void
 conn_close(struct conn *c, enum kw_log_level level, const char *fmt, ...)
@@ -116,9 +124,7 @@ conn_close(struct conn *c, enum kw_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	const bool v6 = strchr(c->addr, ':') != NULL;
-	kw_log(level, "closing connection from %s%s%s:%u: %s", v6 ? "[" : "", c->addr,
-	       v6 ? "]" : "", c->port, reason);
+	conn_log_close(c, level, reason);
 	conn_drop(c);
 }
 
@@ -297,9 +303,7 @@ step_handshake(struct conn *c)
 {
 	struct worker *w = c->w;
 	if (c->t->ops->established(c->t)) {
-		c->state = CONN_REQUEST;
-		c->head_timer = true;
-		kw_timer_arm(&c->timer, &w->q_header, w->now);
+		c->state = CONN_REQUEST; /* the handshake timer runs until the first request byte */
 		return STEP_NEXT;
 	}
 	if (c->eof) {
@@ -373,7 +377,8 @@ queue_record(struct conn *c)
 		size_t take = left < TT_MAX_PLAINTEXT - n ? (size_t)left : TT_MAX_PLAINTEXT - n;
 		if (piece_is_file(x)) {
 			const struct http_segment *seg = &x->resp.segments[x->piece - 1];
-			ssize_t r = pread(x->resp.fd, buf + n, take, (off_t)(seg->off + x->piece_off));
+			ssize_t r =
+			    pread(x->resp.fd, buf + n, take, (off_t)(seg->off + x->piece_off));
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= 0) {
@@ -453,7 +458,8 @@ send_response(struct conn *c)
 	size_t budget = SEND_BUDGET;
 
 	for (;;) {
-		if (!cursor_done(x) && (passthrough ? !piece_is_file(x) : kw_buf_size(wire) < WIRE_HIGH)) {
+		if (!cursor_done(x) &&
+		    (passthrough ? !piece_is_file(x) : kw_buf_size(wire) < WIRE_HIGH)) {
 			if ((passthrough ? queue_piece(c) : queue_record(c)) < 0)
 				return -1;
 			continue;
@@ -473,10 +479,14 @@ send_response(struct conn *c)
 	}
 }
 
+/* The last response is out: shut the write side and drain input until the peer's EOF. */
 static void
-conn_linger(struct conn *c)
+conn_linger(struct conn *c, int status)
 {
 	struct worker *w = c->w;
+	char reason[64];
+	snprintf(reason, sizeof(reason), "closed after a %d response", status);
+	conn_log_close(c, KW_LOG_INFO, reason);
 	if (c->eof || shutdown(c->io.fd, SHUT_WR) < 0) {
 		conn_drop(c);
 		return;
@@ -539,7 +549,7 @@ conn_serve(struct conn *c, const struct http_request *req)
 	x->req = *req;
 	x->have_req = true;
 	c->requests++;
-	if (w->shutting_down ||
+	if (w->shutting_down || cfg->http.keepalive_timeout_ms == 0 ||
 	    (cfg->http.keepalive_requests != 0 && c->requests >= cfg->http.keepalive_requests))
 		x->req.keep_alive = false;
 	if (!x->req.keep_alive)
@@ -558,8 +568,9 @@ step_request(struct conn *c)
 	struct kw_buf *in = c->t->ops->plaintext(c->t);
 	if (kw_buf_size(in) == 0) {
 		if (c->eof)
-			conn_close(c, KW_LOG_INFO, c->head_bytes ? "client closed mid-request"
-			                          : "client closed the connection");
+			conn_close(c, KW_LOG_INFO,
+			           c->head_bytes ? "client closed mid-request"
+			                         : "client closed the connection");
 		return STEP_WAIT;
 	}
 	conn_head_started(c);
@@ -586,13 +597,14 @@ conn_exchange_done(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct exchange *x = c->x;
-	access_log_write(w->access_log, c->addr, x->have_req ? &x->req : NULL, x->resp.status,
-	                 x->body_sent, w->wall);
+	const int status = x->resp.status;
+	access_log_write(w->access_log, c->addr, x->have_req ? &x->req : NULL, status, x->body_sent,
+	                 w->wall);
 	http_response_dispose(&x->resp);
 	free(x);
 	c->x = NULL;
 	if (c->close_after) {
-		conn_linger(c);
+		conn_linger(c, status);
 		return STEP_WAIT;
 	}
 	if (!c->body_done) {

@@ -21,8 +21,8 @@
  * Takes over an accepted non-blocking socket from listener l and starts serving it.
  * On failure the socket is closed (and the failure logged). Returns 0 or a code.
  */
-int conn_accept(struct worker *w, struct worker_listener *l, int fd,
-                const struct sockaddr *peer, socklen_t peer_len);
+int conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct sockaddr *peer,
+                socklen_t peer_len);
 
 /** Closes the keep-alive connection idle for the longest time. false when none is idle. */
 bool conn_close_oldest_idle(struct worker *w);

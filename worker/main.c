@@ -26,7 +26,7 @@
 #include "toytls_wire.h"
 #include "worker.h"
 
-#define CONFIG_MAX (16u * 1024u * 1024u)
+#define CONFIG_MAX   (16u * 1024u * 1024u)
 #define EXIT_RUNTIME 1
 
 struct options {

@@ -17,9 +17,9 @@
 #include "signer_proto.h"
 #include "worker.h"
 
-#define SP_BUCKETS 256u       /* request id lookup: a power of two */
-#define SP_SEND_BATCH 32u     /* requests per sendmmsg(2) */
-#define SP_RECV_PER_EVENT 64u /* replies read per readable event */
+#define SP_BUCKETS        256u /* request id lookup: a power of two */
+#define SP_SEND_BATCH     32u  /* requests per sendmmsg(2) */
+#define SP_RECV_PER_EVENT 64u  /* replies read per readable event */
 
 LIST_HEAD(sign_bucket, sign_waiter);
 
@@ -29,7 +29,8 @@ struct sign_proxy {
 	struct kw_timer_queue *timeouts;
 	uint32_t next_id;
 	TAILQ_HEAD(, sign_waiter) pending; /* submission order */
-	struct sign_waiter *first_unsent;  /* every waiter before it is on the channel */
+	size_t n_pending;
+	struct sign_waiter *first_unsent; /* every waiter before it is on the channel */
 	struct sign_bucket buckets[SP_BUCKETS];
 };
 
@@ -87,17 +88,13 @@ channel_close(struct sign_proxy *sp)
 static void
 channel_lost(struct sign_proxy *sp, const char *why)
 {
-	size_t n = 0;
-	struct sign_waiter *wt;
-	TAILQ_FOREACH (wt, &sp->pending, order)
-		n++;
-	kw_log_warn("sign_proxy: signer channel %s; %zu requests wait for a new signer", why, n);
+	kw_log_warn("sign_proxy: signer channel lost (%s); %zu requests wait for a new signer", why,
+	            sp->n_pending);
 	channel_close(sp);
 }
 
 int
-sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts,
-               struct sign_proxy **out)
+sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, struct sign_proxy **out)
 {
 	struct sign_proxy *sp = calloc(1, sizeof(*sp));
 	if (sp == NULL) {
@@ -131,8 +128,7 @@ sign_proxy_free(struct sign_proxy *sp)
 }
 
 void
-sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt,
-                  const struct tt_sign_request *req)
+sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct tt_sign_request *req)
 {
 	wt->proxy = sp;
 	wt->pending = true;
@@ -141,6 +137,7 @@ sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt,
 		sp->next_id = 1;
 	wt->req = *req;
 	TAILQ_INSERT_TAIL(&sp->pending, wt, order);
+	sp->n_pending++;
 	if (sp->first_unsent == NULL)
 		sp->first_unsent = wt;
 	LIST_INSERT_HEAD(&sp->buckets[wt->request_id & (SP_BUCKETS - 1)], wt, bucket);
@@ -156,6 +153,7 @@ sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt)
 	if (sp->first_unsent == wt)
 		sp->first_unsent = TAILQ_NEXT(wt, order);
 	TAILQ_REMOVE(&sp->pending, wt, order);
+	sp->n_pending--;
 	LIST_REMOVE(wt, bucket);
 	kw_timer_disarm(&wt->timer);
 	wt->pending = false;
@@ -166,8 +164,8 @@ static void
 encode_request(const struct sign_waiter *wt, uint8_t out[SP_SIGN_REQUEST_LEN])
 {
 	struct sp_sign_request req = {
-		.request_id = wt->request_id,
-		.key_id = wt->req.key_id,
+	    .request_id = wt->request_id,
+	    .key_id = wt->req.key_id,
 	};
 	memcpy(req.client_pub, wt->req.client_pub, sizeof(req.client_pub));
 	memcpy(req.server_pub, wt->req.server_pub, sizeof(req.server_pub));
@@ -188,8 +186,10 @@ sign_proxy_flush(struct sign_proxy *sp)
 		for (struct sign_waiter *wt = sp->first_unsent; wt != NULL && n < SP_SEND_BATCH;
 		     wt = TAILQ_NEXT(wt, order), n++) {
 			encode_request(wt, bufs[n]);
-			iov[n] = (struct iovec){.iov_base = bufs[n], .iov_len = SP_SIGN_REQUEST_LEN};
-			msgs[n] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[n], .msg_iovlen = 1}};
+			iov[n] =
+			    (struct iovec){.iov_base = bufs[n], .iov_len = SP_SIGN_REQUEST_LEN};
+			msgs[n] =
+			    (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[n], .msg_iovlen = 1}};
 		}
 		int sent = sendmmsg(sp->io.fd, msgs, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (sent < 0) {
@@ -216,10 +216,9 @@ handle_reply(struct sign_proxy *sp, const uint8_t *msg, size_t len)
 		kw_log_err("sign_proxy: malformed reply of %zu bytes ignored", len);
 		return;
 	}
-	struct sign_waiter *wt;
-	LIST_FOREACH (wt, &sp->buckets[rep.request_id & (SP_BUCKETS - 1)], bucket)
-		if (wt->request_id == rep.request_id)
-			break;
+	struct sign_waiter *wt = LIST_FIRST(&sp->buckets[rep.request_id & (SP_BUCKETS - 1)]);
+	while (wt != NULL && wt->request_id != rep.request_id)
+		wt = LIST_NEXT(wt, bucket);
 	if (wt == NULL) {
 		kw_log_debug("sign_proxy: reply for unknown or finished request %u ignored",
 		             rep.request_id);

@@ -30,8 +30,8 @@ typedef void (*sign_done_fn)(struct sign_waiter *wt, int err, const uint8_t *sig
 /** One pending request, embedded in its owner (a connection). */
 struct sign_waiter {
 	sign_done_fn done;
-	struct sign_proxy *proxy;      /* set while pending */
-	bool pending;                  /* submitted, no outcome yet */
+	struct sign_proxy *proxy; /* set while pending */
+	bool pending;             /* submitted, no outcome yet */
 	uint32_t request_id;
 	struct tt_sign_request req;
 	struct kw_timer timer;

@@ -93,19 +93,19 @@ plain_destroy(struct transport *t)
 }
 
 static const struct transport_ops plain_ops = {
-	.name = "plain",
-	.passthrough = true,
-	.feed = plain_feed,
-	.wire = plain_wire,
-	.plaintext = plain_plaintext,
-	.protect = plain_protect,
-	.established = plain_established,
-	.sign_request = plain_sign_request,
-	.supply_signature = plain_supply_signature,
-	.signature_failed = plain_signature_failed,
-	.shrink = plain_shrink,
-	.error = plain_error,
-	.destroy = plain_destroy,
+    .name = "plain",
+    .passthrough = true,
+    .feed = plain_feed,
+    .wire = plain_wire,
+    .plaintext = plain_plaintext,
+    .protect = plain_protect,
+    .established = plain_established,
+    .sign_request = plain_sign_request,
+    .supply_signature = plain_supply_signature,
+    .signature_failed = plain_signature_failed,
+    .shrink = plain_shrink,
+    .error = plain_error,
+    .destroy = plain_destroy,
 };
 
 struct transport *

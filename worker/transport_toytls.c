@@ -89,19 +89,19 @@ toytls_destroy(struct transport *t)
 }
 
 static const struct transport_ops toytls_ops = {
-	.name = "toy-TLS",
-	.passthrough = false,
-	.feed = toytls_feed,
-	.wire = toytls_wire,
-	.plaintext = toytls_plaintext,
-	.protect = toytls_protect,
-	.established = toytls_established,
-	.sign_request = toytls_sign_request,
-	.supply_signature = toytls_supply_signature,
-	.signature_failed = toytls_signature_failed,
-	.shrink = toytls_shrink,
-	.error = toytls_error,
-	.destroy = toytls_destroy,
+    .name = "toy-TLS",
+    .passthrough = false,
+    .feed = toytls_feed,
+    .wire = toytls_wire,
+    .plaintext = toytls_plaintext,
+    .protect = toytls_protect,
+    .established = toytls_established,
+    .sign_request = toytls_sign_request,
+    .supply_signature = toytls_supply_signature,
+    .signature_failed = toytls_signature_failed,
+    .shrink = toytls_shrink,
+    .error = toytls_error,
+    .destroy = toytls_destroy,
 };
 
 struct transport *

@@ -23,10 +23,10 @@
 #include "proc.h"
 #include "signer_client.h"
 
-#define EVENT_BATCH 64u         /* events taken per epoll_wait */
-#define ACCEPT_BATCH 64u        /* connections accepted per readable event */
-#define CONTROL_BATCH 16u       /* control messages read per readable event */
-#define ACCEPT_RETRY_MS 1000u   /* pause after running out of descriptors */
+#define EVENT_BATCH       64u   /* events taken per epoll_wait */
+#define ACCEPT_BATCH      64u   /* connections accepted per readable event */
+#define CONTROL_BATCH     16u   /* control messages read per readable event */
+#define ACCEPT_RETRY_MS   1000u /* pause after running out of descriptors */
 #define LINGER_TIMEOUT_MS 5000u /* wait for the peer's EOF after a final response */
 
 int
@@ -159,7 +159,8 @@ listener_on_event(struct worker_io *io, uint32_t events)
 		}
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
-		int fd = accept4(io->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(io->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (!accept_failed(w, errno))
 				return;
@@ -221,13 +222,14 @@ replace_fd(int fd, int target, const char *what)
 static void
 control_reopen_logs(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n_fds)
 {
-	size_t next = 0;
-	if (next < n_fds && strcmp(w->cfg->error_log, "stderr") != 0)
-		replace_fd(fds[next++], KW_FD_ERROR_LOG, "error log");
-	if (next < n_fds && w->cfg->access_log != NULL && w->access_log->fd >= 0)
-		replace_fd(fds[next++], KW_FD_ACCESS_LOG, "access log");
-	while (next < n_fds)
-		close(fds[next++]);
+	if (n_fds >= 1 && strcmp(w->cfg->error_log, "stderr") != 0)
+		replace_fd(fds[0], KW_FD_ERROR_LOG, "error log");
+	else if (n_fds >= 1)
+		close(fds[0]);
+	if (n_fds >= 2 && w->access_log->fd >= 0)
+		replace_fd(fds[1], KW_FD_ACCESS_LOG, "access log");
+	else if (n_fds >= 2)
+		close(fds[1]);
 	kw_log_info("worker: logs reopened");
 }
 
@@ -237,9 +239,9 @@ static const struct control_handler {
 	size_t max_fds;
 	void (*handle)(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n_fds);
 } control_handlers[] = {
-	{CTL_CHANNEL, 1, 1, control_channel},
-	{CTL_SHUTDOWN, 0, 0, control_shutdown},
-	{CTL_REOPEN_LOGS, 0, 2, control_reopen_logs},
+    {CTL_CHANNEL, 1, 1, control_channel},
+    {CTL_SHUTDOWN, 0, 0, control_shutdown},
+    {CTL_REOPEN_LOGS, 0, 2, control_reopen_logs},
 };
 
 static void
@@ -273,7 +275,8 @@ control_on_event(struct worker_io *io, uint32_t events)
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK)
 			return;
 		if (rc == 0) {
-			kw_log_notice("worker: control channel closed, the master is gone: exiting");
+			kw_log_notice(
+			    "worker: control channel closed, the master is gone: exiting");
 			conn_close_all(w, "the master is gone");
 			w->stop = true;
 			return;
@@ -331,7 +334,8 @@ listeners_init(struct worker *w, char *err, size_t err_len)
 		l->server = &w->cfg->servers[lc->default_server];
 		if (lc->tls) {
 			if (!l->server->has_tls) {
-				snprintf(err, err_len, "listener %s:%u: default server has no certificate",
+				snprintf(err, err_len,
+				         "listener %s:%u: default server has no certificate",
 				         lc->address, lc->port);
 				return KW_ERR_ARGUMENT;
 			}
@@ -364,8 +368,8 @@ timer_queues_init(struct worker *w)
 
 int
 worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_table *mime,
-            const struct worker_identity *identities, struct access_log *access_log,
-            char *err, size_t err_len)
+            const struct worker_identity *identities, struct access_log *access_log, char *err,
+            size_t err_len)
 {
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
@@ -395,7 +399,8 @@ worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_tab
 		return rc;
 	int flags = fcntl(KW_FD_CONTROL, F_GETFL);
 	if (flags < 0 || fcntl(KW_FD_CONTROL, F_SETFL, flags | O_NONBLOCK) < 0) {
-		snprintf(err, err_len, "control channel (fd %d): %s", KW_FD_CONTROL, strerror(errno));
+		snprintf(err, err_len, "control channel (fd %d): %s", KW_FD_CONTROL,
+		         strerror(errno));
 		return KW_ERR_INTERNAL;
 	}
 	w->control = (struct worker_io){.fd = KW_FD_CONTROL, .on_event = control_on_event};
@@ -417,7 +422,7 @@ static int
 next_timeout(struct worker *w)
 {
 	struct kw_timer_queue *queues[] = {
-	    &w->q_handshake, &w->q_header, &w->q_body, &w->q_send,     &w->q_keepalive,
+	    &w->q_handshake, &w->q_header, &w->q_body,   &w->q_send,     &w->q_keepalive,
 	    &w->q_linger,    &w->q_sign,   &w->q_accept, &w->q_shutdown,
 	};
 	unsigned long long earliest = ULLONG_MAX;
@@ -438,7 +443,7 @@ static void
 expire_timers(struct worker *w)
 {
 	struct kw_timer_queue *queues[] = {
-	    &w->q_handshake, &w->q_header, &w->q_body, &w->q_send,     &w->q_keepalive,
+	    &w->q_handshake, &w->q_header, &w->q_body,   &w->q_send,     &w->q_keepalive,
 	    &w->q_linger,    &w->q_sign,   &w->q_accept, &w->q_shutdown,
 	};
 	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]) && !w->stop; i++)

@@ -19,7 +19,7 @@
 #include "toytls.h"
 #include "toytls_conn.h"
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /** Size of the per-worker socket read buffer. */
 #define WORKER_READ_SIZE 16384u
@@ -63,8 +63,8 @@ struct worker {
 
 	struct worker_listener *listeners;
 	size_t n_listeners;
-	bool accepting;          /* listeners are in the epoll set */
-	bool accept_paused;      /* at max_connections or out of descriptors */
+	bool accepting;     /* listeners are in the epoll set */
+	bool accept_paused; /* at max_connections or out of descriptors */
 	struct kw_timer accept_retry;
 
 	struct worker_io control;
@@ -80,17 +80,17 @@ struct worker {
 	struct kw_timer_queue q_sign;
 	struct kw_timer_queue q_accept;
 
-	struct conn_list conns;  /* open connections */
+	struct conn_list conns; /* open connections */
 	size_t n_conns;
-	struct conn_list dead;   /* closed, freed after the current loop turn */
+	struct conn_list dead; /* closed, freed after the current loop turn */
 
 	bool shutting_down;
 	struct kw_timer shutdown;
 	struct kw_timer_queue q_shutdown;
 	bool stop;
 
-	unsigned long long now;  /* kw_now_ms() at the start of the loop turn */
-	time_t wall;             /* time(NULL) at the start of the loop turn */
+	unsigned long long now; /* kw_now_ms() at the start of the loop turn */
+	time_t wall;            /* time(NULL) at the start of the loop turn */
 
 	uint8_t rbuf[WORKER_READ_SIZE];
 	uint8_t obuf[TT_MAX_PLAINTEXT];
@@ -103,8 +103,8 @@ struct worker {
  * by the caller and must outlive the worker. Returns 0 or a code with err filled in.
  */
 int worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_table *mime,
-                const struct worker_identity *identities, struct access_log *access_log,
-                char *err, size_t err_len);
+                const struct worker_identity *identities, struct access_log *access_log, char *err,
+                size_t err_len);
 
 /** Tells the master we are ready, then runs until told or forced to stop. Returns 0 or a code. */
 int worker_run(struct worker *w);
