@@ -301,6 +301,7 @@ child_spawn(struct master *m, struct child *c)
 	c->kill_at_ms = 0;
 	fcntl(c->ctl, F_SETFL, O_NONBLOCK);
 	ev.data.ptr = c;
+	c->epoll_fd = m->epoll_fd;
 	if (epoll_ctl(m->epoll_fd, EPOLL_CTL_ADD, c->ctl, &ev) < 0)
 		kw_log_err("child_spawn: epoll_ctl for %s: %s", name, strerror(errno));
 	kw_log_notice("%s started: pid %ld, generation %u", name, (long)pid, gen->id);
@@ -341,7 +342,9 @@ child_kill(struct child *c, int sig, unsigned long long kill_at_ms)
 void
 child_close_ctl(struct child *c)
 {
-	if (c->ctl >= 0)
-		close(c->ctl);
+	if (c->ctl < 0)
+		return;
+	epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, c->ctl, NULL);
+	close(c->ctl);
 	c->ctl = -1;
 }

@@ -40,6 +40,7 @@ struct child {
 	struct generation *gen;
 	pid_t pid;     /* 0 when no process runs in the slot */
 	int ctl;       /* master's end of the control channel, -1 when closed */
+	int epoll_fd;  /* the epoll set ctl is registered in */
 	bool ready;    /* the current process said CTL_READY */
 	bool stopping; /* told to stop: never respawned */
 	unsigned long long started_ms;
@@ -177,7 +178,11 @@ void child_kill(struct child *c, int sig, unsigned long long kill_at_ms);
  */
 int child_send(struct child *c, unsigned type, unsigned arg, const int *fds, size_t n_fds);
 
-/** Closes the master's end of the control channel of c (no-op when closed). */
+/**
+ * Unregisters and closes the master's end of the control channel of c (no-op when
+ * closed): no event can name c afterwards, even while a forked child still holds a
+ * copy of the descriptor.
+ */
 void child_close_ctl(struct child *c);
 
 /** "signer" or "worker N", for logs, in buf. Returns buf. */
