@@ -1,17 +1,16 @@
 #include "static_file.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
 
-#define MIME_EXT_MAX  31
 #define MIME_FILE_MAX (1 << 20)
 
 static const char builtin_types[] = "types {\n"
@@ -128,8 +127,6 @@ add_entry(struct mime_table *t, char *ext, const char *type)
 		t->entries = e;
 		t->cap = cap;
 	}
-	for (char *c = ext; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
 	t->entries[t->n] = (struct mime_entry){.ext = ext, .type = type, .seq = t->n};
 	t->n++;
 	return 0;
@@ -140,9 +137,7 @@ check_word(const char *w, bool is_type)
 {
 	if (is_type)
 		return strchr(w, '/') != NULL ? NULL : "a MIME type needs a '/'";
-	if (strlen(w) > MIME_EXT_MAX)
-		return "extension too long";
-	return strpbrk(w, "/.") == NULL ? NULL : "an extension has no '/' or '.'";
+	return strchr(w, '/') == NULL ? NULL : "an extension has no '/'";
 }
 
 /* Parses the text: "types { type ext ...; ... }" (nginx) or "type ext ..." lines. */
@@ -197,18 +192,22 @@ compare_entries(const void *a, const void *b)
 {
 	const struct mime_entry *x = a;
 	const struct mime_entry *y = b;
-	int c = strcmp(x->ext, y->ext);
+	int c = strcasecmp(x->ext, y->ext);
 	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* Sorts by extension; of repeated extensions the last one given wins, as in nginx. */
+/*
+ * Sorts by extension, ignoring case; of repeated extensions the last one given
+ * wins, as in nginx. Lookups take the text after a name's last dot, so extensions
+ * that hold a dot ("tar.gz", in some system files) load but never match.
+ */
 static void
 sort_entries(struct mime_table *t)
 {
 	qsort(t->entries, t->n, sizeof(t->entries[0]), compare_entries);
 	size_t w = 0;
 	for (size_t i = 0; i < t->n; i++) {
-		if (i + 1 < t->n && strcmp(t->entries[i].ext, t->entries[i + 1].ext) == 0)
+		if (i + 1 < t->n && strcasecmp(t->entries[i].ext, t->entries[i + 1].ext) == 0)
 			continue;
 		t->entries[w++] = t->entries[i];
 	}
@@ -281,7 +280,7 @@ mime_table_load(const char *path, struct mime_table **out, char *err, size_t err
 static int
 compare_key(const void *key, const void *entry)
 {
-	return strcmp(key, ((const struct mime_entry *)entry)->ext);
+	return strcasecmp(key, ((const struct mime_entry *)entry)->ext);
 }
 
 const char *
@@ -289,15 +288,10 @@ mime_lookup(const struct mime_table *t, const char *name, const char *default_ty
 {
 	const char *base = strrchr(name, '/');
 	const char *dot = strrchr(base ? base : name, '.');
-	if (dot == NULL || strlen(dot + 1) > MIME_EXT_MAX)
+	if (dot == NULL)
 		return default_type;
-	char ext[MIME_EXT_MAX + 1];
-	size_t i = 0;
-	for (const char *c = dot + 1; *c; c++)
-		ext[i++] = (char)tolower((unsigned char)*c);
-	ext[i] = '\0';
 	const struct mime_entry *e =
-	    bsearch(ext, t->entries, t->n, sizeof(t->entries[0]), compare_key);
+	    bsearch(dot + 1, t->entries, t->n, sizeof(t->entries[0]), compare_key);
 	return e ? e->type : default_type;
 }
 

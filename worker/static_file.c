@@ -1,3 +1,15 @@
+/*
+ * The static-file responder. Choices where nginx users could expect otherwise:
+ * - a refused symlink (follow_symlinks false, or leading outside the root) and a
+ *   permission error answer 403, as nginx's disable_symlinks does; a FIFO, socket
+ *   or device answers 404;
+ * - Range applies to GET only; several ranges are sorted and merged where they
+ *   overlap or touch, and more than MAX_RANGES range-specs, another unit or a
+ *   malformed set get the whole file (200);
+ * - If-Modified-Since matches when the file is not newer than the date (nginx's
+ *   "before"), If-Range's date only when it equals Last-Modified exactly;
+ * - Location of a directory redirect is the decoded path, re-escaped, plus "/".
+ */
 #include "static_file.h"
 
 #include <errno.h>
