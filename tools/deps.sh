@@ -2,7 +2,8 @@
 # to build and test, when any is missing. Quiet when everything is there.
 
 KW_PACKAGES="gcc libc6-dev meson ninja-build pkg-config openssl libssl-dev libconfig-dev
-libcriterion-dev libseccomp-dev libsystemd-dev python3 python3-cryptography procps passwd"
+libcriterion-dev libseccomp-dev libsystemd-dev python3 python3-cryptography procps passwd
+systemd"
 
 kw_install_deps() {
 	missing=""
