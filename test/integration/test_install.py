@@ -1,0 +1,324 @@
+#!/usr/bin/python3
+"""meson install: where every file lands, the installed configuration, the sysusers.d
+file, and the systemd unit as systemd-analyze sees it (no warning; exposure score)."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import kwtest
+
+# The exposure score of the unit (systemd-analyze security) must not grow past this.
+MAX_EXPOSURE = 3.0
+
+HAVE_ANALYZE = shutil.which("systemd-analyze") is not None
+HAVE_SYSUSERS = shutil.which("systemd-sysusers") is not None
+
+
+def meson_info(name):
+    with open(os.path.join(kwtest.BUILD, "meson-info", "intro-%s.json" % name)) as f:
+        return json.load(f)
+
+
+def build_options():
+    return {o["name"]: o["value"] for o in meson_info("buildoptions")}
+
+
+def build_unbuilt_install_targets():
+    """meson test builds only what the tests depend on: builds whatever else installs,
+    so that `meson install --no-rebuild` finds every file."""
+    build = os.path.realpath(kwtest.BUILD)
+    missing = [os.path.relpath(path, build) for path in meson_info("installed")
+               if path.startswith(build + os.sep) and not os.path.exists(path)]
+    if missing:
+        subprocess.run(["ninja", "-C", build, *missing], check=True, stdout=subprocess.DEVNULL)
+
+
+def systemd_dir(option, prefix, pkg_variable, fallback):
+    """Where the build says a systemd file installs: the option, else pkg-config's
+    directory when the prefix is /usr, else under the prefix."""
+    if option:
+        return option
+    if prefix == "/usr" and shutil.which("pkg-config"):
+        res = subprocess.run(["pkg-config", "--variable=" + pkg_variable, "systemd"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        if res.returncode == 0 and res.stdout.strip():
+            return res.stdout.strip()
+    return os.path.join(prefix, fallback)
+
+
+class Layout:
+    """The documented install locations for this build's options."""
+
+    def __init__(self):
+        opts = build_options()
+        self.prefix = opts["prefix"]
+
+        def under(name):
+            return os.path.join(self.prefix, opts[name])
+
+        self.sbindir = under("sbindir")
+        self.libexec = os.path.join(under("libexecdir"), "keyward")
+        self.sysconf = os.path.join(under("sysconfdir"), "keyward")
+        self.www = os.path.join(under("datadir"), "keyward", "www")
+        self.certs = os.path.join(self.sysconf, "certs")
+        self.unitdir = systemd_dir(opts["systemdunitdir"], self.prefix, "systemdsystemunitdir",
+                                   "lib/systemd/system")
+        self.sysusersdir = systemd_dir(opts["sysusersdir"], self.prefix, "sysusersdir",
+                                       "lib/sysusers.d")
+        self.keyward = os.path.join(self.sbindir, "keyward")
+        self.conf = os.path.join(self.sysconf, "keyward.conf")
+        self.unit = os.path.join(self.unitdir, "keyward.service")
+        self.sysusers = os.path.join(self.sysusersdir, "keyward.conf")
+
+    def expected(self):
+        """{installed path: source file or None (a built program)}."""
+        files = {
+            self.keyward: None,
+            os.path.join(self.libexec, "keyward-worker"): None,
+            os.path.join(self.libexec, "keyward-signer"): None,
+            self.conf: None,
+            self.unit: None,
+            self.sysusers: os.path.join(kwtest.SOURCE, "etc", "keyward.sysusers"),
+        }
+        mime = os.path.join(kwtest.SOURCE, "etc", "mime.types")
+        if os.path.exists(mime):
+            files[os.path.join(self.sysconf, "mime.types")] = mime
+        site = os.path.join(kwtest.SOURCE, "www")
+        for top, _, names in os.walk(site):
+            for name in names:
+                if name != "meson.build":
+                    src = os.path.join(top, name)
+                    files[os.path.join(self.www, os.path.relpath(src, site))] = src
+        return files
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class InstallTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        build_unbuilt_install_targets()
+        cls.layout = Layout()
+        cls.destdir = tempfile.mkdtemp(prefix="keyward-install-")
+        os.chmod(cls.destdir, 0o755)
+        cls.scratch = tempfile.mkdtemp(prefix="keyward-install-scratch-")
+        res = subprocess.run(["meson", "install", "-C", kwtest.BUILD, "--destdir", cls.destdir,
+                              "--no-rebuild", "--quiet"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if res.returncode != 0:
+            cls.tearDownClass()
+            raise AssertionError("meson install failed:\n" + res.stdout)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.destdir, ignore_errors=True)
+        shutil.rmtree(cls.scratch, ignore_errors=True)
+
+    def staged(self, path):
+        """Where an installed path is under DESTDIR."""
+        return os.path.join(self.destdir, path.lstrip("/"))
+
+    def staged_text(self, text):
+        """text with every installed path in it moved under DESTDIR."""
+        lay = self.layout
+        for path in sorted({lay.sbindir, lay.libexec, lay.sysconf, lay.www}, key=len,
+                           reverse=True):
+            text = re.sub(r"(?<![\w/])" + re.escape(path) + r"(?=[/\s\"]|$)",
+                          self.staged(path), text)
+        return text
+
+    def staged_certs(self):
+        certs = self.staged(self.layout.certs)
+        if not os.path.exists(os.path.join(certs, "server_key.pem")):
+            kwtest.make_certs(certs)
+        return certs
+
+    # -- where files land ---------------------------------------------------------------
+
+    def test_every_file_lands_where_documented(self):
+        lay = self.layout
+        for path, source in lay.expected().items():
+            with self.subTest(path=path):
+                staged = self.staged(path)
+                self.assertTrue(os.path.isfile(staged), "not installed: " + path)
+                if source is not None:
+                    self.assertEqual(read(staged), read(source))
+        for path in (lay.keyward, os.path.join(lay.libexec, "keyward-worker"),
+                     os.path.join(lay.libexec, "keyward-signer")):
+            self.assertTrue(os.access(self.staged(path), os.X_OK), path + " is not executable")
+
+    def test_nothing_installed_elsewhere(self):
+        lay = self.layout
+        roots = (lay.prefix, lay.sysconf, lay.unitdir, lay.sysusersdir)
+        for top, _, names in os.walk(self.destdir):
+            for name in names:
+                path = "/" + os.path.relpath(os.path.join(top, name), self.destdir)
+                self.assertTrue(any(path.startswith(r.rstrip("/") + "/") for r in roots),
+                                "installed outside the documented directories: " + path)
+
+    # -- the installed configuration ------------------------------------------------------
+
+    def test_installed_config_is_the_sample_with_installed_paths(self):
+        lay = self.layout
+        text = read(self.staged(lay.conf)).decode()
+        self.assertRegex(text, r'(?m)^\s*root = "%s";' % re.escape(lay.www))
+        certs = re.escape(lay.certs)
+        for key in ("certificate", "certificate_key"):
+            self.assertRegex(text, r'(?m)^\s*%s = "%s/[^"/]+\.pem";' % (key, certs))
+        self.assertRegex(text, r'(?m)^\s*certificate_chain = \[ "%s/' % certs)
+        self.assertNotIn("../", text)
+        sample = read(os.path.join(kwtest.SOURCE, "etc", "keyward.conf")).decode()
+        back = text.replace(lay.www, "../www").replace('"%s/' % lay.certs, '"certs/')
+        mime = os.path.join(lay.sysconf, "mime.types")
+        if os.path.exists(self.staged(mime)):
+            line = 'mime_types = "%s";' % mime
+            self.assertRegex(text, r"(?m)^" + re.escape(line) + "$")
+            back = back.replace(line, '#mime_types = "/etc/mime.types";')
+        self.assertEqual(back, sample, "the installed configuration differs from the sample "
+                         "in more than its paths")
+
+    def test_installed_config_checks_with_installed_files(self):
+        self.staged_certs()
+        conf = os.path.join(self.scratch, "check.conf")
+        with open(conf, "w") as f:
+            f.write(self.staged_text(read(self.staged(self.layout.conf)).decode()))
+        res = subprocess.run([self.staged(self.layout.keyward), "-t", "-c", conf],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(res.returncode, 0, res.stdout)
+        self.assertIn("is ok", res.stdout)
+
+    # -- sysusers.d -----------------------------------------------------------------------
+
+    @unittest.skipUnless(HAVE_SYSUSERS, "systemd-sysusers is missing (apt-get install systemd)")
+    def test_sysusers_creates_both_users_without_home_or_shell(self):
+        root = os.path.join(self.scratch, "sysusers-root")
+        os.makedirs(os.path.join(root, "etc"))
+        res = subprocess.run(["systemd-sysusers", "--root=" + root,
+                              self.staged(self.layout.sysusers)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(res.returncode, 0, res.stdout)
+        self.assertNotRegex(res.stdout, r"(?i)warn|ignor|fail|invalid", res.stdout)
+        with open(os.path.join(root, "etc", "passwd")) as f:
+            users = {line.split(":")[0]: line.rstrip("\n").split(":") for line in f}
+        self.assertEqual(sorted(users), [kwtest.WORKER_USER, kwtest.SIGNER_USER])
+        for name, fields in users.items():
+            with self.subTest(user=name):
+                self.assertLess(int(fields[2]), 1000, "not a system user")
+                self.assertEqual(fields[5:], ["/nonexistent", "/usr/sbin/nologin"])
+
+    # -- the systemd unit -----------------------------------------------------------------
+
+    def unit_lines(self, key):
+        text = read(self.staged(self.layout.unit)).decode()
+        return re.findall(r"(?m)^%s=(.*)$" % key, text)
+
+    def test_unit_runs_the_installed_master_on_the_installed_config(self):
+        lay = self.layout
+        self.assertEqual(self.unit_lines("ExecStartPre"),
+                         ["%s -t -c %s" % (lay.keyward, lay.conf)])
+        self.assertEqual(self.unit_lines("ExecStart"), ["%s -c %s" % (lay.keyward, lay.conf)])
+        self.assertEqual(self.unit_lines("Type"), ["notify"])
+        self.assertEqual(self.unit_lines("RuntimeDirectory"), ["keyward"])
+        self.assertNotIn("@", read(self.staged(lay.unit)).decode().replace("@system-service", ""))
+
+    @unittest.skipUnless(HAVE_ANALYZE, "systemd-analyze is missing (apt-get install systemd)")
+    def test_systemd_analyze_verify_is_silent(self):
+        # verify checks that the commands exist: a copy of the unit points at the files
+        # installed under DESTDIR and is otherwise the same.
+        unit_dir = os.path.join(self.scratch, "verify")
+        os.makedirs(unit_dir)
+        unit = os.path.join(unit_dir, "keyward.service")
+        with open(unit, "w") as f:
+            f.write(self.staged_text(read(self.staged(self.layout.unit)).decode()))
+        self.assertNotEqual(read(unit), read(self.staged(self.layout.unit)))
+        res = subprocess.run(["systemd-analyze", "verify", unit], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        self.assertEqual(res.returncode, 0, res.stdout)
+        self.assertEqual(res.stdout.strip(), "", "systemd-analyze verify warns")
+
+    @unittest.skipUnless(HAVE_ANALYZE, "systemd-analyze is missing (apt-get install systemd)")
+    def test_systemd_analyze_security_exposure(self):
+        res = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager",
+                              self.staged(self.layout.unit)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = res.stdout.decode("utf-8", "replace")
+        match = re.search(r"Overall exposure level for keyward\.service: (\d+\.\d+)", out)
+        self.assertIsNotNone(match, out)
+        exposure = float(match.group(1))
+        print("\nsystemd-analyze security: exposure %.1f" % exposure, file=sys.stderr)
+        self.assertLessEqual(exposure, MAX_EXPOSURE, out)
+
+    # -- the installed tree serving -------------------------------------------------------
+
+    @unittest.skipUnless(kwtest.IS_ROOT, "needs root: a mount namespace and the users")
+    def test_installed_tree_serves_the_installed_site(self):
+        """In a private mount namespace where DESTDIR's prefix is the prefix, the master
+        in sbindir finds its helpers in libexecdir and serves the installed site."""
+        lay = self.layout
+        if lay.prefix == "/usr" or not os.path.isdir(lay.prefix):
+            self.skipTest("the prefix %s cannot be replaced by a bind mount" % lay.prefix)
+        for d in (lay.sbindir, lay.libexec, lay.sysconf, lay.www):
+            if not d.startswith(lay.prefix.rstrip("/") + "/"):
+                self.skipTest("%s is outside the prefix" % d)
+        for user in (kwtest.WORKER_USER, kwtest.SIGNER_USER):
+            if not kwtest.user_exists(user):
+                self.skipTest("user %s is missing" % user)
+        probe = subprocess.run(["unshare", "--mount", "--", "mount", "--version"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) \
+            if shutil.which("unshare") else None
+        if not probe or probe.returncode != 0:
+            self.skipTest("no mount namespace here (unshare --mount, mount)")
+        certs = self.staged_certs()
+        plain, tls = kwtest.free_port(), kwtest.free_port()
+        text = read(self.staged(lay.conf)).decode()
+        for sample_port, port in ((8080, plain), (8443, tls)):
+            self.assertEqual(text.count("port = %d;" % sample_port), 1)
+            text = text.replace("port = %d;" % sample_port, "port = %d;" % port)
+        # Not /run/keyward: outside systemd nothing creates it.
+        text += '\npid_file = "%s";\n' % os.path.join(self.scratch, "keyward.pid")
+        conf = os.path.join(self.scratch, "serve.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        script = 'mount --bind "$1" "$2" && exec "$3" -c "$4"'
+        proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "sh",
+                                 "-c", script, "sh", self.staged(lay.prefix), lay.prefix,
+                                 lay.keyward, conf],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        log = kwtest.LogWatcher(proc.stderr)
+        try:
+            log.wait_for(r"ready: generation \d+, \d+ workers")
+            index = read(os.path.join(kwtest.SOURCE, "www", "index.html"))
+            for url, args in (("http://127.0.0.1:%d/" % plain, []),
+                              ("toytls://127.0.0.1:%d/" % tls,
+                               ["--root", os.path.join(certs, "root_cert.pem"),
+                                "--name", "localhost"])):
+                res = subprocess.run([kwtest.KEYWARD_GET, *args, url], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, timeout=60)
+                self.assertEqual(res.returncode, 0, res.stderr)
+                self.assertEqual(res.stdout, index)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.thread.join(timeout=5)
+            proc.stderr.close()
+        self.assertEqual(proc.returncode, 0, log.text())
+
+
+if __name__ == "__main__":
+    kwtest.main()
