@@ -209,9 +209,140 @@ report_tls_error(const struct tt_conn *c)
 	        kw_strerror(tt_conn_error(c)), detail ? ": " : "", detail ? detail : "");
 }
 
-/* The whole exchange's plaintext lands in resp; returns 0 or -1 (message printed). */
+/*
+ * The response as it streams in: the head is collected until its end, then body
+ * bytes go straight to stdout, so a large download never sits in memory.
+ */
+struct response {
+	const struct options *o;
+	struct kw_buf head;
+	bool head_done;
+	int status;
+	bool bodiless;
+	bool length_known;
+	uint64_t expected;
+	uint64_t received;
+};
+
+static const char *
+find_header(const char *head, size_t head_len, const char *name)
+{
+	size_t name_len = strlen(name);
+	const char *p = memchr(head, '\n', head_len);
+	while (p != NULL && (size_t)(p + 1 - head) < head_len) {
+		p++;
+		if (strncasecmp(p, name, name_len) == 0 && p[name_len] == ':')
+			return p + name_len + 1;
+		p = memchr(p, '\n', head_len - (size_t)(p - head));
+	}
+	return NULL;
+}
+
 static int
-exchange(int fd, struct tt_conn *tls, struct kw_buf *request, struct kw_buf *resp,
+write_out(const void *p, size_t n)
+{
+	if (n > 0 && fwrite(p, 1, n, stdout) != n) {
+		fprintf(stderr, "keyward-get: cannot write output: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+response_body(struct response *r, const uint8_t *p, size_t n)
+{
+	if (r->bodiless)
+		return 0;
+	if (r->length_known && n > r->expected - r->received)
+		n = (size_t)(r->expected - r->received);
+	r->received += n;
+	return write_out(p, n);
+}
+
+/* Takes response bytes; returns 0, or -1 with a message printed. */
+static int
+response_feed(struct response *r, const uint8_t *p, size_t n)
+{
+	if (r->head_done)
+		return response_body(r, p, n);
+	size_t old = kw_buf_size(&r->head);
+	if (kw_buf_append(&r->head, p, n) < 0)
+		return -1;
+	const char *data = (const char *)kw_buf_head(&r->head);
+	size_t len = kw_buf_size(&r->head);
+	const char *end = memmem(data, len, "\r\n\r\n", 4);
+	if (end == NULL) {
+		if (len > 65536) {
+			fprintf(stderr, "keyward-get: bad response: head over 64 KiB\n");
+			return -1;
+		}
+		return 0;
+	}
+	size_t head_len = (size_t)(end - data) + 4;
+	if (sscanf(data, "HTTP/1.%*1[01] %3d", &r->status) != 1) {
+		fprintf(stderr, "keyward-get: bad response: no valid status line\n");
+		return -1;
+	}
+	r->head_done = true;
+	r->bodiless = r->o->head_only || r->status == 204 || r->status == 304 ||
+	              r->status / 100 == 1;
+	const char *cl = find_header(data, head_len, "Content-Length");
+	if (cl != NULL) {
+		r->length_known = true;
+		r->expected = strtoull(cl, NULL, 10);
+	}
+	if (r->o->include_head && write_out(data, head_len) < 0)
+		return -1;
+	return response_body(r, p + (head_len - old), n - (head_len - old));
+}
+
+/* After EOF: checks the response is whole; returns the exit status. */
+static int
+response_finish(struct response *r)
+{
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "keyward-get: cannot write output: %s\n", strerror(errno));
+		return EXIT_TRANSFER;
+	}
+	if (!r->head_done) {
+		fprintf(stderr, "keyward-get: bad response: %s\n",
+		        kw_buf_size(&r->head) == 0 ? "connection closed without a response"
+		                                   : "connection closed inside the head");
+		return EXIT_TRANSFER;
+	}
+	if (!r->bodiless && r->length_known && r->received < r->expected) {
+		fprintf(stderr, "keyward-get: bad response: body truncated (%llu of %llu bytes)\n",
+		        (unsigned long long)r->received, (unsigned long long)r->expected);
+		return EXIT_TRANSFER;
+	}
+	if (r->status >= 400) {
+		const char *data = (const char *)kw_buf_head(&r->head);
+		const char *eol = strstr(data, "\r\n");
+		fprintf(stderr, "keyward-get: server answered %.*s\n", (int)(eol - data) - 9, data + 9);
+		return EXIT_HTTP_ERROR;
+	}
+	return 0;
+}
+
+/* True once the whole response is in (no need to wait for EOF). */
+static bool
+response_complete(const struct response *r)
+{
+	return r->head_done && (r->bodiless || (r->length_known && r->received == r->expected));
+}
+
+static int
+take_plaintext(struct tt_conn *tls, struct response *r)
+{
+	struct kw_buf *pt = tt_conn_plaintext(tls);
+	int rc = response_feed(r, kw_buf_head(pt), kw_buf_size(pt));
+	kw_buf_reset(pt);
+	return rc;
+}
+
+/* Sends the request and streams the response; returns 0 or -1 (message printed). */
+static int
+exchange(int fd, struct tt_conn *tls, struct kw_buf *request, struct response *r,
          int timeout_ms)
 {
 	uint8_t chunk[16384];
@@ -235,22 +366,20 @@ exchange(int fd, struct tt_conn *tls, struct kw_buf *request, struct kw_buf *res
 			report_tls_error(tls);
 			return -1;
 		}
-		if (kw_buf_append(resp, kw_buf_head(tt_conn_plaintext(tls)),
-		                  kw_buf_size(tt_conn_plaintext(tls))) < 0)
+		if (take_plaintext(tls, r) < 0)
 			return -1;
-		kw_buf_reset(tt_conn_plaintext(tls));
 		request = tt_conn_wire(tls);
 	}
 	if (send_all(fd, request, timeout_ms) < 0)
 		return -1;
-	for (;;) {
+	while (!response_complete(r)) {
 		ssize_t n = recv_some(fd, chunk, sizeof(chunk), timeout_ms);
 		if (n < 0)
 			return -1;
 		if (n == 0)
 			return 0;
 		if (tls == NULL) {
-			if (kw_buf_append(resp, chunk, (size_t)n) < 0)
+			if (response_feed(r, chunk, (size_t)n) < 0)
 				return -1;
 			continue;
 		}
@@ -259,65 +388,8 @@ exchange(int fd, struct tt_conn *tls, struct kw_buf *request, struct kw_buf *res
 			        kw_strerror(tt_conn_error(tls)));
 			return -1;
 		}
-		struct kw_buf *pt = tt_conn_plaintext(tls);
-		if (kw_buf_append(resp, kw_buf_head(pt), kw_buf_size(pt)) < 0)
+		if (take_plaintext(tls, r) < 0)
 			return -1;
-		kw_buf_reset(pt);
-	}
-}
-
-static const char *
-find_header(const char *head, size_t head_len, const char *name)
-{
-	size_t name_len = strlen(name);
-	const char *p = memchr(head, '\n', head_len);
-	while (p != NULL && (size_t)(p + 1 - head) < head_len) {
-		p++;
-		if (strncasecmp(p, name, name_len) == 0 && p[name_len] == ':')
-			return p + name_len + 1;
-		p = memchr(p, '\n', head_len - (size_t)(p - head));
-	}
-	return NULL;
-}
-
-/* Checks and prints the response; returns the exit status. */
-static int
-print_response(const struct kw_buf *resp, const struct options *o)
-{
-	const char *data = (const char *)kw_buf_head(resp);
-	size_t len = kw_buf_size(resp);
-	const char *end = data ? memmem(data, len, "\r\n\r\n", 4) : NULL;
-	int status;
-	if (end == NULL || sscanf(data, "HTTP/1.%*1[01] %3d", &status) != 1) {
-		fprintf(stderr, "keyward-get: bad response: %s\n",
-		        len == 0 ? "connection closed without a response" : "no valid status line and head");
-		return EXIT_TRANSFER;
-	}
-	size_t head_len = (size_t)(end - data) + 4;
-	size_t body_len = len - head_len;
-	const char *cl = find_header(data, head_len, "Content-Length");
-	bool bodiless = o->head_only || status == 204 || status == 304 || status / 100 == 1;
-	if (cl != NULL && !bodiless) {
-		unsigned long long want = strtoull(cl, NULL, 10);
-		if (body_len < want) {
-			fprintf(stderr, "keyward-get: bad response: body truncated (%zu of %llu bytes)\n",
-			        body_len, want);
-			return EXIT_TRANSFER;
-		}
-		body_len = (size_t)want;
-	}
-	if (o->include_head)
-		fwrite(data, 1, head_len, stdout);
-	if (!bodiless)
-		fwrite(data + head_len, 1, body_len, stdout);
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "keyward-get: cannot write output: %s\n", strerror(errno));
-		return EXIT_TRANSFER;
-	}
-	if (status >= 400) {
-		const char *eol = memchr(data, '\r', head_len);
-		fprintf(stderr, "keyward-get: server answered %.*s\n", (int)(eol - data) - 9, data + 9);
-		return EXIT_HTTP_ERROR;
 	}
 	return 0;
 }
@@ -421,7 +493,8 @@ main(int argc, char **argv)
 
 	struct tt_trust trust = {0};
 	struct tt_conn *tls = NULL;
-	struct kw_buf request = {0}, response = {0};
+	struct kw_buf request = {0};
+	struct response response = {.o = &o};
 	int fd = -1;
 	rc = EXIT_TRANSFER;
 	if (u.toytls && !o.insecure && tt_trust_load_file(&trust, o.root) < 0) {
@@ -448,7 +521,7 @@ main(int argc, char **argv)
 		goto out;
 	if (exchange(fd, tls, &request, &response, o.timeout_ms) < 0)
 		goto out;
-	rc = print_response(&response, &o);
+	rc = response_finish(&response);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -456,6 +529,6 @@ out:
 	if (u.toytls && !o.insecure)
 		tt_trust_dispose(&trust);
 	kw_buf_free(&request);
-	kw_buf_dispose(&response);
+	kw_buf_free(&response.head);
 	return rc;
 }
