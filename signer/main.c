@@ -2,7 +2,8 @@
  * main.c - keyward-signer: the only process that holds private keys.
  *
  * Started by the master with the descriptors of proc.h: it reads the configuration
- * snapshot, loads every key, drops privileges, starts its signing threads, says
+ * snapshot, loads every key, enters its sandbox (empty root, its own user, no
+ * filesystem), starts its signing threads, locks the sandbox (seccomp), says
  * CTL_READY and serves worker channels until the master goes away or stops it.
  */
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "keys.h"
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "service.h"
 
 #define CONFIG_MAX   (16u * 1024u * 1024u)
@@ -79,6 +81,19 @@ parse_options(int argc, char **argv, struct options *opt)
 		usage(stderr);
 		return KW_EXIT_FATAL_CONFIG;
 	}
+	return 0;
+}
+
+/*
+ * Logs always go to KW_FD_ERROR_LOG, a copy of stderr when the master passed no log
+ * file, so that CTL_REOPEN_LOGS replaces it in place and the number is never reused.
+ */
+static int
+open_log(void)
+{
+	if (fcntl(KW_FD_ERROR_LOG, F_GETFD) < 0 && dup3(2, KW_FD_ERROR_LOG, O_CLOEXEC) < 0)
+		return -1;
+	kw_log_init("signer", KW_FD_ERROR_LOG, KW_LOG_NOTICE);
 	return 0;
 }
 
@@ -144,14 +159,18 @@ run(const struct options *opt)
 		                                                     : KW_EXIT_FATAL_CONFIG;
 		goto out;
 	}
-	rc = kw_proc_drop_privileges(cfg->signer.user, err, sizeof(err));
+	rc = signer_sandbox_enter(cfg->signer.user, err, sizeof(err));
 	if (rc) {
-		kw_log_err("signer.user: %s", err);
+		kw_log_err("sandbox: %s", err);
 		status = rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : EXIT_RUNTIME;
 		goto out;
 	}
 	if (signer_service_start(cfg, &keys, KW_FD_CONTROL, &svc) != 0)
 		goto out;
+	if (signer_sandbox_lock(err, sizeof(err)) != 0) {
+		kw_log_err("sandbox: %s", err);
+		goto out;
+	}
 	rc = ctl_send(KW_FD_CONTROL, &(struct ctl_msg){.type = CTL_READY}, NULL, 0);
 	if (rc) {
 		kw_log_err("run: sending READY: %s", strerror(-rc));
@@ -181,8 +200,8 @@ main(int argc, char **argv)
 	rc = parse_options(argc, argv, &opt);
 	if (rc)
 		return rc;
-	kw_log_init("signer", fcntl(KW_FD_ERROR_LOG, F_GETFD) >= 0 ? KW_FD_ERROR_LOG : 2,
-	            KW_LOG_NOTICE);
+	if (open_log() < 0)
+		return EXIT_RUNTIME;
 	if (follow_master() < 0)
 		return EXIT_RUNTIME;
 	return run(&opt);

@@ -55,6 +55,8 @@ struct signer_service {
 	int signal_fd;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t started; /* a signing thread began: n_running grew */
+	size_t n_running;
 	struct job *head, **tail;
 	bool stopping;
 	struct channel *channels;
@@ -119,6 +121,10 @@ signing_thread(void *arg)
 	struct signer_service *svc = arg;
 	struct sp_sign_reply rep;
 
+	pthread_mutex_lock(&svc->lock);
+	svc->n_running++;
+	pthread_cond_signal(&svc->started);
+	pthread_mutex_unlock(&svc->lock);
 	for (;;) {
 		struct job *job;
 
@@ -438,6 +444,10 @@ start_threads(struct signer_service *svc, unsigned count)
 			break;
 	}
 	pthread_attr_destroy(&attr);
+	pthread_mutex_lock(&svc->lock);
+	while (svc->n_running < svc->n_threads)
+		pthread_cond_wait(&svc->started, &svc->lock);
+	pthread_mutex_unlock(&svc->lock);
 	return rc;
 }
 
@@ -463,6 +473,7 @@ signer_service_start(const struct kw_config *cfg, const struct signer_keys *keys
 	svc->tail = &svc->head;
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->wake, NULL);
+	pthread_cond_init(&svc->started, NULL);
 
 	if (take_signals(svc) < 0 || fcntl(control_fd, F_SETFL, O_NONBLOCK) < 0 ||
 	    (svc->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
@@ -514,6 +525,7 @@ signer_service_free(struct signer_service *svc)
 	if (svc->signal_fd >= 0)
 		close(svc->signal_fd);
 	pthread_cond_destroy(&svc->wake);
+	pthread_cond_destroy(&svc->started);
 	pthread_mutex_destroy(&svc->lock);
 	free(svc->threads);
 	free(svc);

@@ -20,9 +20,10 @@ struct signer_service;
  * Sets up the service on control_fd (the master's control channel, made
  * non-blocking): blocks SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGPIPE
  * in every thread and takes them through a signalfd, and starts cfg->signer.threads
- * signing threads (at least one). keys is borrowed and must outlive the service;
- * nothing else of cfg is kept. Returns 0 with *out set, or KW_ERR_NOMEM /
- * KW_ERR_INTERNAL (logged) with nothing left behind.
+ * signing threads (at least one) and waits until each runs, so that a seccomp filter
+ * installed next finds their start-up system calls done. keys is borrowed and must outlive the
+ * service; nothing else of cfg is kept. Returns 0 with *out set, or KW_ERR_NOMEM / KW_ERR_INTERNAL
+ * (logged) with nothing left behind.
  */
 int signer_service_start(const struct kw_config *cfg, const struct signer_keys *keys,
                          int control_fd, struct signer_service **out);
@@ -31,8 +32,9 @@ int signer_service_start(const struct kw_config *cfg, const struct signer_keys *
  * Serves until the control channel reaches EOF or says CTL_SHUTDOWN, or SIGTERM or
  * SIGINT arrives: returns 0 then. Worker channels arrive as CTL_CHANNEL (arg = worker
  * slot) with one descriptor, which the service owns from then on; CTL_REOPEN_LOGS
- * moves the error log to the descriptor it carries. Returns KW_ERR_INTERNAL when the
- * loop itself fails (logged).
+ * puts the error log it carries in place of descriptor KW_FD_ERROR_LOG, where the
+ * caller keeps the error log. Returns KW_ERR_INTERNAL when the loop itself fails
+ * (logged).
  */
 int signer_service_run(struct signer_service *svc);
 
