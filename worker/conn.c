@@ -23,6 +23,7 @@
 #include "log.h"
 #include "signer_client.h"
 #include "transport.h"
+#include "vhost.h"
 
 #define WIRE_HIGH      (64u * 1024u)  /* toy-TLS: produce records only below this much queued */
 #define SEND_BUDGET    (512u * 1024u) /* bytes sent per connection per event before yielding */
@@ -54,6 +55,7 @@ struct conn {
 	struct worker_io io;
 	struct worker *w;
 	struct worker_listener *listener;
+	const struct kw_server *server; /* toy-TLS: chosen by server_name; plain: the default */
 	TAILQ_ENTRY(conn) link;
 	enum conn_state state;
 	struct transport *t;
@@ -538,6 +540,21 @@ conn_refuse(struct conn *c, int status)
 	conn_respond(c, x);
 }
 
+/*
+ * The server block that answers req: the one its Host names among the listener's,
+ * else the default. On toy-TLS it must be the block whose certificate the handshake
+ * sent (chosen by server_name, or the default without one): NULL otherwise (421).
+ */
+static const struct kw_server *
+conn_route(const struct conn *c, const struct http_request *req)
+{
+	if (req->host == NULL)
+		return c->server;
+	const struct kw_server *srv =
+	    vhost_select(c->w->cfg, c->listener->index, req->host, vhost_host_len(req->host));
+	return srv == c->server || !c->listener->cfg->tls ? srv : NULL;
+}
+
 static void
 conn_serve(struct conn *c, const struct http_request *req)
 {
@@ -556,7 +573,11 @@ conn_serve(struct conn *c, const struct http_request *req)
 		c->close_after = true;
 	http_body_init(&c->body, &x->req, cfg->http.max_body_size);
 	c->body_done = !x->req.body_chunked && x->req.content_length == 0;
-	static_respond(cfg, c->listener->server, w->mime, &x->req, w->wall, &x->resp);
+	const struct kw_server *srv = conn_route(c, &x->req);
+	if (srv != NULL)
+		static_respond(cfg, srv, w->mime, &x->req, w->wall, &x->resp);
+	else
+		http_error_response(421, &x->req, w->wall, &x->resp);
 	conn_respond(c, x);
 }
 
@@ -725,6 +746,20 @@ format_peer(struct conn *c, const struct sockaddr *peer, socklen_t len)
 	}
 }
 
+/* toy-TLS: the server_name (NULL: none sent) picks the block and so its identity. */
+static const struct tt_identity *
+conn_select_identity(void *arg, const char *server_name)
+{
+	struct conn *c = arg;
+	const struct kw_config *cfg = c->w->cfg;
+	c->server = vhost_select(cfg, c->listener->index, server_name,
+	                         server_name != NULL ? strlen(server_name) : 0);
+	kw_log_debug("conn_select_identity: server_name %s%s%s: server at line %d",
+	             server_name ? "\"" : "", server_name ? server_name : "none",
+	             server_name ? "\"" : "", c->server->line);
+	return &c->w->identities[c->server - cfg->servers].id;
+}
+
 int
 conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct sockaddr *peer,
             socklen_t peer_len)
@@ -735,7 +770,8 @@ conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct so
 		close(fd);
 		return KW_ERR_NOMEM;
 	}
-	c->t = l->cfg->tls ? transport_toytls_new(&l->tls) : transport_plain_new();
+	struct tt_server_params tls = {.select_identity = conn_select_identity, .select_arg = c};
+	c->t = l->cfg->tls ? transport_toytls_new(&tls) : transport_plain_new();
 	if (c->t == NULL) {
 		kw_log_err("conn_accept: out of memory");
 		close(fd);
@@ -746,6 +782,7 @@ conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct so
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->listener = l;
+	c->server = l->server;
 	c->io = (struct worker_io){.fd = fd, .on_event = conn_on_event};
 	format_peer(c, peer, peer_len);
 	http_parser_init(&c->parser, &w->limits);

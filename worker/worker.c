@@ -295,13 +295,6 @@ control_on_event(struct worker_io *io, uint32_t events)
 	}
 }
 
-static const struct tt_identity *
-listener_identity(void *arg, const char *server_name)
-{
-	const struct worker_listener *l = arg;
-	return l->identity;
-}
-
 static int
 listeners_init(struct worker *w, char *err, size_t err_len)
 {
@@ -331,19 +324,12 @@ listeners_init(struct worker *w, char *err, size_t err_len)
 		l->io = (struct worker_io){.fd = fd, .on_event = listener_on_event};
 		l->w = w;
 		l->cfg = lc;
+		l->index = i;
 		l->server = &w->cfg->servers[lc->default_server];
-		if (lc->tls) {
-			if (!l->server->has_tls) {
-				snprintf(err, err_len,
-				         "listener %s:%u: default server has no certificate",
-				         lc->address, lc->port);
-				return KW_ERR_ARGUMENT;
-			}
-			l->identity = &w->identities[lc->default_server].id;
-			l->tls = (struct tt_server_params){
-			    .select_identity = listener_identity,
-			    .select_arg = l,
-			};
+		if (lc->tls && !l->server->has_tls) {
+			snprintf(err, err_len, "listener %s:%u: default server has no certificate",
+			         lc->address, lc->port);
+			return KW_ERR_ARGUMENT;
 		}
 	}
 	return 0;

@@ -36,14 +36,16 @@ struct worker_io {
 	void (*on_event)(struct worker_io *io, uint32_t events);
 };
 
-/** An inherited listening socket. */
+/**
+ * An inherited listening socket. Its connections pick their server block among
+ * those listening on it (vhost.h): by server_name on toy-TLS, by Host per request.
+ */
 struct worker_listener {
 	struct worker_io io;
 	struct worker *w;
 	const struct kw_listener *cfg;
-	const struct kw_server *server;     /* the listener's default server */
-	const struct tt_identity *identity; /* its toy-TLS identity, NULL for plain */
-	struct tt_server_params tls;        /* for each accepted toy-TLS connection */
+	size_t index;                   /* into cfg->listeners */
+	const struct kw_server *server; /* the listener's default server */
 };
 
 /** A toy-TLS identity: certificate fields pre-encoded once, for one server block. */
