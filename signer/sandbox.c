@@ -111,6 +111,20 @@ chroot_to_empty_dir(char *err, size_t err_len)
 	return 0;
 }
 
+/* Empties the capability bounding set, so that nothing executed later could hold one. */
+static int
+drop_bounding_set(char *err, size_t err_len)
+{
+	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			snprintf(err, err_len, "dropping capability %d from the bounding set: %s",
+			         cap, strerror(errno));
+			return KW_ERR_INTERNAL;
+		}
+	}
+	return 0;
+}
+
 /* Resolves user, takes the empty root, then switches to user for good. */
 static int
 switch_user(const char *user, char *err, size_t err_len)
@@ -132,6 +146,8 @@ switch_user(const char *user, char *err, size_t err_len)
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
 	rc = chroot_to_empty_dir(err, err_len);
+	if (rc == 0)
+		rc = drop_bounding_set(err, err_len);
 	if (rc)
 		return rc;
 	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||

@@ -13,8 +13,9 @@
 /**
  * Call while single-threaded. When running as root: resolves user, moves the root
  * directory to a private, empty and already deleted directory (made with mkdtemp
- * under /tmp, entered, removed, then chroot(".")), and switches to user for good
- * (setgroups, setresgid, setresuid; root cannot be regained). Always: no_new_privs,
+ * under /tmp, entered, removed, then chroot(".")), empties the capability bounding
+ * set and switches to user for good (setgroups, setresgid, setresuid; root cannot be
+ * regained). Always: no_new_privs,
  * not dumpable, no core files, and a Landlock domain that handles every filesystem
  * access (and TCP and scoping where the kernel has them) with no rule allowing any,
  * when the kernel has Landlock (logged when not).

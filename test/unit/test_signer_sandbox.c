@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <openssl/evp.h>
 
@@ -402,13 +403,14 @@ landlock_abi(void)
 
 /* Bits of the child's exit code, one per promise the sandbox failed. */
 enum {
-	BAD_ENTER = 1, /* signer_sandbox_enter failed; KW_ERR_ARGUMENT alone gives BAD_ARGUMENT */
-	BAD_ARGUMENT = 64,
+	BAD_ENTER = 1, /* signer_sandbox_enter failed, not with KW_ERR_ARGUMENT */
 	BAD_USER = 2,
 	BAD_FILES = 4,
 	BAD_DUMPABLE = 8,
 	BAD_NNP = 16,
 	BAD_CORE = 32,
+	BAD_BOUNDING_SET = 64,
+	BAD_ARGUMENT = 128, /* signer_sandbox_enter said KW_ERR_ARGUMENT */
 };
 
 /* Enters the sandbox as user in a child (after switching to uid first, unless 0). */
@@ -426,7 +428,7 @@ enter_in_child(uid_t uid, const char *user)
 		int bad = 0, rc;
 
 		if (uid != 0 && setresuid(uid, uid, uid) != 0)
-			_exit(128);
+			_exit(BAD_ENTER);
 		rc = signer_sandbox_enter(user, err, sizeof(err));
 		if (rc)
 			_exit(rc == KW_ERR_ARGUMENT ? BAD_ARGUMENT : BAD_ENTER);
@@ -440,6 +442,8 @@ enter_in_child(uid_t uid, const char *user)
 			bad |= BAD_NNP;
 		if (getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0)
 			bad |= BAD_CORE;
+		if (uid == 0 && prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0)
+			bad |= BAD_BOUNDING_SET;
 		_exit(bad);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
