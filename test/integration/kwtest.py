@@ -130,16 +130,20 @@ class Site:
             return 'user = "%s";\n' % WORKER_USER, 'user = "%s";' % SIGNER_USER
         return "", ""
 
-    def write_config(self, locations=None, server_extra=None):
+    def settings(self):
+        """The configuration's settings before its servers."""
         user, signer_user = self.users()
-        locations = locations or '{ prefix = "/"; root = "www"; }'
-        text = """workers = %d;
+        return """workers = %d;
 %serror_log = "stderr";
 log_level = "info";
 pid_file = "keyward.pid";
 %s
 signer = { %s threads = 2; %s };
-servers = (
+""" % (self.workers, user, self.extra, signer_user, self.signer_extra)
+
+    def write_config(self, locations=None, server_extra=None):
+        locations = locations or '{ prefix = "/"; root = "www"; }'
+        text = self.settings() + """servers = (
   {
     server_name = [ "localhost" ];
     listen = (
@@ -153,10 +157,28 @@ servers = (
     %s
   }
 );
-""" % (self.workers, user, self.extra, signer_user, self.signer_extra, self.plain_port,
-       self.tls_port, locations, self.server_extra if server_extra is None else server_extra)
+""" % (self.plain_port, self.tls_port, locations,
+       self.server_extra if server_extra is None else server_extra)
         with open(self.conf, "w") as f:
             f.write(text)
+
+    def write_servers(self, blocks):
+        """Writes a configuration with several server blocks (each from server_block())."""
+        text = self.settings() + "servers = (\n%s\n);\n" % ",\n".join(blocks)
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def add_root(self, name, files):
+        """A web root named name in the site's directory, holding files {relpath: bytes}."""
+        root = os.path.join(self.dir, name)
+        for relpath, data in files.items():
+            path = os.path.join(root, relpath)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chmod(path, 0o644)
+        os.chmod(root, 0o755)
+        return root
 
     def put(self, relpath, data):
         path = os.path.join(self.www, relpath)
@@ -232,6 +254,25 @@ servers = (
         with socket.create_connection(("127.0.0.1", self.plain_port), timeout=timeout) as s:
             s.sendall(data)
             return read_until_eof(s)
+
+
+def server_block(names, listen, root, certs=None, default=False, extra=""):
+    """One server block's text: names, listen as [(port, tls)], root a directory, certs a
+    directory made by make_certs() (for a toy-TLS listener)."""
+    lines = ["    server_name = [ %s ];" % ", ".join('"%s"' % n for n in names),
+             "    listen = ( %s );" % ", ".join(
+                 '{ address = "127.0.0.1"; port = %d;%s }' % (port, ' tls = "toy";' if tls else "")
+                 for port, tls in listen)]
+    if certs is not None:
+        lines += ['    certificate = "%s/server_cert.pem";' % certs,
+                  '    certificate_key = "%s/server_key.pem";' % certs,
+                  '    certificate_chain = [ "%s/intermediate_cert.pem" ];' % certs]
+    if default:
+        lines.append("    default = true;")
+    lines.append('    locations = ( { prefix = "/"; root = "%s"; } );' % root)
+    if extra:
+        lines.append("    " + extra)
+    return "  {\n%s\n  }" % "\n".join(lines)
 
 
 def read_until_eof(sock):
