@@ -1,0 +1,20 @@
+/*
+ * bench_url.h - the URLs keyward-bench loads: http://HOST[:PORT]/PATH and
+ * toytls://HOST[:PORT]/PATH, HOST a name, an IPv4 literal or a bracketed IPv6 one.
+ */
+#ifndef KW_BENCH_URL_H
+#define KW_BENCH_URL_H
+
+#include <stdbool.h>
+
+struct bench_url {
+	bool toytls;
+	char host[256];   /* without brackets */
+	char port[8];     /* default 80 (http) or 443 (toytls) */
+	const char *path; /* points into the parsed string; "/" when it has none */
+};
+
+/** Parses s into u. Returns 0, or -1 when s is not such a URL. */
+int bench_url_parse(const char *s, struct bench_url *u);
+
+#endif
