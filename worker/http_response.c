@@ -70,7 +70,7 @@ append_str(struct kw_buf *b, const char *s)
 	return kw_buf_append(b, s, strlen(s));
 }
 
-static int
+__attribute__((format(printf, 2, 0))) static int
 vappend(struct kw_buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
@@ -87,7 +87,7 @@ vappend(struct kw_buf *b, const char *fmt, va_list ap)
 	return 0;
 }
 
-static int
+__attribute__((format(printf, 2, 3))) static int
 append_fmt(struct kw_buf *b, const char *fmt, ...)
 {
 	va_list ap;
