@@ -198,6 +198,10 @@ reload(struct master *m)
 		reload_refused(m, err);
 		goto out;
 	}
+	if (strcmp(gen->cfg->pid_file, m->pid_file) != 0)
+		kw_log_warn("pid_file changed to %s: takes effect at the next start; the pid "
+		            "file stays %s",
+		            gen->cfg->pid_file, m->pid_file);
 	m->last_gen_id = gen->id;
 	gen->next = m->gens;
 	m->gens = gen;
@@ -268,8 +272,8 @@ child_exited(struct master *m, struct child *c, int status)
 		if (c->role == CHILD_WORKER)
 			gen_worker_gone(gen);
 	} else if (gen->state == GEN_STARTING) {
-		snprintf(reason, sizeof(reason), "%s (pid %ld) %s before it was ready", name,
-		         (long)pid, how);
+		snprintf(reason, sizeof(reason), "%s (pid %ld) %s during startup", name, (long)pid,
+		         how);
 		pending_failed(m, reason);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == KW_EXIT_FATAL_CONFIG) {
 		kw_log_err("%s (pid %ld, generation %u) %s (configuration unusable): not respawned",

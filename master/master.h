@@ -126,7 +126,9 @@ pid_t pidfile_live_master(const char *path, char *err, size_t err_len);
 
 /**
  * Writes the current pid to path, refusing when another live master holds it (a
- * stale file is replaced). Returns 0 or a negative code with a message in err.
+ * stale file is replaced). When path lies directly in KW_RUNSTATEDIR and that
+ * directory is missing, creates it (mode 0755). Returns 0 or a negative code with a
+ * message in err.
  */
 int pidfile_write(const char *path, char *err, size_t err_len);
 

@@ -1,6 +1,7 @@
 /*
  * pidfile.c - the pid file: written by a starting master (refusing to start when
- * another live master holds it), read by `keyward -s`, removed at exit.
+ * another live master holds it), read by `keyward -s`, removed at exit. The default
+ * run-state directory is created when missing (outside systemd nothing else does).
  */
 #include "master.h"
 
@@ -10,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "kw_build_config.h"
+#include "log.h"
 
 #define MASTER_TITLE "keyward: master"
 
@@ -87,12 +91,36 @@ pidfile_live_master(const char *path, char *err, size_t err_len)
 	return pid;
 }
 
+/* Creates KW_RUNSTATEDIR (mode 0755) when path lies directly in it and it is missing. */
+static int
+make_run_dir(const char *path, char *err, size_t err_len)
+{
+	const size_t len = strlen(KW_RUNSTATEDIR);
+
+	if (strncmp(path, KW_RUNSTATEDIR "/", len + 1) != 0 || strchr(path + len + 1, '/'))
+		return KW_OK;
+	if (mkdir(KW_RUNSTATEDIR, 0755) < 0) {
+		if (errno == EEXIST)
+			return KW_OK;
+		snprintf(err, err_len, "pid file %s: cannot create %s: %s", path, KW_RUNSTATEDIR,
+		         strerror(errno));
+		return KW_ERR_INTERNAL;
+	}
+	if (chmod(KW_RUNSTATEDIR, 0755) < 0) {
+		snprintf(err, err_len, "pid file %s: chmod %s: %s", path, KW_RUNSTATEDIR,
+		         strerror(errno));
+		return KW_ERR_INTERNAL;
+	}
+	kw_log_notice("created %s", KW_RUNSTATEDIR);
+	return KW_OK;
+}
+
 int
 pidfile_write(const char *path, char *err, size_t err_len)
 {
 	char why[512], line[32];
 	pid_t other;
-	int fd, len, rc = KW_ERR_INTERNAL;
+	int fd, len, rc;
 
 	other = pidfile_live_master(path, why, sizeof(why));
 	if (other > 0) {
@@ -105,6 +133,9 @@ pidfile_write(const char *path, char *err, size_t err_len)
 		         strerror(errno));
 		return KW_ERR_INTERNAL;
 	}
+	rc = make_run_dir(path, err, err_len);
+	if (rc < 0)
+		return rc;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		snprintf(err, err_len, "pid file %s: %s", path, strerror(errno));
@@ -114,11 +145,8 @@ pidfile_write(const char *path, char *err, size_t err_len)
 	if (write(fd, line, (size_t)len) != len) {
 		snprintf(err, err_len, "pid file %s: %s", path, strerror(errno));
 		unlink(path);
-		goto out;
+		rc = KW_ERR_INTERNAL;
 	}
-	rc = KW_OK;
-
-out:
 	close(fd);
 	return rc;
 }
