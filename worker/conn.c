@@ -228,6 +228,7 @@ conn_go_idle(struct conn *c)
 	kw_timer_arm(&c->timer, &w->q_keepalive, w->now);
 	c->head_timer = false;
 	conn_shrink(c);
+	worker_conn_idle(w);
 }
 
 /* The header timer starts with the first byte of a head and is not extended after. */

@@ -115,6 +115,13 @@ worker_conn_closed(struct worker *w)
 		accept_start(w);
 }
 
+void
+worker_conn_idle(struct worker *w)
+{
+	if (w->accept_paused && !w->shutting_down)
+		accept_start(w);
+}
+
 /* Returns true to go on accepting in this batch. */
 static bool
 accept_failed(struct worker *w, int err)
@@ -151,7 +158,8 @@ listener_on_event(struct worker_io *io, uint32_t events)
 	struct worker *w = l->w;
 
 	for (unsigned i = 0; i < ACCEPT_BATCH && w->accepting; i++) {
-		if (at_capacity(w) && !conn_close_oldest_idle(w)) {
+		const bool full = at_capacity(w);
+		if (full && kw_timer_queue_first(&w->q_keepalive) == NULL) {
 			kw_log_warn("worker: %u connections, not accepting until one closes",
 			            w->cfg->http.max_connections);
 			accept_pause(w, false);
@@ -166,6 +174,8 @@ listener_on_event(struct worker_io *io, uint32_t events)
 				return;
 			continue;
 		}
+		if (full)
+			conn_close_oldest_idle(w);
 		conn_accept(w, l, fd, (struct sockaddr *)&peer, len);
 	}
 }

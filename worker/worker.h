@@ -126,4 +126,10 @@ void worker_io_del(struct worker *w, struct worker_io *io);
 /** A connection closed: the worker may accept again, or exit after a graceful shutdown. */
 void worker_conn_closed(struct worker *w);
 
+/**
+ * A connection went idle (keep-alive): a worker that stopped accepting at max_connections
+ * accepts again, since it can now make room by closing an idle connection.
+ */
+void worker_conn_idle(struct worker *w);
+
 #endif
