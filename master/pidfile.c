@@ -96,8 +96,10 @@ static int
 make_run_dir(const char *path, char *err, size_t err_len)
 {
 	const size_t len = strlen(KW_RUNSTATEDIR);
+	const char *last_slash = strrchr(path, '/');
 
-	if (strncmp(path, KW_RUNSTATEDIR "/", len + 1) != 0 || strchr(path + len + 1, '/'))
+	if (last_slash == NULL || (size_t)(last_slash - path) != len ||
+	    strncmp(path, KW_RUNSTATEDIR, len) != 0)
 		return KW_OK;
 	if (mkdir(KW_RUNSTATEDIR, 0755) < 0) {
 		if (errno == EEXIST)
