@@ -134,7 +134,7 @@ class LogReopenTest(OpsTestCase):
     def rotate_and_check(self, reopen, suffix):
         error_log = FileLog(self.path("error.log"))
         worker_pids = self.site.children("worker")
-        signer_pid = self.site.children("signer")[0]
+        [signer_pid] = self.site.children("signer")
         os.rename(self.path("error.log"), self.path("error.log." + suffix))
         os.rename(self.path("access.log"), self.path("access.log." + suffix))
         self.request_logged("before-" + suffix)
@@ -171,6 +171,7 @@ class LogReopenTest(OpsTestCase):
 
     def test_reopen_after_a_reload(self):
         self.site.reload(2)
+        self.site.events().wait_for(r"generation 1: every process exited")
         self.rotate_and_check(lambda: self.site.signal(signal.SIGUSR1), "3")
 
 
