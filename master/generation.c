@@ -17,15 +17,17 @@
 #include "log.h"
 #include "proc.h"
 
+/* Opens the log file path (NULL: none) for appending; err says "CONFIG: KEY PATH: reason". */
 static int
-open_log(const char *path, int *fd, char *err, size_t err_len)
+open_log(const struct kw_config *cfg, const char *key, const char *path, int *fd, char *err,
+         size_t err_len)
 {
 	*fd = -1;
 	if (!path)
 		return KW_OK;
 	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
 	if (*fd < 0) {
-		snprintf(err, err_len, "cannot open log file %s: %s", path, strerror(errno));
+		snprintf(err, err_len, "%s: %s %s: %s", cfg->path, key, path, strerror(errno));
 		return KW_ERR_ARGUMENT;
 	}
 	return KW_OK;
@@ -76,10 +78,10 @@ gen_create(unsigned id, struct kw_config *cfg, const char *text, struct generati
 	rc = gen->snapshot_fd = snapshot_seal(text, err, err_len);
 	if (rc < 0)
 		goto fail;
-	rc = open_log(error_log_path(cfg), &gen->error_log_fd, err, err_len);
+	rc = open_log(cfg, "error_log", error_log_path(cfg), &gen->error_log_fd, err, err_len);
 	if (rc < 0)
 		goto fail;
-	rc = open_log(cfg->access_log, &gen->access_log_fd, err, err_len);
+	rc = open_log(cfg, "access_log", cfg->access_log, &gen->access_log_fd, err, err_len);
 	if (rc < 0)
 		goto fail;
 	*out = gen;
@@ -201,28 +203,32 @@ gen_worker_gone(struct generation *gen)
 }
 
 /* Replaces *fd by a new descriptor for path; keeps the old one when the open fails. */
-static void
-reopen_one(const char *path, int *fd)
+static int
+reopen_one(const struct kw_config *cfg, const char *key, const char *path, int *fd)
 {
-	char err[512];
-	int fresh;
+	char err[1024];
+	int fresh, rc;
 
-	if (!path)
-		return;
-	if (open_log(path, &fresh, err, sizeof(err)) < 0) {
-		kw_log_err("gen_reopen_logs: %s", err);
-		return;
+	rc = open_log(cfg, key, path, &fresh, err, sizeof(err));
+	if (rc < 0) {
+		kw_log_err("cannot reopen a log file, the old one stays in use: %s", err);
+		return rc;
 	}
+	if (fresh < 0)
+		return KW_OK;
 	if (*fd >= 0)
 		close(*fd);
 	*fd = fresh;
+	return KW_OK;
 }
 
-void
+int
 gen_reopen_logs(struct generation *gen)
 {
-	reopen_one(error_log_path(gen->cfg), &gen->error_log_fd);
-	reopen_one(gen->cfg->access_log, &gen->access_log_fd);
+	int rc = reopen_one(gen->cfg, "error_log", error_log_path(gen->cfg), &gen->error_log_fd);
+
+	if (reopen_one(gen->cfg, "access_log", gen->cfg->access_log, &gen->access_log_fd) < 0)
+		rc = KW_ERR_ARGUMENT;
 	for (size_t i = 0; i <= gen->n_workers; i++) {
 		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];
 		int fds[2] = {gen->error_log_fd >= 0 ? gen->error_log_fd : STDERR_FILENO,
@@ -232,6 +238,7 @@ gen_reopen_logs(struct generation *gen)
 		if (c->pid > 0 && c->ctl >= 0)
 			child_send(c, CTL_REOPEN_LOGS, 0, fds, n);
 	}
+	return rc;
 }
 
 void

@@ -174,8 +174,10 @@ reload(struct master *m)
 	char *text = NULL;
 	struct timespec ts;
 
-	if (m->stop != MASTER_RUNNING)
+	if (m->stop != MASTER_RUNNING) {
+		kw_log_notice("reload ignored: stopping");
 		return;
+	}
 	if (m->pending) {
 		m->reload_queued = true;
 		kw_log_notice("reload requested during a reload: queued");
@@ -217,12 +219,16 @@ static void
 reopen_logs(struct master *m)
 {
 	struct generation *gen = log_generation(m);
+	bool failed = false;
 
 	for (struct generation *g = m->gens; g; g = g->next)
-		gen_reopen_logs(g);
+		failed |= gen_reopen_logs(g) < 0;
 	if (gen)
 		adopt_log(m, gen);
-	kw_log_notice("log files reopened");
+	if (failed)
+		kw_log_err("log files reopened, except those named above");
+	else
+		kw_log_notice("log files reopened");
 }
 
 static struct child *

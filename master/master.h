@@ -237,9 +237,10 @@ void gen_worker_gone(struct generation *gen);
 
 /**
  * Reopens the log files of gen and sends them to its children with
- * CTL_REOPEN_LOGS. A file that cannot be opened is logged and the old one kept.
+ * CTL_REOPEN_LOGS. A file that cannot be opened is logged and the old one kept:
+ * then returns KW_ERR_ARGUMENT (after sending), else 0.
  */
-void gen_reopen_logs(struct generation *gen);
+int gen_reopen_logs(struct generation *gen);
 
 /** Closes everything gen holds and frees it (its processes must be gone). */
 void gen_free(struct generation *gen);

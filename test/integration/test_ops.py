@@ -169,6 +169,28 @@ class LogReopenTest(OpsTestCase):
             self.assertEqual(res.returncode, 0, res.stderr)
         self.rotate_and_check(reopen, "2")
 
+    def test_a_log_that_cannot_be_reopened_stays_on_the_old_file(self):
+        old_dir = os.path.join(self.site.dir, "logs.old")
+        os.rename(os.path.join(self.site.dir, "logs"), old_dir)
+        self.site.signal(signal.SIGUSR1)
+        old_log = FileLog(os.path.join(old_dir, "error.log"))
+        old_log.wait_for(r"log files reopened, except those named above")
+        for key in ("error_log", "access_log"):
+            old_log.wait_for(r"cannot reopen a log file, the old one stays in use: %s: %s %s: "
+                             r"No such file or directory" % (re.escape(self.site.conf), key,
+                                                            re.escape(self.path(key[:-4] +
+                                                                                ".log"))))
+        self.request_logged("still-old")
+        wait_until(lambda: "still-old" in FileLog(os.path.join(old_dir, "access.log")).text(),
+                   what="the request logged in the old access log")
+        os.mkdir(os.path.join(self.site.dir, "logs"))
+        self.site.signal(signal.SIGUSR1)
+        FileLog(self.path("error.log")).wait_for(r"master\[\d+\]: log files reopened$")
+        self.request_logged("new-again")
+        wait_until(lambda: os.path.exists(self.path("access.log")) and
+                   "new-again" in FileLog(self.path("access.log")).text(),
+                   what="the request logged in the new access log")
+
     def test_reopen_after_a_reload(self):
         self.site.reload(2)
         self.site.events().wait_for(r"generation 1: every process exited")

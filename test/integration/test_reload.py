@@ -460,6 +460,12 @@ class BrokenReloadTest(OpsTestCase):
             self.check_refused(r"reload failed: %s:\d+: cannot listen on 127\.0\.0\.1:%d: "
                                r"Address already in use" % (re.escape(self.site.conf), port))
 
+    def test_log_file_that_cannot_be_opened_keeps_the_same_processes(self):
+        missing = os.path.join(self.site.dir, "no-such-dir", "access.log")
+        self.site.write_config(access_log=missing)
+        self.check_refused(r"reload failed: %s: access_log %s: No such file or directory$"
+                           % (re.escape(self.site.conf), re.escape(missing)))
+
     def test_signer_that_cannot_start_leaves_the_old_generation(self):
         """A key that does not match its certificate passes the master's check (which
         never reads keys); the new signer refuses it and generation 1 keeps serving."""
