@@ -220,6 +220,11 @@ def tls_get(port, root_pem, path="/page.txt"):
         client.sock.close()
 
 
+def leaf_der(pem_path):
+    with open(pem_path, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read()).public_bytes(Encoding.DER)
+
+
 class Load:
     """Client threads that each loop one request per connection, checking every
     response, until stopped (and at most max_seconds): plain, toy-TLS, or both."""
@@ -390,8 +395,7 @@ class KeyRotationTest(OpsTestCase):
         certs = self.site.certs
         status, _, old_leaf = tls_get(self.site.tls_port, self.site.root_pem_bytes())
         self.assertEqual(status, 200)
-        with open(os.path.join(certs, "server_cert.pem"), "rb") as f:
-            self.assertEqual(x509.load_pem_x509_certificate(f.read()).public_bytes(Encoding.DER), old_leaf)
+        self.assertEqual(leaf_der(os.path.join(certs, "server_cert.pem")), old_leaf)
         [old_signer] = self.site.children("signer")
 
         fresh = tempfile.mkdtemp(prefix="keyward-rotated-")
@@ -402,8 +406,7 @@ class KeyRotationTest(OpsTestCase):
                      "root_cert.pem"):
             shutil.copyfile(os.path.join(fresh, name), os.path.join(certs, name))
         os.chmod(os.path.join(certs, "server_key.pem"), 0o600)
-        with open(os.path.join(fresh, "server_cert.pem"), "rb") as f:
-            new_leaf = x509.load_pem_x509_certificate(f.read()).public_bytes(Encoding.DER)
+        new_leaf = leaf_der(os.path.join(fresh, "server_cert.pem"))
         self.assertNotEqual(new_leaf, old_leaf)
 
         self.site.reload(2)
@@ -507,7 +510,9 @@ class DownloadDuringReloadTest(OpsTestCase):
 
 
 class ConfigChangeTest(OpsTestCase):
-    site_args = {"plain_ports": [kwtest.free_port(), kwtest.free_port()]}
+    def setUp(self):
+        self.site_args = {"plain_ports": [kwtest.free_port(), kwtest.free_port()]}
+        super().setUp()
 
     def test_added_removed_and_kept_listeners(self):
         kept, removed = self.site.options["plain_ports"]
