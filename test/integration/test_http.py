@@ -10,10 +10,10 @@ client of toytls_ref.py) with the same request bytes. The helpers at the top
 
 import functools
 import os
+import random
 import re
 import socket
 import time
-import unittest
 
 import kwtest
 import toytls_ref as ref
@@ -22,7 +22,7 @@ TRANSPORTS = ("plain", "toytls")
 MAX_RECORD_PLAINTEXT = 16384  # the largest plaintext keyward accepts in one toy-TLS record
 FILE = bytes((i * 7 + 3) % 256 for i in range(1000))
 OLD_DATE = "Sun, 06 Nov 1994 08:49:37 GMT"
-NEXT = b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n"
+NEXT = b"GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
 INDEX = b"<h1>hello</h1>\n"
 
 
@@ -574,6 +574,7 @@ class StrictParsingTest(RefusalMixin, kwtest.SiteTestCase):
             "long extension": b"3;" + b"e" * 5000 + b"\r\nabc\r\n0\r\n\r\n",
             "control byte in extension": b"3;e\x01\r\nabc\r\n0\r\n\r\n",
             "long trailer": b"0\r\nX: " + b"t" * 5000 + b"\r\n\r\n",
+            "long trailer section": b"0\r\n" + (b"X: " + b"t" * 1500 + b"\r\n") * 3 + b"\r\n",
         }
         for name, body in bodies.items():
             for method in (b"GET", b"POST"):
@@ -648,6 +649,41 @@ class StrictParsingTest(RefusalMixin, kwtest.SiteTestCase):
         r = one(self.site, tr, b"\r\n\r\nGET /index.html HTTP/1.1\nHost: localhost\n"
                                b"Connection: close\n\n")
         self.assertEqual((r.status, r.body), (200, INDEX))
+
+    def test_mutated_requests_never_hurt(self):
+        """Seeded random mutations of valid requests: every answer is a well-formed response,
+        no worker dies, and the server keeps serving."""
+        workers = self.site.children("worker")
+        rng = random.Random(9112)
+        seeds = [get("/index.html", close=False) + get("/"),
+                 b"POST /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"5;e=1\r\nhello\r\n0\r\nT: 1\r\n\r\n" + NEXT,
+                 b"GET /index.html HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n"
+                 b"Range: bytes=0-1,3-\r\nIf-None-Match: \"a\"\r\n\r\nabc" + NEXT,
+                 b"GET http://localhost/%69ndex.html?q=%zz HTTP/1.0\r\n\r\n"]
+        special = b"\r\n\x00 \t:;,%/\"\x7f\xff-0123456789aF"
+        for tr in TRANSPORTS:
+            for _ in range(150):
+                data = bytearray(rng.choice(seeds))
+                for _ in range(rng.randint(1, 4)):
+                    pos = rng.randrange(len(data))
+                    op = rng.randrange(4)
+                    if op == 0:
+                        data[pos] = rng.choice(special)
+                    elif op == 1:
+                        data.insert(pos, rng.choice(special))
+                    elif op == 2:
+                        del data[pos]
+                    else:
+                        data[pos:pos] = data[pos:pos + rng.randint(1, 40)]
+                with Client(self.site, tr) as c:
+                    c.send(bytes(data))
+                    c.sock.shutdown(socket.SHUT_WR)
+                    for r in c.responses_until_eof():
+                        self.assertRegex(r.status_line, r"^HTTP/1\.1 [1-5][0-9][0-9] [A-Z]",
+                                         bytes(data))
+        self.assertEqual(self.site.children("worker"), workers)
+        self.assertEqual(one(self.site, "toytls", get("/")).body, INDEX)
 
     @both_transports
     def test_server_keeps_serving(self, tr):

@@ -16,8 +16,7 @@ import time
 
 import kwtest
 import toytls_ref as ref
-from test_http import (INDEX, TRANSPORTS, Client, RefusalMixin, both_transports, exchange, get,
-                       one)
+from test_http import INDEX, TRANSPORTS, Client, RefusalMixin, both_transports, exchange, get, one
 
 MARGIN = 3.0
 BIG_SIZE = 16 * 1024 * 1024
