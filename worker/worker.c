@@ -191,6 +191,20 @@ close_listeners(struct worker *w)
 	}
 }
 
+/*
+ * Accepts what is already queued on the listeners before closing them: with
+ * EPOLLEXCLUSIVE, the wakeup for a queued connection may have gone to this worker
+ * only, and no other worker would be woken for it until the next one arrives.
+ */
+static void
+drain_and_close_listeners(struct worker *w)
+{
+	for (size_t i = 0; i < w->n_listeners && w->accepting; i++)
+		if (w->listeners[i].io.fd >= 0)
+			listener_on_event(&w->listeners[i].io, EPOLLIN);
+	close_listeners(w);
+}
+
 static void
 shutdown_fire(struct kw_timer *t)
 {
@@ -213,8 +227,8 @@ control_shutdown(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n
 		return;
 	kw_log_info("worker: graceful shutdown, %zu connections open, deadline %u ms", w->n_conns,
 	            msg->arg);
+	drain_and_close_listeners(w);
 	w->shutting_down = true;
-	close_listeners(w);
 	kw_timer_queue_init(&w->q_shutdown, msg->arg);
 	kw_timer_arm(&w->shutdown, &w->q_shutdown, w->now);
 	conn_shutdown_idle(w);
