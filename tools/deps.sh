@@ -8,7 +8,7 @@ systemd"
 kw_install_deps() {
 	missing=""
 	for pkg in $KW_PACKAGES "$@"; do
-		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)
+		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 		case "$status" in
 		*" installed") ;;
 		*) missing="$missing $pkg" ;;
