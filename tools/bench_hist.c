@@ -53,6 +53,8 @@ bench_hist_percentile(const struct bench_hist *h, double p)
 	uint64_t rank = (uint64_t)(p / 100.0 * (double)h->total + 0.5);
 	if (rank == 0)
 		rank = 1;
+	if (rank >= h->total)
+		return h->max;
 	uint64_t seen = 0;
 	for (unsigned i = 0; i < BENCH_HIST_BUCKETS; i++) {
 		seen += h->counts[i];

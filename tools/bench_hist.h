@@ -27,7 +27,8 @@ void bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src);
 
 /**
  * The sample at percentile p (0 < p <= 100): the middle of the bucket that holds
- * it, never above the exact maximum. 0 when the histogram is empty.
+ * it, never above the exact maximum, and the exact maximum for the last sample.
+ * 0 when the histogram is empty.
  */
 uint64_t bench_hist_percentile(const struct bench_hist *h, double p);
 

@@ -127,6 +127,8 @@ feed_head(struct bench_resp *r, const uint8_t *p, size_t n, size_t *used)
 		const uint8_t *end = memmem(p, n, head_end, 4);
 		if (end != NULL) {
 			*used = (size_t)(end - p) + 4;
+			if (*used > BENCH_HEAD_MAX)
+				return BENCH_RESP_BAD_HEAD;
 			return parse_head(r, (const char *)p, *used);
 		}
 	}

@@ -1,5 +1,6 @@
 #include "bench_url.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Splits the authority into host and port; returns 0 or -1. */
@@ -35,7 +36,8 @@ split_authority(const char *a, size_t len, struct bench_url *u)
 		return -1;
 	memcpy(u->port, port, port_len);
 	u->port[port_len] = '\0';
-	return 0;
+	long n = strtol(u->port, NULL, 10);
+	return n >= 1 && n <= 65535 ? 0 : -1;
 }
 
 int

@@ -10,7 +10,7 @@
 struct bench_url {
 	bool toytls;
 	char host[256];   /* without brackets */
-	char port[8];     /* default 80 (http) or 443 (toytls) */
+	char port[8];     /* 1..65535; default 80 (http) or 443 (toytls) */
 	const char *path; /* points into the parsed string; "/" when it has none */
 };
 
