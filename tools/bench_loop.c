@@ -115,7 +115,7 @@ conn_close(struct loop *l, struct conn *c, enum phase next)
 		l->reopen[l->n_reopen++] = (size_t)(c - l->conns);
 }
 
-static void
+static void __attribute__((format(printf, 4, 5)))
 conn_fail(struct loop *l, struct conn *c, enum bench_err_kind kind, const char *fmt, ...)
 {
 	struct bench_stats *s = l->stats;
