@@ -143,3 +143,18 @@ kw_log(enum kw_log_level level, const char *fmt, ...)
 		;
 	errno = saved_errno;
 }
+
+void
+kw_print_error(const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	fprintf(stderr, "%skeyward: %s\n", fd_is_journal(2) ? "<3>" : "", line);
+}

@@ -28,6 +28,13 @@ int kw_log_level_parse(const char *name, enum kw_log_level *level);
 /** Writes one line at a level. Never blocks longer than one write(2). */
 void kw_log(enum kw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/**
+ * Prints a command-line error to stderr as "keyward: message". When stderr is the
+ * journal (as in a unit's ExecStartPre), the line carries the error priority, so that
+ * `journalctl -p err` shows it.
+ */
+void kw_print_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define kw_log_err(...) kw_log(KW_LOG_ERR, __VA_ARGS__)
 #define kw_log_warn(...) kw_log(KW_LOG_WARN, __VA_ARGS__)
 #define kw_log_notice(...) kw_log(KW_LOG_NOTICE, __VA_ARGS__)

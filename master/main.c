@@ -2,6 +2,7 @@
  * main.c - keyward's command line: run the master, check a configuration, signal
  * a running master, print the version or the usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "config.h"
 #include "kw_build_config.h"
+#include "log.h"
 #include "master.h"
 
 #define EXIT_USAGE 2
@@ -65,8 +67,8 @@ test_config(const char *path)
 	char err[ERR_LEN], *text = NULL;
 
 	if (snapshot_load(path, &text, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "keyward: %s\n", err);
-		fprintf(stderr, "keyward: configuration %s test failed\n", path);
+		kw_print_error("%s", err);
+		kw_print_error("configuration %s test failed", path);
 		return EXIT_FAILURE;
 	}
 	free(text);
@@ -83,18 +85,18 @@ send_signal(const char *path, int signo)
 	pid_t pid;
 
 	if (snapshot_load(path, &text, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "keyward: %s\n", err);
+		kw_print_error("%s", err);
 		return EXIT_FAILURE;
 	}
 	free(text);
 	pid = pidfile_live_master(cfg->pid_file, err, sizeof(err));
 	kw_config_free(cfg);
 	if (pid == 0) {
-		fprintf(stderr, "keyward: no running master (%s)\n", err);
+		kw_print_error("no running master (%s)", err);
 		return EXIT_FAILURE;
 	}
 	if (kill(pid, signo) < 0) {
-		perror("keyward: kill");
+		kw_print_error("kill %ld: %s", (long)pid, strerror(errno));
 		return EXIT_FAILURE;
 	}
 	return EXIT_SUCCESS;
@@ -135,12 +137,11 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "keyward: unexpected argument \"%s\"; try 'keyward --help'.\n",
-		        argv[optind]);
+		kw_print_error("unexpected argument \"%s\"; try 'keyward --help'.", argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (test && sig) {
-		fprintf(stderr, "keyward: -t and -s cannot be used together\n");
+		kw_print_error("-t and -s cannot be used together");
 		return EXIT_USAGE;
 	}
 	if (sig) {

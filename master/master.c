@@ -69,7 +69,7 @@ fail_startup(struct master *m, const char *fmt, ...)
 	va_end(ap);
 	kw_log_err("%s", msg);
 	if (m->log_fd >= 0)
-		fprintf(stderr, "keyward: %s\n", msg);
+		kw_print_error("%s", msg);
 	m->exit_code = 1;
 }
 
@@ -555,7 +555,7 @@ start(struct master *m, int argc, char **argv)
 		rc = gen_create(1, cfg, text, &gen, err, sizeof(err));
 	free(text);
 	if (rc < 0) {
-		fprintf(stderr, "keyward: %s\n", err);
+		kw_print_error("%s", err);
 		return rc;
 	}
 	free(m->config_path);

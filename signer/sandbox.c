@@ -115,8 +115,9 @@ chroot_to_empty_dir(char *err, size_t err_len)
 static int
 drop_bounding_set(char *err, size_t err_len)
 {
-	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+	int in_set;
+	for (int cap = 0; (in_set = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0; cap++) {
+		if (in_set == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
 			snprintf(err, err_len, "dropping capability %d from the bounding set: %s",
 			         cap, strerror(errno));
 			return KW_ERR_INTERNAL;
