@@ -70,13 +70,23 @@ check_sandbox_basics(struct inspection *in, const struct proc_info *p)
 		        (long)p->pid);
 }
 
+/*
+ * A signer must have installed a filter of its own: mode 2, and more filters than
+ * its master (a container or service manager may already filter every process).
+ */
 static void
 check_signer(struct inspection *in, const struct proc_info *p)
 {
+	const struct proc_info *master = &in->procs[0].info;
+
 	if (p->seccomp != 2)
 		msg_add(&in->failures, "signer %ld is not seccomp-filtered (Seccomp: %d%s)",
 		        (long)p->pid, p->seccomp,
 		        p->threads > 1 ? ", lowest over its threads" : "");
+	else if (master->seccomp == 2 && p->seccomp_filters <= master->seccomp_filters)
+		msg_add(&in->failures,
+		        "signer %ld has no seccomp filter of its own (%d filters, as its master)",
+		        (long)p->pid, p->seccomp_filters);
 	if (p->dumpable == DUMPABLE_YES)
 		msg_add(&in->failures, "signer %ld is dumpable", (long)p->pid);
 	else if (p->dumpable == DUMPABLE_UNKNOWN)
