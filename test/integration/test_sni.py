@@ -251,6 +251,8 @@ class ReloadAddsSiteTest(kwtest.SiteTestCase):
         mark = site.log.mark()
         site.proc.send_signal(signal.SIGHUP)
         site.log.wait_for(r"ready: generation 2, %d workers" % site.workers, since=mark)
+        # until they exit, old workers may still take a connection with the old sites
+        site.log.wait_for(r"generation 1: every process exited", since=mark)
         self.assertEqual(site.proc.pid, master)
         self.assertIsNone(site.proc.poll())
         self.assertEqual(site.fetch_tls("ed.test").stdout, page("ed.test"))
