@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "err.h"
+#include "log.h"
 
 #define PROC_NAME_MAX 15
 #define READ_CHUNK    4096
@@ -160,4 +163,48 @@ kw_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned long long)ts.tv_sec * 1000ULL +
 	       (unsigned long long)ts.tv_nsec / 1000000ULL;
+}
+
+#define KW_CONFIG_SNAPSHOT_MAX (16u * 1024u * 1024u)
+
+int
+kw_proc_follow_master(void)
+{
+	const char *expected = getenv("KEYWARD_MASTER_PID");
+	pid_t parent;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
+		kw_log_err("kw_proc_follow_master: PR_SET_PDEATHSIG: %s", strerror(errno));
+		return -1;
+	}
+	parent = getppid();
+	if (expected ? strtol(expected, NULL, 10) != (long)parent : parent == 1) {
+		kw_log_err("kw_proc_follow_master: the master is gone");
+		return -1;
+	}
+	return 0;
+}
+
+struct kw_config *
+kw_proc_read_config(const char *path)
+{
+	struct kw_config *cfg = NULL;
+	enum kw_log_level level;
+	char err[512];
+	char *text = kw_proc_read_fd(KW_FD_CONFIG, KW_CONFIG_SNAPSHOT_MAX);
+
+	if (!text) {
+		kw_log_err("kw_proc_read_config: cannot read the configuration snapshot (fd %d): %s",
+		           KW_FD_CONFIG, strerror(errno));
+		return NULL;
+	}
+	close(KW_FD_CONFIG);
+	if (kw_config_load_string(text, path, &cfg, err, sizeof(err)) != 0) {
+		kw_log_err("%s", err);
+		cfg = NULL;
+	} else if (kw_log_level_parse(cfg->log_level, &level) == 0) {
+		kw_log_set_level(level);
+	}
+	free(text);
+	return cfg;
 }

@@ -38,6 +38,22 @@ int kw_proc_drop_privileges(const char *user, char *err, size_t err_len);
 /** Reads a whole descriptor (from offset 0) into a NUL-terminated heap string. NULL on failure. */
 char *kw_proc_read_fd(int fd, size_t max_len);
 
+struct kw_config;
+
+/**
+ * For a child: asks for SIGTERM when the master dies (PR_SET_PDEATHSIG) and checks
+ * that the master (KEYWARD_MASTER_PID, else any parent but init) is still there.
+ * Returns 0, or -1 with the reason logged: the child should exit.
+ */
+int kw_proc_follow_master(void);
+
+/**
+ * For a child: reads the configuration snapshot on KW_FD_CONFIG (then closes it),
+ * parses it with path naming the original file, and applies its log_level. Returns
+ * the configuration (caller frees), or NULL with the reason logged.
+ */
+struct kw_config *kw_proc_read_config(const char *path);
+
 /** Clock for timeouts: CLOCK_MONOTONIC in milliseconds. */
 unsigned long long kw_now_ms(void);
 

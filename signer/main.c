@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -25,7 +24,6 @@
 #include "sandbox.h"
 #include "service.h"
 
-#define CONFIG_MAX   (16u * 1024u * 1024u)
 #define EXIT_RUNTIME 1
 
 struct options {
@@ -97,49 +95,6 @@ open_log(void)
 	return 0;
 }
 
-/* Dies with the master: PDEATHSIG, then a check that it was not already gone. */
-static int
-follow_master(void)
-{
-	const char *expected = getenv("KEYWARD_MASTER_PID");
-	pid_t parent;
-
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
-		kw_log_err("follow_master: PR_SET_PDEATHSIG: %s", strerror(errno));
-		return -1;
-	}
-	parent = getppid();
-	if (expected ? strtol(expected, NULL, 10) != (long)parent : parent == 1) {
-		kw_log_err("follow_master: the master is gone");
-		return -1;
-	}
-	return 0;
-}
-
-static struct kw_config *
-read_config(const char *path)
-{
-	struct kw_config *cfg = NULL;
-	enum kw_log_level level;
-	char err[512];
-	char *text = kw_proc_read_fd(KW_FD_CONFIG, CONFIG_MAX);
-
-	if (!text) {
-		kw_log_err("read_config: cannot read the configuration snapshot (fd %d): %s",
-		           KW_FD_CONFIG, strerror(errno));
-		return NULL;
-	}
-	close(KW_FD_CONFIG);
-	if (kw_config_load_string(text, path, &cfg, err, sizeof(err)) != 0) {
-		kw_log_err("%s", err);
-		cfg = NULL;
-	} else if (kw_log_level_parse(cfg->log_level, &level) == 0) {
-		kw_log_set_level(level);
-	}
-	free(text);
-	return cfg;
-}
-
 static int
 run(const struct options *opt)
 {
@@ -149,7 +104,7 @@ run(const struct options *opt)
 	char err[512];
 	int rc, status = EXIT_RUNTIME;
 
-	cfg = read_config(opt->config);
+	cfg = kw_proc_read_config(opt->config);
 	if (!cfg)
 		return KW_EXIT_FATAL_CONFIG;
 	rc = signer_keys_load(cfg, &keys, err, sizeof(err));
@@ -202,7 +157,7 @@ main(int argc, char **argv)
 		return rc;
 	if (open_log() < 0)
 		return EXIT_RUNTIME;
-	if (follow_master() < 0)
+	if (kw_proc_follow_master() < 0)
 		return EXIT_RUNTIME;
 	return run(&opt);
 }

@@ -26,7 +26,6 @@
 #include "toytls_wire.h"
 #include "worker.h"
 
-#define CONFIG_MAX   (16u * 1024u * 1024u)
 #define EXIT_RUNTIME 1
 
 struct options {
@@ -118,47 +117,6 @@ signals_init(void)
 		signal(ignored[i], SIG_IGN);
 }
 
-/* Dies with the master: PDEATHSIG (again after a credential change), and a check. */
-static int
-follow_master(void)
-{
-	const char *expected = getenv("KEYWARD_MASTER_PID");
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
-		kw_log_err("follow_master: PR_SET_PDEATHSIG: %s", strerror(errno));
-		return -1;
-	}
-	pid_t parent = getppid();
-	if (expected ? strtol(expected, NULL, 10) != (long)parent : parent == 1) {
-		kw_log_err("follow_master: the master is gone");
-		return -1;
-	}
-	return 0;
-}
-
-static struct kw_config *
-read_config(const char *path)
-{
-	struct kw_config *cfg = NULL;
-	enum kw_log_level level;
-	char err[512];
-	char *text = kw_proc_read_fd(KW_FD_CONFIG, CONFIG_MAX);
-
-	if (!text) {
-		kw_log_err("read_config: cannot read the configuration snapshot (fd %d): %s",
-		           KW_FD_CONFIG, strerror(errno));
-		return NULL;
-	}
-	close(KW_FD_CONFIG);
-	if (kw_config_load_string(text, path, &cfg, err, sizeof(err)) != 0) {
-		kw_log_err("%s", err);
-		cfg = NULL;
-	} else if (kw_log_level_parse(cfg->log_level, &level) == 0) {
-		kw_log_set_level(level);
-	}
-	free(text);
-	return cfg;
-}
-
 /* Pre-encodes the certificate fields of srv (leaf, then chain) and finds its scheme. */
 static int
 identity_load(const struct kw_server *srv, struct worker_identity *id, char *err, size_t err_len)
@@ -213,7 +171,7 @@ startup(struct startup *s, const char *path)
 	char err[512];
 	int rc;
 
-	s->cfg = read_config(path);
+	s->cfg = kw_proc_read_config(path);
 	if (s->cfg == NULL)
 		return KW_EXIT_FATAL_CONFIG;
 	const struct kw_config *cfg = s->cfg;
@@ -253,7 +211,7 @@ startup(struct startup *s, const char *path)
 		kw_log_err("startup: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	if (follow_master() < 0)
+	if (kw_proc_follow_master() < 0)
 		return EXIT_RUNTIME;
 	return 0;
 }
@@ -272,7 +230,7 @@ main(int argc, char **argv)
 	signals_init();
 	kw_log_init("worker", fcntl(KW_FD_ERROR_LOG, F_GETFD) >= 0 ? KW_FD_ERROR_LOG : 2,
 	            KW_LOG_NOTICE);
-	if (follow_master() < 0)
+	if (kw_proc_follow_master() < 0)
 		return EXIT_RUNTIME;
 	rc = startup(&s, opt.config);
 	if (rc == 0) {
