@@ -1,5 +1,7 @@
 #include "http.h"
 
+#include <openssl/crypto.h>
+
 /* Longest chunk-size line (extensions included) and trailer section, CRLFs not counted. */
 #define CHUNK_LINE_MAX    4096
 #define CHUNK_SIZE_DIGITS 16
@@ -29,18 +31,6 @@ http_body_init(struct http_body *b, const struct http_request *req, uint64_t max
 	};
 }
 
-static int
-hex_digit(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool
 is_ctl(uint8_t c)
 {
@@ -54,7 +44,7 @@ chunk_step(struct http_body *b, uint8_t c)
 	int d;
 	switch (b->chunk_state) {
 	case CS_SIZE:
-		d = hex_digit(c);
+		d = OPENSSL_hexchar2int(c);
 		if (d >= 0 && b->line_len < CHUNK_SIZE_DIGITS) {
 			b->remaining = b->remaining << 4 | (uint64_t)d;
 			b->line_len++;

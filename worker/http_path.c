@@ -9,19 +9,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+#include <openssl/crypto.h>
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
 
 /* Decodes one segment raw[0, len) into out, *out_len bytes; returns 0 or -400. */
 static int
@@ -33,8 +23,8 @@ decode_segment(const char *raw, size_t len, char *out, size_t *out_len)
 		if (c == '%') {
 			if (i + 2 >= len)
 				return -400;
-			int hi = hex_value(raw[i + 1]);
-			int lo = hex_value(raw[i + 2]);
+			int hi = OPENSSL_hexchar2int((unsigned char)raw[i + 1]);
+			int lo = OPENSSL_hexchar2int((unsigned char)raw[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -400;
 			c = hi << 4 | lo;
