@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "bench_loop.h"
-#include "bench_url.h"
+#include "url.h"
 #include "kw_build_config.h"
 #include "toytls_cert.h"
 
@@ -269,7 +269,7 @@ parse_options(int argc, char **argv, struct options *o)
 }
 
 static int
-resolve(const struct bench_url *u, struct bench_target *t)
+resolve(const struct kw_url *u, struct bench_target *t)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
 	int rc = getaddrinfo(u->host, u->port, &hints, &res);
@@ -300,7 +300,7 @@ append(char *out, size_t cap, size_t *len, const char *fmt, ...)
 
 /* Builds the request every connection sends; returns its length or -1. */
 static int
-build_request(const struct bench_url *u, const struct options *o, char *out, size_t cap)
+build_request(const struct kw_url *u, const struct options *o, char *out, size_t cap)
 {
 	const char *host = o->name ? o->name : u->host;
 	bool v6 = strchr(host, ':') != NULL, has_host = false;
@@ -556,8 +556,8 @@ main(int argc, char **argv)
 	int rc = parse_options(argc, argv, &o);
 	if (rc != 0)
 		return rc;
-	struct bench_url u;
-	if (bench_url_parse(o.url, &u) < 0)
+	struct kw_url u;
+	if (kw_url_parse(o.url, &u) < 0)
 		return usage_error(
 		    "bad URL: use http://HOST[:PORT]/PATH or toytls://HOST[:PORT]/PATH");
 	if (u.toytls && o.root == NULL && !o.insecure)

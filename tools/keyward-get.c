@@ -21,6 +21,7 @@
 #include "kw_build_config.h"
 #include "toytls_cert.h"
 #include "toytls_conn.h"
+#include "url.h"
 
 enum {
 	EXIT_HTTP_ERROR = 1,  /* the server answered with a 4xx or 5xx status */
@@ -38,13 +39,6 @@ struct options {
 	const char *headers[32];
 	size_t n_headers;
 	int timeout_ms;
-};
-
-struct url {
-	bool toytls;
-	char host[256];
-	char port[8];
-	const char *path;
 };
 
 static void
@@ -73,59 +67,7 @@ usage(FILE *out)
 }
 
 static int
-parse_url(const char *s, struct url *u)
-{
-	const char *rest;
-	if (strncmp(s, "http://", 7) == 0) {
-		u->toytls = false;
-		rest = s + 7;
-	} else if (strncmp(s, "toytls://", 9) == 0) {
-		u->toytls = true;
-		rest = s + 9;
-	} else {
-		return -1;
-	}
-	const char *slash = strchr(rest, '/');
-	size_t auth_len = slash ? (size_t)(slash - rest) : strlen(rest);
-	u->path = slash ? slash : "/";
-	const char *host = rest, *port = NULL;
-	size_t host_len = auth_len;
-	if (auth_len > 0 && rest[0] == '[') {
-		const char *close = memchr(rest, ']', auth_len);
-		if (close == NULL)
-			return -1;
-		host = rest + 1;
-		host_len = (size_t)(close - host);
-		if (close + 1 < rest + auth_len) {
-			if (close[1] != ':')
-				return -1;
-			port = close + 2;
-		}
-	} else {
-		const char *colon = memchr(rest, ':', auth_len);
-		if (colon != NULL) {
-			host_len = (size_t)(colon - rest);
-			port = colon + 1;
-		}
-	}
-	if (host_len == 0 || host_len >= sizeof(u->host))
-		return -1;
-	memcpy(u->host, host, host_len);
-	u->host[host_len] = '\0';
-	size_t port_len = port ? (size_t)(rest + auth_len - port) : 0;
-	if (port == NULL) {
-		strcpy(u->port, u->toytls ? "443" : "80");
-	} else {
-		if (port_len == 0 || port_len >= sizeof(u->port) || strspn(port, "0123456789") < port_len)
-			return -1;
-		memcpy(u->port, port, port_len);
-		u->port[port_len] = '\0';
-	}
-	return 0;
-}
-
-static int
-connect_to(const struct url *u)
+connect_to(const struct kw_url *u)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
 	int rc = getaddrinfo(u->host, u->port, &hints, &res);
@@ -395,7 +337,7 @@ exchange(int fd, struct tt_conn *tls, struct kw_buf *request, struct response *r
 }
 
 static int
-build_request(const struct url *u, const struct options *o, struct kw_buf *req)
+build_request(const struct kw_url *u, const struct options *o, struct kw_buf *req)
 {
 	char line[1024];
 	const char *host = o->name ? o->name : u->host;
@@ -480,8 +422,8 @@ main(int argc, char **argv)
 	int rc = parse_options(argc, argv, &o);
 	if (rc != 0)
 		return rc;
-	struct url u;
-	if (parse_url(argv[optind], &u) < 0) {
+	struct kw_url u;
+	if (kw_url_parse(argv[optind], &u) < 0) {
 		fprintf(stderr, "keyward-get: bad URL \"%s\": use http://HOST[:PORT]/PATH or "
 		                "toytls://HOST[:PORT]/PATH\n", argv[optind]);
 		return EXIT_USAGE;

@@ -5,7 +5,7 @@
  */
 #include "../../tools/bench_hist.h"
 #include "../../tools/bench_http.h"
-#include "../../tools/bench_url.h"
+#include "../../tools/url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +42,7 @@ TestSuite(bench_http, .init = reset);
 
 TestSuite(bench_hist);
 
-TestSuite(bench_url);
+TestSuite(url);
 
 Test(bench_http, whole_response_in_one_chunk)
 {
@@ -262,28 +262,28 @@ Test(bench_hist, merge)
 	cr_assert(p95 >= 4900 && p95 <= 5000, "p95 %llu", (unsigned long long)p95);
 }
 
-Test(bench_url, forms)
+Test(url, forms)
 {
-	struct bench_url u;
-	cr_assert_eq(bench_url_parse("http://127.0.0.1:8080/a/b?c", &u), 0);
+	struct kw_url u;
+	cr_assert_eq(kw_url_parse("http://127.0.0.1:8080/a/b?c", &u), 0);
 	cr_assert_not(u.toytls);
 	cr_assert_str_eq(u.host, "127.0.0.1");
 	cr_assert_str_eq(u.port, "8080");
 	cr_assert_str_eq(u.path, "/a/b?c");
-	cr_assert_eq(bench_url_parse("toytls://localhost/", &u), 0);
+	cr_assert_eq(kw_url_parse("toytls://localhost/", &u), 0);
 	cr_assert(u.toytls);
 	cr_assert_str_eq(u.port, "443");
-	cr_assert_eq(bench_url_parse("http://h", &u), 0);
+	cr_assert_eq(kw_url_parse("http://h", &u), 0);
 	cr_assert_str_eq(u.port, "80");
 	cr_assert_str_eq(u.path, "/");
-	cr_assert_eq(bench_url_parse("toytls://[::1]:8443/x", &u), 0);
+	cr_assert_eq(kw_url_parse("toytls://[::1]:8443/x", &u), 0);
 	cr_assert_str_eq(u.host, "::1");
 	cr_assert_str_eq(u.port, "8443");
-	cr_assert_eq(bench_url_parse("http://[::1]/", &u), 0);
+	cr_assert_eq(kw_url_parse("http://[::1]/", &u), 0);
 	cr_assert_str_eq(u.port, "80");
 }
 
-Test(bench_url, refused)
+Test(url, refused)
 {
 	static const char *const bad[] = {
 	    "ftp://h/",        "https://h/",   "http://",           "http://:80/",
@@ -291,7 +291,7 @@ Test(bench_url, refused)
 	    "http://h:65536/", "http://[::1/", "http://[::1]x/",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct bench_url u;
-		cr_assert_eq(bench_url_parse(bad[i], &u), -1, "%s", bad[i]);
+		struct kw_url u;
+		cr_assert_eq(kw_url_parse(bad[i], &u), -1, "%s", bad[i]);
 	}
 }

@@ -1,13 +1,13 @@
 /*
- * bench_url.h - the URLs keyward-bench loads: http://HOST[:PORT]/PATH and
+ * url.h - the URLs keyward's tools take: http://HOST[:PORT]/PATH and
  * toytls://HOST[:PORT]/PATH, HOST a name, an IPv4 literal or a bracketed IPv6 one.
  */
-#ifndef KW_BENCH_URL_H
-#define KW_BENCH_URL_H
+#ifndef KW_TOOLS_URL_H
+#define KW_TOOLS_URL_H
 
 #include <stdbool.h>
 
-struct bench_url {
+struct kw_url {
 	bool toytls;
 	char host[256];   /* without brackets */
 	char port[8];     /* 1..65535; default 80 (http) or 443 (toytls) */
@@ -15,6 +15,6 @@ struct bench_url {
 };
 
 /** Parses s into u. Returns 0, or -1 when s is not such a URL. */
-int bench_url_parse(const char *s, struct bench_url *u);
+int kw_url_parse(const char *s, struct kw_url *u);
 
 #endif

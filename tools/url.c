@@ -1,11 +1,11 @@
-#include "bench_url.h"
+#include "url.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* Splits the authority into host and port; returns 0 or -1. */
 static int
-split_authority(const char *a, size_t len, struct bench_url *u)
+split_authority(const char *a, size_t len, struct kw_url *u)
 {
 	const char *host = a, *port = NULL;
 	size_t host_len = len;
@@ -41,7 +41,7 @@ split_authority(const char *a, size_t len, struct bench_url *u)
 }
 
 int
-bench_url_parse(const char *s, struct bench_url *u)
+kw_url_parse(const char *s, struct kw_url *u)
 {
 	const char *rest;
 	if (strncmp(s, "http://", 7) == 0) {
