@@ -7,22 +7,16 @@
 #include "keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "err.h"
-
-#define KEY_FILE_MAX (64u * 1024u)
+#include "keyfile.h"
 
 /* Any input works for the test signature: the X25519 base point, twice. */
 static const uint8_t probe_pub[TT_X25519_LEN] = {9};
@@ -40,86 +34,6 @@ openssl_reason(void)
 	const char *reason = ERR_reason_error_string(ERR_peek_last_error());
 
 	return reason ? reason : "no detail";
-}
-
-/* Reads a whole regular file of at most KEY_FILE_MAX bytes; the caller cleanses and frees. */
-static int
-read_key_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_len)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-	int rc = KW_ERR_ARGUMENT;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-	if (fd < 0) {
-		snprintf(err, err_len, "key %s: cannot open: %s", path, strerror(errno));
-		return KW_ERR_ARGUMENT;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (size_t)st.st_size > KEY_FILE_MAX) {
-		snprintf(err, err_len, "key %s: not a regular file of 1 to %u bytes", path,
-		         KEY_FILE_MAX);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf) {
-		rc = KW_ERR_NOMEM;
-		snprintf(err, err_len, "key %s: out of memory", path);
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, err_len, "key %s: cannot read: %s", path,
-			         n < 0 ? strerror(errno) : "file shrank while reading");
-			OPENSSL_cleanse(buf, len);
-			free(buf);
-			buf = NULL;
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	*out = buf;
-	*out_len = len;
-	rc = 0;
-out:
-	close(fd);
-	return rc;
-}
-
-static int
-read_private_key(const char *path, EVP_PKEY **out, char *err, size_t err_len)
-{
-	uint8_t *pem = NULL;
-	size_t len = 0;
-	BIO *bio;
-	int rc = read_key_file(path, &pem, &len, err, err_len);
-
-	if (rc)
-		return rc;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	if (!bio) {
-		rc = KW_ERR_NOMEM;
-		snprintf(err, err_len, "key %s: out of memory", path);
-		goto out;
-	}
-	*out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	if (!*out) {
-		rc = KW_ERR_ARGUMENT;
-		snprintf(err, err_len,
-		         "key %s: not a PEM private key (or an encrypted one, which is not "
-		         "supported): %s",
-		         path, openssl_reason());
-	}
-	BIO_free(bio);
-out:
-	OPENSSL_cleanse(pem, len);
-	free(pem);
-	return rc;
 }
 
 static int
@@ -201,7 +115,7 @@ signer_keys_load(const struct kw_config *cfg, struct signer_keys *out, char *err
 	for (; keys.n < cfg->n_keys; keys.n++) {
 		struct signer_key *key = &keys.keys[keys.n];
 
-		rc = read_private_key(cfg->keys[keys.n].path, &key->pkey, err, err_len);
+		rc = kw_private_key_load(cfg->keys[keys.n].path, &key->pkey, err, err_len);
 		if (rc == 0)
 			rc = check_key(&cfg->keys[keys.n], key, err, err_len);
 		if (rc) {

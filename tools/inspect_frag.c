@@ -2,24 +2,19 @@
  * inspect_frag.c - fingerprint windows of private keys' secret integers, and the
  * one-pass matcher that looks for them in a buffer.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "err.h"
 #include "inspect_frag.h"
+#include "keyfile.h"
 
-#define KEY_FILE_MAX (1u << 20)
 #define PREFIX_LEN   8
 
 struct frag_window {
@@ -233,85 +228,11 @@ add_raw_private(struct frag_set *set, size_t key, const EVP_PKEY *pkey, const ch
 	return rc;
 }
 
-/* Reads a whole key file into a buffer the caller cleanses and frees. */
-static int
-read_key_file(const char *path, uint8_t **out, size_t *out_len, char *err, size_t err_len)
-{
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int fd, rc = KW_ERR_ARGUMENT;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, err_len, "key %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > KEY_FILE_MAX) {
-		snprintf(err, err_len, "key %s: not a regular file of 1 to %u bytes", path,
-		         KEY_FILE_MAX);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf) {
-		rc = KW_ERR_NOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n <= 0) {
-			snprintf(err, err_len, "key %s: %s", path,
-			         n < 0 ? strerror(errno) : "file shrank while reading");
-			OPENSSL_cleanse(buf, len);
-			free(buf);
-			buf = NULL;
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	*out = buf;
-	*out_len = len;
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	return 0;
-}
-
-static int
-read_private_key(const char *path, EVP_PKEY **out, char *err, size_t err_len)
-{
-	uint8_t *pem = NULL;
-	size_t len = 0;
-	BIO *bio;
-	int rc = read_key_file(path, &pem, &len, err, err_len);
-
-	if (rc)
-		return rc;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	*out = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
-	if (!*out) {
-		snprintf(err, err_len, "key %s: not a PEM private key (or an encrypted one)", path);
-		rc = bio ? KW_ERR_ARGUMENT : KW_ERR_NOMEM;
-	}
-	ERR_clear_error();
-	BIO_free(bio);
-	OPENSSL_cleanse(pem, len);
-	free(pem);
-	return rc;
-}
-
 int
 frag_set_add_key(struct frag_set *set, const char *path, size_t key, char *err, size_t err_len)
 {
 	EVP_PKEY *pkey = NULL;
-	int rc = read_private_key(path, &pkey, err, err_len);
+	int rc = kw_private_key_load(path, &pkey, err, err_len);
 
 	if (rc)
 		return rc;
