@@ -1,6 +1,12 @@
 /*
  * signer_client.c - sign_proxy: signing requests from connections to the signer and
  * replies back, over one SOCK_SEQPACKET channel, without ever blocking the loop.
+ *
+ * The signer answers BUSY beyond max_inflight requests in flight on a channel, so the
+ * proxy never has more than that many sent and unanswered: the rest wait in submission
+ * order and leave as replies come back. A request withdrawn after it was sent (its
+ * connection closed, or it timed out) still occupies the signer until its reply
+ * arrives: its id stays counted as an orphan until then.
  */
 #include "signer_client.h"
 
@@ -31,6 +37,10 @@ struct sign_proxy {
 	TAILQ_HEAD(, sign_waiter) pending; /* submission order */
 	size_t n_pending;
 	struct sign_waiter *first_unsent; /* every waiter before it is on the channel */
+	unsigned max_inflight;            /* sent and unanswered requests allowed */
+	unsigned n_inflight;              /* sent and unanswered: waiters and orphans */
+	unsigned n_orphans;
+	uint32_t *orphans; /* ids sent then withdrawn, reply awaited; max_inflight slots */
 	struct sign_bucket buckets[SP_BUCKETS];
 };
 
@@ -53,12 +63,23 @@ waiter_timeout(struct kw_timer *t)
 	wt->done(wt, KW_ERR_SIGN_TIMEOUT, NULL, 0);
 }
 
+/* Nothing is in flight on a channel that is new or gone: everything pending is unsent. */
+static void
+inflight_reset(struct sign_proxy *sp)
+{
+	sp->first_unsent = TAILQ_FIRST(&sp->pending);
+	sp->n_inflight = 0;
+	sp->n_orphans = 0;
+	for (struct sign_waiter *wt = sp->first_unsent; wt != NULL; wt = TAILQ_NEXT(wt, order))
+		wt->sent = false;
+}
+
 static int
 channel_open(struct sign_proxy *sp, int fd)
 {
 	sp->io.fd = fd;
 	sp->io.events = 0;
-	sp->first_unsent = TAILQ_FIRST(&sp->pending);
+	inflight_reset(sp);
 	if (fd < 0)
 		return 0;
 	int flags = fcntl(fd, F_GETFL);
@@ -82,7 +103,7 @@ channel_close(struct sign_proxy *sp)
 	worker_io_del(sp->w, &sp->io);
 	close(sp->io.fd);
 	sp->io.fd = -1;
-	sp->first_unsent = TAILQ_FIRST(&sp->pending);
+	inflight_reset(sp);
 }
 
 static void
@@ -94,16 +115,24 @@ channel_lost(struct sign_proxy *sp, const char *why)
 }
 
 int
-sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, struct sign_proxy **out)
+sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsigned max_inflight,
+               struct sign_proxy **out)
 {
 	struct sign_proxy *sp = calloc(1, sizeof(*sp));
-	if (sp == NULL) {
+	if (max_inflight == 0)
+		max_inflight = 1;
+	uint32_t *orphans = calloc(max_inflight, sizeof(*orphans));
+	if (sp == NULL || orphans == NULL) {
+		free(sp);
+		free(orphans);
 		if (fd >= 0)
 			close(fd);
 		return KW_ERR_NOMEM;
 	}
 	sp->w = w;
 	sp->timeouts = timeouts;
+	sp->max_inflight = max_inflight;
+	sp->orphans = orphans;
 	sp->next_id = 1;
 	sp->io.on_event = sign_proxy_on_event;
 	TAILQ_INIT(&sp->pending);
@@ -111,6 +140,7 @@ sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, struct
 		LIST_INIT(&sp->buckets[i]);
 	int err = channel_open(sp, fd);
 	if (err) {
+		free(sp->orphans);
 		free(sp);
 		return err;
 	}
@@ -124,6 +154,7 @@ sign_proxy_free(struct sign_proxy *sp)
 	if (sp == NULL)
 		return;
 	channel_close(sp);
+	free(sp->orphans);
 	free(sp);
 }
 
@@ -132,6 +163,7 @@ sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct tt
 {
 	wt->proxy = sp;
 	wt->pending = true;
+	wt->sent = false;
 	wt->request_id = sp->next_id++;
 	if (sp->next_id == 0)
 		sp->next_id = 1;
@@ -145,11 +177,10 @@ sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct tt
 	kw_timer_arm(&wt->timer, sp->timeouts, sp->w->now);
 }
 
-void
-sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt)
+/* Takes wt out of every list; a sent request stays counted in flight. */
+static void
+waiter_remove(struct sign_proxy *sp, struct sign_waiter *wt)
 {
-	if (!wt->pending)
-		return;
 	if (sp->first_unsent == wt)
 		sp->first_unsent = TAILQ_NEXT(wt, order);
 	TAILQ_REMOVE(&sp->pending, wt, order);
@@ -158,6 +189,30 @@ sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt)
 	kw_timer_disarm(&wt->timer);
 	wt->pending = false;
 	wt->proxy = NULL;
+}
+
+void
+sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt)
+{
+	if (!wt->pending)
+		return;
+	waiter_remove(sp, wt);
+	if (wt->sent)
+		sp->orphans[sp->n_orphans++] = wt->request_id;
+}
+
+/* The reply for a withdrawn request: its slot in flight is free again. */
+static bool
+orphan_answered(struct sign_proxy *sp, uint32_t request_id)
+{
+	for (unsigned i = 0; i < sp->n_orphans; i++) {
+		if (sp->orphans[i] == request_id) {
+			sp->orphans[i] = sp->orphans[--sp->n_orphans];
+			sp->n_inflight--;
+			return true;
+		}
+	}
+	return false;
 }
 
 static void
@@ -181,9 +236,11 @@ sign_proxy_flush(struct sign_proxy *sp)
 
 	if (sp->io.fd < 0)
 		return;
-	while (sp->first_unsent != NULL) {
+	while (sp->first_unsent != NULL && sp->n_inflight < sp->max_inflight) {
+		unsigned room = sp->max_inflight - sp->n_inflight;
+		unsigned batch = room < SP_SEND_BATCH ? room : SP_SEND_BATCH;
 		unsigned n = 0;
-		for (struct sign_waiter *wt = sp->first_unsent; wt != NULL && n < SP_SEND_BATCH;
+		for (struct sign_waiter *wt = sp->first_unsent; wt != NULL && n < batch;
 		     wt = TAILQ_NEXT(wt, order), n++) {
 			encode_request(wt, bufs[n]);
 			iov[n] =
@@ -202,8 +259,11 @@ sign_proxy_flush(struct sign_proxy *sp)
 			channel_lost(sp, strerror(errno));
 			return;
 		}
-		for (int i = 0; i < sent; i++)
+		for (int i = 0; i < sent; i++) {
+			sp->first_unsent->sent = true;
 			sp->first_unsent = TAILQ_NEXT(sp->first_unsent, order);
+		}
+		sp->n_inflight += (unsigned)sent;
 	}
 	worker_io_set(sp->w, &sp->io, EPOLLIN);
 }
@@ -220,11 +280,17 @@ handle_reply(struct sign_proxy *sp, const uint8_t *msg, size_t len)
 	while (wt != NULL && wt->request_id != rep.request_id)
 		wt = LIST_NEXT(wt, bucket);
 	if (wt == NULL) {
-		kw_log_debug("sign_proxy: reply for unknown or finished request %u ignored",
-		             rep.request_id);
+		if (!orphan_answered(sp, rep.request_id))
+			kw_log_debug("sign_proxy: reply for unknown or finished request %u ignored",
+			             rep.request_id);
 		return;
 	}
-	sign_proxy_cancel(sp, wt);
+	if (!wt->sent) {
+		kw_log_debug("sign_proxy: reply for unsent request %u ignored", rep.request_id);
+		return;
+	}
+	waiter_remove(sp, wt);
+	sp->n_inflight--;
 	if (rep.status != SP_STATUS_OK) {
 		kw_log_info("sign_proxy: request %u refused: %s", rep.request_id,
 		            sp_status_name(rep.status));

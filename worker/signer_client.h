@@ -32,6 +32,7 @@ struct sign_waiter {
 	sign_done_fn done;
 	struct sign_proxy *proxy; /* set while pending */
 	bool pending;             /* submitted, no outcome yet */
+	bool sent;                /* on the current channel, reply awaited */
 	uint32_t request_id;
 	struct tt_sign_request req;
 	struct kw_timer timer;
@@ -44,10 +45,12 @@ void sign_waiter_init(struct sign_waiter *wt, sign_done_fn done);
 
 /**
  * Creates the proxy on channel fd (non-blocking SOCK_SEQPACKET; -1: none yet), which
- * it owns from then on. Requests time out after timeouts' duration. Returns 0 or a
- * code (fd is closed then).
+ * it owns from then on. Requests time out after timeouts' duration; at most
+ * max_inflight of them (the signer's per-channel limit, at least 1) are sent and
+ * unanswered at any time, the others wait in submission order. Returns 0 or a code
+ * (fd is closed then).
  */
-int sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts,
+int sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsigned max_inflight,
                    struct sign_proxy **out);
 
 /** Closes the channel and frees the proxy; no waiter may be pending. NULL is fine. */
@@ -63,7 +66,10 @@ void sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt,
 /** Withdraws wt's request (its connection is going away); a reply that comes is ignored. */
 void sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt);
 
-/** Sends every queued request the channel takes now; the rest waits for it to drain. */
+/**
+ * Sends queued requests while the channel takes them and fewer than max_inflight are
+ * unanswered; the rest waits for the channel to drain or for replies.
+ */
 void sign_proxy_flush(struct sign_proxy *sp);
 
 /**

@@ -419,7 +419,7 @@ worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_tab
 		return KW_ERR_INTERNAL;
 	}
 	int signer_fd = fcntl(KW_FD_SIGNER, F_GETFD) >= 0 ? KW_FD_SIGNER : -1;
-	rc = sign_proxy_new(w, signer_fd, &w->q_sign, &w->signer);
+	rc = sign_proxy_new(w, signer_fd, &w->q_sign, cfg->signer.max_inflight, &w->signer);
 	if (rc) {
 		snprintf(err, err_len, "signer channel: %s", kw_strerror(rc));
 		return rc;
