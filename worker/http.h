@@ -81,7 +81,8 @@ struct http_body {
 	uint64_t remaining;       /* bytes left of a Content-Length body or of the current chunk */
 	int chunk_state;          /* private */
 	size_t line_len;          /* private: bytes of the current chunk-size line */
-	uint64_t total;
+	uint64_t total;           /* body bytes (chunk data) so far */
+	uint64_t framing;         /* private: chunk-size lines, extensions, CRLFs, trailers */
 	uint64_t max_size;
 };
 

@@ -5,6 +5,11 @@
 /* Longest chunk-size line (extensions included) and trailer section, CRLFs not counted. */
 #define CHUNK_LINE_MAX    4096
 #define CHUNK_SIZE_DIGITS 16
+/*
+ * Bytes of chunked framing (size lines, extensions, CRLFs, trailers) a body may carry
+ * in all: as many as max_size allows for data, and at least this many.
+ */
+#define CHUNK_FRAMING_MIN (64u * 1024u)
 
 enum chunk_state {
 	CS_SIZE,
@@ -120,7 +125,10 @@ http_body_discard(struct http_body *b, const uint8_t *in, size_t len, size_t *co
 	int rc = 0;
 	while (rc == 0 && i < len) {
 		if (b->chunk_state != CS_DATA) {
-			rc = chunk_step(b, in[i++]);
+			if (++b->framing > CHUNK_FRAMING_MIN && b->framing > b->max_size)
+				rc = -413;
+			else
+				rc = chunk_step(b, in[i++]);
 			continue;
 		}
 		size_t n = b->remaining < len - i ? (size_t)b->remaining : len - i;

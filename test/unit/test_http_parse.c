@@ -768,6 +768,22 @@ Test(body, chunk_extension_bounds)
 	cr_assert_eq(feed(line, 4099), -400);
 }
 
+Test(body, chunk_framing_bounded_in_all)
+{
+	/* One-byte chunks with long extensions: framing stops at max(64 KiB, max_size). */
+	static char chunk[4100];
+	memset(chunk, 'e', sizeof(chunk));
+	memcpy(chunk, "1;", 2);
+	memcpy(chunk + 4092, "\r\nx\r\n", 6);
+	int rc = 0;
+	body_init(true, 0, 1000);
+	for (int i = 0; i < 100 && rc == 0; i++)
+		rc = feed(chunk, 4097);
+	cr_assert_eq(rc, -413);
+	cr_assert_leq(body.framing, 64 * 1024 + 1);
+	cr_assert_lt(body.total, 20);
+}
+
 Test(body, chunk_extension_characters)
 {
 	body_init(true, 0, 100);
