@@ -1,0 +1,138 @@
+/*
+ * sign_inworker.c - FOR BENCHMARKS ONLY, NEVER IN PRODUCTION BUILDS: a sign_proxy
+ * that loads the private keys into the worker and signs in-process, so that tools/bench
+ * can compare handshakes per second with the signer against in-worker signing.
+ *
+ * Compiled only with meson -Dbench_inworker_signing=true, in place of signer_client.c.
+ * A production worker has no key-loading code at all. The signer still runs; its
+ * channel is closed at once. Requests queued during a loop turn are signed at its
+ * end (sign_proxy_flush), each outcome through its waiter's callback as with the signer.
+ */
+#ifdef KW_BENCH_INWORKER_SIGNING
+
+#include "signer_client.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "keyfile.h"
+#include "log.h"
+#include "toytls_sign.h"
+#include "worker.h"
+
+struct sign_proxy {
+	struct worker *w;
+	struct kw_timer_queue *timeouts;
+	EVP_PKEY **keys; /* by key id */
+	size_t n_keys;
+	TAILQ_HEAD(, sign_waiter) pending;
+};
+
+static void
+waiter_timeout(struct kw_timer *t)
+{
+	struct sign_waiter *wt = container_of(t, struct sign_waiter, timer);
+	sign_proxy_cancel(wt->proxy, wt);
+	wt->done(wt, KW_ERR_SIGN_TIMEOUT, NULL, 0);
+}
+
+void
+sign_waiter_init(struct sign_waiter *wt, sign_done_fn done)
+{
+	memset(wt, 0, sizeof(*wt));
+	wt->done = done;
+}
+
+int
+sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsigned max_inflight,
+               struct sign_proxy **out)
+{
+	const struct kw_config *cfg = w->cfg;
+	char err[512];
+	int rc = KW_ERR_NOMEM;
+
+	if (fd >= 0)
+		close(fd);
+	struct sign_proxy *sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		return rc;
+	sp->w = w;
+	sp->timeouts = timeouts;
+	TAILQ_INIT(&sp->pending);
+	sp->keys = calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof(*sp->keys));
+	if (sp->keys == NULL)
+		goto fail;
+	for (; sp->n_keys < cfg->n_keys; sp->n_keys++) {
+		rc = kw_private_key_load(cfg->keys[sp->n_keys].path, &sp->keys[sp->n_keys], err,
+		                         sizeof(err));
+		if (rc) {
+			kw_log_err("sign_proxy_new: %s", err);
+			goto fail;
+		}
+	}
+	kw_log_warn("sign_proxy_new: BENCHMARK BUILD: %zu keys loaded in the worker", sp->n_keys);
+	*out = sp;
+	return 0;
+fail:
+	sign_proxy_free(sp);
+	return rc;
+}
+
+void
+sign_proxy_free(struct sign_proxy *sp)
+{
+	if (sp == NULL)
+		return;
+	for (size_t i = 0; i < sp->n_keys; i++)
+		EVP_PKEY_free(sp->keys[i]);
+	free(sp->keys);
+	free(sp);
+}
+
+void
+sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct tt_sign_request *req)
+{
+	wt->proxy = sp;
+	wt->pending = true;
+	wt->req = *req;
+	TAILQ_INSERT_TAIL(&sp->pending, wt, order);
+	kw_timer_init(&wt->timer, waiter_timeout);
+	kw_timer_arm(&wt->timer, sp->timeouts, sp->w->now);
+}
+
+void
+sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt)
+{
+	if (!wt->pending)
+		return;
+	TAILQ_REMOVE(&sp->pending, wt, order);
+	kw_timer_disarm(&wt->timer);
+	wt->pending = false;
+	wt->proxy = NULL;
+}
+
+void
+sign_proxy_flush(struct sign_proxy *sp)
+{
+	struct sign_waiter *wt;
+	while ((wt = TAILQ_FIRST(&sp->pending)) != NULL) {
+		uint8_t sig[TT_MAX_SIGNATURE_LEN];
+		size_t len = 0;
+		sign_proxy_cancel(sp, wt);
+		int rc = wt->req.key_id < sp->n_keys
+		             ? tt_sign(sp->keys[wt->req.key_id], wt->req.client_pub,
+		                       wt->req.server_pub, sig, &len)
+		             : KW_ERR_ARGUMENT;
+		wt->done(wt, rc ? KW_ERR_SIGN_FAILED : 0, sig, len);
+	}
+}
+
+void
+sign_proxy_set_channel(struct sign_proxy *sp, int fd)
+{
+	close(fd);
+}
+
+#endif
