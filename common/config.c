@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -977,6 +978,20 @@ static const struct key top_keys[] = {
 };
 static const struct section top_section = {"", top_keys, COUNT_OF(top_keys)};
 
+/* Workers and the signer must never share a user: the signer's memory would be theirs. */
+static int
+check_users(struct loader *ld, const config_t *lc)
+{
+	const config_setting_t *s = config_lookup(lc, "signer.user");
+
+	if (strcmp(ld->cfg->user, ld->cfg->signer.user) != 0)
+		return 0;
+	if (s == NULL)
+		s = config_lookup(lc, "user");
+	return fail(ld, s, "user and signer.user are both \"%s\": the workers must not run as "
+	                   "the signer's user", ld->cfg->user);
+}
+
 static int
 default_pid_file(struct loader *ld)
 {
@@ -1015,6 +1030,8 @@ kw_config_load_string(const char *text, const char *path, struct kw_config **out
 		goto out;
 	}
 	ret = load_section(&ld, config_root_setting(&lc), &top_section, ld.cfg);
+	if (ret == 0)
+		ret = check_users(&ld, &lc);
 	if (ret == 0)
 		ret = default_pid_file(&ld);
 out:
@@ -1138,4 +1155,49 @@ kw_config_free(struct kw_config *cfg)
 	free(cfg->mime_types);
 	free(cfg->default_type);
 	free(cfg);
+}
+
+/* For a process running as root: name must be an existing user other than root. */
+static int
+check_user_exists(const struct kw_config *cfg, const char *key, const char *name, char *err,
+                  size_t err_len)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(name);
+	if (pw != NULL && pw->pw_uid != 0)
+		return 0;
+	snprintf(err, err_len, "%s: %s \"%s\": %s", cfg->path, key, name,
+	         pw != NULL ? "is root; the children must run as an unprivileged user"
+	                    : errno ? strerror(errno) : "no such user");
+	return KW_ERR_ARGUMENT;
+}
+
+int
+kw_config_check_host(const struct kw_config *cfg, char *err, size_t err_len)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < cfg->n_servers; i++) {
+		const struct kw_server *srv = &cfg->servers[i];
+		const char *why = NULL;
+
+		if (!srv->has_tls || srv->certificate_key == NULL)
+			continue;
+		if (stat(srv->certificate_key, &st) != 0)
+			why = strerror(errno);
+		else if (!S_ISREG(st.st_mode))
+			why = "not a regular file";
+		if (why != NULL) {
+			snprintf(err, err_len, "%s:%d: certificate_key %s: %s", cfg->path, srv->line,
+			         srv->certificate_key, why);
+			return KW_ERR_ARGUMENT;
+		}
+	}
+	if (geteuid() != 0)
+		return 0;
+	if (check_user_exists(cfg, "user", cfg->user, err, err_len) != 0)
+		return KW_ERR_ARGUMENT;
+	return check_user_exists(cfg, "signer.user", cfg->signer.user, err, err_len);
 }

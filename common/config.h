@@ -118,6 +118,15 @@ int kw_config_load_file(const char *path, struct kw_config **out, char *err, siz
 int kw_config_load_string(const char *text, const char *path, struct kw_config **out,
                           char *err, size_t err_len);
 
+/**
+ * What the master checks beyond the loader, on the host it runs on: every
+ * certificate_key is an existing regular file (stat only: the master never opens a
+ * key), and, when running as root, user and signer.user exist and are not root.
+ * Children do not call it, so that a respawn never depends on files it does not read.
+ * Returns 0, or KW_ERR_ARGUMENT with "FILE[:LINE]: reason" in err.
+ */
+int kw_config_check_host(const struct kw_config *cfg, char *err, size_t err_len);
+
 /** Frees a configuration. NULL is fine. */
 void kw_config_free(struct kw_config *cfg);
 

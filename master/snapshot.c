@@ -44,6 +44,12 @@ snapshot_load(const char *path, char **text, struct kw_config **cfg, char *err, 
 	rc = kw_config_load_string(buf, path, cfg, err, err_len);
 	if (rc < 0)
 		goto out;
+	rc = kw_config_check_host(*cfg, err, err_len);
+	if (rc < 0) {
+		kw_config_free(*cfg);
+		*cfg = NULL;
+		goto out;
+	}
 	*text = buf;
 	buf = NULL;
 

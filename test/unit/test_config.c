@@ -771,6 +771,45 @@ Test(config, certificate_key_is_never_opened)
 	             4, "'certificate_key' must not be empty");
 }
 
+Test(config, host_check_wants_existing_key_files)
+{
+	struct kw_config *cfg = load_ok(
+	    "servers = ( { " LOCATION "\n"
+	    "  listen = ( " LISTEN_TLS(443) " );\n"
+	                                    "  certificate = \"certs/server_cert.pem\";\n"
+	                                    "  certificate_key = \"no/such/key.pem\"; } );\n");
+	char prefix[PATH_MAX + 32];
+
+	cr_assert_eq(kw_config_check_host(cfg, err, sizeof err), KW_ERR_ARGUMENT);
+	snprintf(prefix, sizeof prefix, "%s:1: certificate_key ", conf);
+	cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0, "got \"%s\"", err);
+	cr_assert_not_null(strstr(err, "No such file or directory"), "got \"%s\"", err);
+	kw_config_free(cfg);
+
+	cfg = load_ok("servers = ( { " LOCATION "\n"
+	              "  listen = ( " LISTEN_TLS(443) " );\n"
+	                                              "  " CERT_AND_KEY " } );\n");
+	if (geteuid() != 0) {
+		cr_assert_eq(kw_config_check_host(cfg, err, sizeof err), 0, "%s", err);
+	} else {
+		free(cfg->user);
+		cfg->user = strdup("no-such-user-kw");
+		cr_assert_eq(kw_config_check_host(cfg, err, sizeof err), KW_ERR_ARGUMENT);
+		cr_assert_not_null(strstr(err, "user \"no-such-user-kw\": no such user"), "%s", err);
+		free(cfg->user);
+		cfg->user = strdup("root");
+		cr_assert_eq(kw_config_check_host(cfg, err, sizeof err), KW_ERR_ARGUMENT);
+		cr_assert_not_null(strstr(err, "is root"), "%s", err);
+	}
+	kw_config_free(cfg);
+}
+
+Test(config, workers_and_signer_never_share_a_user)
+{
+	expect_error("user = \"www\";\nsigner = {\n  user = \"www\";\n};\n" MINIMAL, 3,
+	             "the workers must not run as the signer's user");
+}
+
 Test(config, keys_are_deduplicated)
 {
 	struct kw_config *cfg = load_ok(
