@@ -931,7 +931,7 @@ static const struct key signer_keys[] = {
     {KEY("threads", KIND_COUNT, CFG(signer.threads)), .min = 1, .max = MAX_THREADS, .num = 2},
     {KEY("timeout", KIND_DURATION, CFG(signer.timeout_ms)), .min = 1, .max = DAY_MS, .num = 2000},
     {KEY("max_inflight", KIND_UINT, CFG(signer.max_inflight)), .min = 1, .max = 65536, .num = 64},
-    {KEY("rate_limit", KIND_UINT, CFG(signer.rate_limit)), .max = 1000000},
+    {KEY("rate_limit", KIND_UINT, CFG(signer.rate_limit)), .max = 1000000, .num = 10000},
 };
 static const struct section signer_section = {" in signer", signer_keys, COUNT_OF(signer_keys)};
 

@@ -3,9 +3,10 @@
  *
  * Decoders accept exactly one form per message: the datagram size, the header's
  * length field, version, type and reserved bits, and every length inside the
- * payload must be what the encoder writes. The request decoder also refuses an
- * all-zero client or server X25519 key (an invalid point a sane worker never
- * forwards); the signer trusts nothing else about the keys: it only signs them.
+ * payload must be what the encoder writes. The request decoder also refuses a
+ * client or server X25519 key of small order, all-zero included (an invalid point a
+ * sane worker never forwards); the signer trusts nothing else about the keys: it
+ * only signs them.
  * A reply carries a signature exactly when its status is SP_STATUS_OK.
  */
 #include <assert.h>
@@ -13,6 +14,7 @@
 
 #include "err.h"
 #include "signer_proto.h"
+#include "toytls_keys.h"
 #include "toytls_wire.h"
 
 #define SP_REPLY_FIXED_LEN 4u /* status:u16 || sig_len:u16 */
@@ -51,16 +53,6 @@ decode_header(const uint8_t *msg, size_t len, enum sp_type type, uint32_t *reque
 	return 0;
 }
 
-static int
-is_all_zero(const uint8_t *p, size_t len)
-{
-	uint8_t acc = 0;
-
-	for (size_t i = 0; i < len; i++)
-		acc |= p[i];
-	return acc == 0;
-}
-
 size_t
 sp_encode_sign_request(const struct sp_sign_request *req, uint8_t out[SP_SIGN_REQUEST_LEN])
 {
@@ -82,7 +74,7 @@ sp_decode_sign_request(const uint8_t *msg, size_t len, struct sp_sign_request *r
 	if (len != SP_SIGN_REQUEST_LEN ||
 	    decode_header(msg, len, SP_SIGN_TOYTLS_V1, &request_id) != 0)
 		return KW_ERR_UNEXPECTED_MESSAGE;
-	if (is_all_zero(p + 4, TT_X25519_LEN) || is_all_zero(p + 4 + TT_X25519_LEN, TT_X25519_LEN))
+	if (tt_x25519_is_low_order(p + 4) || tt_x25519_is_low_order(p + 4 + TT_X25519_LEN))
 		return KW_ERR_UNEXPECTED_MESSAGE;
 	req->request_id = request_id;
 	req->key_id = tt_load_u32(p);

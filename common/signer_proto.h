@@ -57,7 +57,8 @@ size_t sp_encode_sign_request(const struct sp_sign_request *req, uint8_t out[SP_
 
 /**
  * Decodes a request, checking version, type, reserved bits, length fields and the
- * datagram size exactly. Returns 0 or KW_ERR_UNEXPECTED_MESSAGE.
+ * datagram size exactly, and refusing X25519 keys of small order. Returns 0 or
+ * KW_ERR_UNEXPECTED_MESSAGE.
  */
 int sp_decode_sign_request(const uint8_t *msg, size_t len, struct sp_sign_request *req);
 

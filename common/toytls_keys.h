@@ -5,6 +5,7 @@
 #ifndef KW_TOYTLS_KEYS_H
 #define KW_TOYTLS_KEYS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -30,6 +31,13 @@ int tt_x25519_from_private(struct tt_x25519 *kp, const uint8_t priv[TT_X25519_LE
  */
 int tt_x25519_derive(const struct tt_x25519 *kp, const uint8_t peer[TT_X25519_LEN],
                      uint8_t shared[TT_X25519_LEN]);
+
+/**
+ * True when pub is one of the X25519 public keys of small order (all-zero, one, the
+ * points of order 8, and p - 1, p, p + 1), whatever its unused top bit: a peer
+ * that sends one makes the shared secret all-zero or predictable.
+ */
+bool tt_x25519_is_low_order(const uint8_t pub[TT_X25519_LEN]);
 
 /** Frees the key pair. */
 void tt_x25519_dispose(struct tt_x25519 *kp);

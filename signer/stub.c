@@ -41,13 +41,18 @@ stub_channel_dispose(struct stub_channel *ch)
 	ch->n_inflight = 0;
 }
 
+/*
+ * Request ids must grow on a channel (serial-number order, so the worker's counter
+ * may wrap): every id is admitted once, never again, whether answered or not.
+ */
 static int
-is_in_flight(const struct stub_channel *ch, uint32_t request_id)
+is_new_id(struct stub_channel *ch, uint32_t request_id)
 {
-	for (unsigned i = 0; i < ch->n_inflight; i++)
-		if (ch->inflight[i] == request_id)
-			return 1;
-	return 0;
+	if (ch->have_last && (int32_t)(request_id - ch->last_id) <= 0)
+		return 0;
+	ch->have_last = true;
+	ch->last_id = request_id;
+	return 1;
 }
 
 /* Token bucket holding at most one second's worth of requests. Returns 1 when one is taken. */
@@ -96,7 +101,7 @@ int
 stub_admit(struct stub_channel *ch, size_t n_keys, const struct sp_sign_request *req,
            uint64_t now_ms, struct sp_sign_reply *rep)
 {
-	if (is_in_flight(ch, req->request_id))
+	if (req->key_id >= n_keys || !is_new_id(ch, req->request_id))
 		return KW_ERR_UNEXPECTED_MESSAGE;
 	if (ch->limits.rate_limit && !take_token(ch, now_ms)) {
 		count_rate_limited(ch, now_ms);
@@ -104,8 +109,6 @@ stub_admit(struct stub_channel *ch, size_t n_keys, const struct sp_sign_request 
 	}
 	if (ch->n_inflight >= ch->limits.max_inflight)
 		return answer(req, SP_STATUS_BUSY, rep);
-	if (req->key_id >= n_keys)
-		return answer(req, SP_STATUS_BAD_KEY, rep);
 	ch->inflight[ch->n_inflight++] = req->request_id;
 	return STUB_SIGN;
 }

@@ -9,6 +9,7 @@
 #ifndef KW_SIGNER_STUB_H
 #define KW_SIGNER_STUB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "keys.h"
@@ -26,6 +27,8 @@ struct stub_channel {
 	struct stub_limits limits;
 	uint32_t *inflight; /* request ids being signed, limits.max_inflight slots */
 	unsigned n_inflight;
+	bool have_last;     /* a request has been admitted on this channel */
+	uint32_t last_id;   /* the newest request id admitted */
 	uint64_t tokens;       /* token bucket, in thousandths of a request */
 	uint64_t refill_ms;    /* time of the last refill */
 	uint64_t rate_limited; /* requests refused since the last log line */
@@ -51,11 +54,12 @@ void stub_channel_dispose(struct stub_channel *ch);
 
 /**
  * Decides what to do with a decoded request arriving at now_ms on ch, checking in
- * this order: an id already in flight (KW_ERR_UNEXPECTED_MESSAGE: the peer is
- * broken, close the channel), the rate limit (RATE_LIMITED; refusals are counted
- * and logged at most once per second), the in-flight cap (BUSY), the key id against
- * n_keys (BAD_KEY). Returns STUB_REPLY with *rep filled in, or STUB_SIGN with the id
- * now in flight.
+ * this order: a key id not below n_keys, or a request id not newer than every id
+ * admitted before on ch (KW_ERR_UNEXPECTED_MESSAGE: the peer is broken, close the
+ * channel; so each id is answered at most once), the rate limit (RATE_LIMITED;
+ * refusals are counted and logged at most once per second), the in-flight cap
+ * (BUSY). Returns STUB_REPLY with *rep filled in, or STUB_SIGN with the id now in
+ * flight.
  */
 int stub_admit(struct stub_channel *ch, size_t n_keys, const struct sp_sign_request *req,
                uint64_t now_ms, struct sp_sign_reply *rep);

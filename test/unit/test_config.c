@@ -337,7 +337,7 @@ Test(config, defaults)
 	cr_expect_eq(cfg->signer.threads, 2);
 	cr_expect_eq(cfg->signer.timeout_ms, 2000);
 	cr_expect_eq(cfg->signer.max_inflight, 64);
-	cr_expect_eq(cfg->signer.rate_limit, 0);
+	cr_expect_eq(cfg->signer.rate_limit, 10000);
 
 	cr_expect_eq(cfg->http.max_connections, 1024);
 	cr_expect_eq(cfg->http.handshake_timeout_ms, 10000);

@@ -145,6 +145,21 @@ Test(keys, low_order_and_zero_peers_refused)
 	}
 }
 
+Test(keys, low_order_points_recognised)
+{
+	for (size_t i = 0; i < sizeof(bad_peers) / sizeof(bad_peers[0]); i++) {
+		uint8_t peer[TT_X25519_LEN];
+
+		tt_hex_decode(bad_peers[i], peer, sizeof(peer));
+		cr_expect(tt_x25519_is_low_order(peer), "peer %s", bad_peers[i]);
+		peer[TT_X25519_LEN - 1] ^= 0x80;
+		cr_expect(tt_x25519_is_low_order(peer), "peer %s with the top bit flipped",
+		          bad_peers[i]);
+	}
+	cr_expect_not(tt_x25519_is_low_order(client.pub));
+	cr_expect_not(tt_x25519_is_low_order(server.pub));
+}
+
 Test(keys, refusal_leaves_no_libcrypto_error)
 {
 	uint8_t peer[TT_X25519_LEN] = {0}, shared[TT_X25519_LEN];

@@ -106,6 +106,27 @@ Test(signer_proto, request_bad_header_fields)
 	}
 }
 
+Test(signer_proto, request_low_order_keys_refused)
+{
+	static const uint8_t order8[TT_X25519_LEN] = {
+	    0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3,
+	    0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32,
+	    0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00};
+	struct sp_sign_request req = sample_request();
+	uint8_t msg[SP_SIGN_REQUEST_LEN];
+
+	memcpy(req.client_pub, order8, TT_X25519_LEN);
+	sp_encode_sign_request(&req, msg);
+	expect_bad_request(msg, sizeof(msg));
+
+	req = sample_request();
+	memcpy(req.server_pub, order8, TT_X25519_LEN);
+	req.server_pub[0] = 1;
+	memset(req.server_pub + 1, 0, TT_X25519_LEN - 1);
+	sp_encode_sign_request(&req, msg);
+	expect_bad_request(msg, sizeof(msg));
+}
+
 Test(signer_proto, request_zero_keys_refused)
 {
 	struct sp_sign_request req = sample_request();

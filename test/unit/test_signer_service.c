@@ -207,19 +207,32 @@ Test(signer_service, signs_on_many_channels_with_every_thread)
 	EVP_PKEY_free(pub);
 }
 
-Test(signer_service, unknown_key_id_answered_bad_key)
+Test(signer_service, unknown_key_id_closes_only_that_channel)
 {
 	struct signer s = start_signer(1, 4, 0);
 	EVP_PKEY *pub = certificate_key();
 	struct sp_sign_request req = request(9, 1);
-	struct sp_sign_reply rep;
-	int fd = open_channel(&s, 0);
+	int fd = open_channel(&s, 0), other = open_channel(&s, 1);
 
 	send_request(fd, &req);
-	recv_reply(fd, &rep);
-	cr_expect_eq(rep.request_id, 9);
-	cr_expect_eq(rep.status, SP_STATUS_BAD_KEY);
-	round_trip(pub, fd, 10);
+	expect_eof(fd);
+	round_trip(pub, other, 10);
+	close(s.control);
+	cr_expect_eq(wait_exit(&s), 0);
+	EVP_PKEY_free(pub);
+}
+
+Test(signer_service, a_replayed_request_id_closes_only_that_channel)
+{
+	struct signer s = start_signer(1, 4, 0);
+	EVP_PKEY *pub = certificate_key();
+	int fd = open_channel(&s, 0), other = open_channel(&s, 1);
+	struct sp_sign_request req = request(5, 0);
+
+	round_trip(pub, fd, 5);
+	send_request(fd, &req);
+	expect_eof(fd);
+	round_trip(pub, other, 5);
 	close(s.control);
 	cr_expect_eq(wait_exit(&s), 0);
 	EVP_PKEY_free(pub);
@@ -317,18 +330,19 @@ Test(signer_service, worker_going_away_leaves_others_served)
 
 Test(signer_service, worker_not_reading_replies_is_cut_off)
 {
-	struct signer s = start_signer(1, 4, 0);
+	struct signer s = start_signer(1, 4, 1);
 	EVP_PKEY *pub = certificate_key();
 	int stuck = open_channel(&s, 0), good = open_channel(&s, 1);
-	struct sp_sign_request req = request(1, 7);
 	uint8_t msg[SP_SIGN_REQUEST_LEN];
 	ssize_t n;
 	long sent = 0;
 
-	/* BAD_KEY replies pile up unread until the signer's send buffer is full */
-	sp_encode_sign_request(&req, msg);
-	while ((n = send(stuck, msg, sizeof(msg), MSG_NOSIGNAL)) == (ssize_t)sizeof(msg))
-		sent++;
+	/* RATE_LIMITED replies pile up unread until the signer's send buffer is full */
+	do {
+		struct sp_sign_request req = request((uint32_t)sent + 1, 0);
+		sp_encode_sign_request(&req, msg);
+		n = send(stuck, msg, sizeof(msg), MSG_NOSIGNAL);
+	} while (n == (ssize_t)sizeof(msg) && ++sent < 10000000);
 	cr_expect_eq(n, -1);
 	cr_expect(errno == EPIPE || errno == ECONNRESET, "errno %d", errno);
 	cr_expect_gt(sent, 10);

@@ -74,8 +74,8 @@ Test(signer_stub, admits_and_caps_in_flight)
 	expect_reply(admit(&ch, 4, 0, T0, &rep), &rep, 4, SP_STATUS_BUSY);
 
 	stub_finish(&ch, 1);
-	cr_expect_eq(admit(&ch, 3, 0, T0, &rep), STUB_SIGN);
-	expect_reply(admit(&ch, 5, 0, T0, &rep), &rep, 5, SP_STATUS_BUSY);
+	cr_expect_eq(admit(&ch, 5, 0, T0, &rep), STUB_SIGN);
+	expect_reply(admit(&ch, 6, 0, T0, &rep), &rep, 6, SP_STATUS_BUSY);
 	stub_channel_dispose(&ch);
 }
 
@@ -88,11 +88,11 @@ Test(signer_stub, finish_of_unknown_id_changes_nothing)
 	stub_finish(&ch, 99);
 	expect_reply(admit(&ch, 2, 0, T0, &rep), &rep, 2, SP_STATUS_BUSY);
 	stub_finish(&ch, 1);
-	cr_expect_eq(admit(&ch, 2, 0, T0, &rep), STUB_SIGN);
+	cr_expect_eq(admit(&ch, 3, 0, T0, &rep), STUB_SIGN);
 	stub_channel_dispose(&ch);
 }
 
-Test(signer_stub, duplicate_in_flight_id_is_malformed)
+Test(signer_stub, each_id_is_admitted_once_in_order)
 {
 	struct stub_channel ch = channel(4, 0);
 	struct sp_sign_reply rep;
@@ -100,8 +100,22 @@ Test(signer_stub, duplicate_in_flight_id_is_malformed)
 	cr_expect_eq(admit(&ch, 7, 0, T0, &rep), STUB_SIGN);
 	cr_expect_eq(admit(&ch, 7, 0, T0, &rep), KW_ERR_UNEXPECTED_MESSAGE);
 	cr_expect_eq(admit(&ch, 7, 1, T0, &rep), KW_ERR_UNEXPECTED_MESSAGE);
+	cr_expect_eq(admit(&ch, 6, 0, T0, &rep), KW_ERR_UNEXPECTED_MESSAGE, "an older id");
 	stub_finish(&ch, 7);
-	cr_expect_eq(admit(&ch, 7, 0, T0, &rep), STUB_SIGN, "an answered id may be reused");
+	cr_expect_eq(admit(&ch, 7, 0, T0, &rep), KW_ERR_UNEXPECTED_MESSAGE,
+	             "an answered id is never signed again");
+	cr_expect_eq(admit(&ch, 9, 0, T0, &rep), STUB_SIGN, "ids may skip");
+	stub_channel_dispose(&ch);
+}
+
+Test(signer_stub, ids_may_wrap)
+{
+	struct stub_channel ch = channel(4, 0);
+	struct sp_sign_reply rep;
+
+	cr_expect_eq(admit(&ch, UINT32_MAX, 0, T0, &rep), STUB_SIGN);
+	cr_expect_eq(admit(&ch, 1, 0, T0, &rep), STUB_SIGN);
+	cr_expect_eq(admit(&ch, UINT32_MAX, 0, T0, &rep), KW_ERR_UNEXPECTED_MESSAGE);
 	stub_channel_dispose(&ch);
 }
 
@@ -115,14 +129,14 @@ Test(signer_stub, duplicate_checked_before_busy)
 	stub_channel_dispose(&ch);
 }
 
-Test(signer_stub, unknown_key_id)
+Test(signer_stub, unknown_key_id_is_malformed)
 {
 	struct stub_channel ch = channel(1, 0);
 	struct sp_sign_reply rep;
 
-	expect_reply(admit(&ch, 1, 2, T0, &rep), &rep, 1, SP_STATUS_BAD_KEY);
-	expect_reply(admit(&ch, 2, UINT32_MAX, T0, &rep), &rep, 2, SP_STATUS_BAD_KEY);
-	cr_expect_eq(admit(&ch, 3, 1, T0, &rep), STUB_SIGN, "BAD_KEY replies hold no slot");
+	cr_expect_eq(admit(&ch, 1, 2, T0, &rep), KW_ERR_UNEXPECTED_MESSAGE);
+	cr_expect_eq(admit(&ch, 2, UINT32_MAX, T0, &rep), KW_ERR_UNEXPECTED_MESSAGE);
+	cr_expect_eq(admit(&ch, 3, 1, T0, &rep), STUB_SIGN);
 	stub_channel_dispose(&ch);
 }
 
@@ -168,14 +182,14 @@ Test(signer_stub, rate_limited_counts_reset_per_log_line)
 	stub_channel_dispose(&ch);
 }
 
-Test(signer_stub, rate_limit_checked_before_busy_and_key)
+Test(signer_stub, rate_limit_checked_before_busy)
 {
 	struct stub_channel ch = channel(1, 1);
 	struct sp_sign_reply rep;
 
 	cr_expect_eq(admit(&ch, 1, 0, T0, &rep), STUB_SIGN);
-	expect_reply(admit(&ch, 2, 9, T0, &rep), &rep, 2, SP_STATUS_RATE_LIMITED);
-	expect_reply(admit(&ch, 3, 9, T0 + 1000, &rep), &rep, 3, SP_STATUS_BUSY);
+	expect_reply(admit(&ch, 2, 0, T0, &rep), &rep, 2, SP_STATUS_RATE_LIMITED);
+	expect_reply(admit(&ch, 3, 0, T0 + 1000, &rep), &rep, 3, SP_STATUS_BUSY);
 	stub_channel_dispose(&ch);
 }
 
