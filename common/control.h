@@ -17,6 +17,8 @@ enum ctl_type {
 	                           master -> worker: a new channel to a new signer (1 fd) */
 	CTL_SHUTDOWN = 3,       /* master -> child: stop accepting, finish, exit by arg ms */
 	CTL_REOPEN_LOGS = 4,    /* master -> child: fds = { error log, access log (optional) } */
+	CTL_WORKER_BROKE = 5,   /* signer -> master: worker arg sent a malformed request or stopped
+	                           reading replies; its channel is closed, the master stops it */
 };
 
 #define CTL_MAX_FDS 4

@@ -355,6 +355,24 @@ child_ready(struct master *m, struct child *c)
 		commit(m, gen);
 }
 
+/* The signer closed a worker's channel for a protocol breach: that worker is stopped. */
+static void
+worker_broke(struct child *signer, uint32_t slot)
+{
+	struct generation *gen = signer->gen;
+	struct child *w;
+
+	if (slot >= gen->n_workers || gen->workers[slot].pid <= 0) {
+		kw_log_warn("signer (pid %ld) reported worker %u, which is not running",
+		            (long)signer->pid, (unsigned)slot);
+		return;
+	}
+	w = &gen->workers[slot];
+	kw_log_warn("worker %u (pid %ld, generation %u) broke the signer protocol: killing it",
+	            (unsigned)slot, (long)w->pid, gen->id);
+	child_kill(w, SIGKILL, 0);
+}
+
 static void
 handle_control(struct master *m, struct child *c)
 {
@@ -379,6 +397,9 @@ handle_control(struct master *m, struct child *c)
 			close(fds[i]);
 		if (rc == 1 && msg.type == CTL_READY && n_fds == 0)
 			child_ready(m, c);
+		else if (rc == 1 && msg.type == CTL_WORKER_BROKE && n_fds == 0 &&
+		         c == &c->gen->signer)
+			worker_broke(c, msg.arg);
 		else
 			kw_log_warn("unexpected control message from %s (pid %ld): type %u",
 			            child_name(c, name, sizeof(name)), (long)c->pid,

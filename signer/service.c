@@ -91,12 +91,24 @@ channel_close(struct signer_service *svc, struct channel *ch)
 	pthread_mutex_unlock(&svc->lock);
 }
 
+/* Tells the master that the worker of ch broke the protocol, so that it stops it. */
+static void
+report_broken_worker(struct signer_service *svc, const struct channel *ch)
+{
+	struct ctl_msg msg = {.type = CTL_WORKER_BROKE, .arg = ch->stub.slot};
+
+	if (ctl_send(svc->control_fd, &msg, NULL, 0) < 0)
+		kw_log_err("report_broken_worker: cannot tell the master about worker %u",
+		           (unsigned)ch->stub.slot);
+}
+
 /*
  * Writes one reply without blocking. A channel too full to take it (its worker stopped
- * reading replies) is shut down, which the loop then sees as EOF. Returns 0 or -errno.
+ * reading replies: a sane worker never has more replies due than the in-flight cap) is
+ * shut down, which the loop then sees as EOF, and its worker reported. Returns 0 or -errno.
  */
 static int
-send_reply(struct channel *ch, const struct sp_sign_reply *rep)
+send_reply(struct signer_service *svc, struct channel *ch, const struct sp_sign_reply *rep)
 {
 	uint8_t msg[SP_SIGN_REPLY_MAX_LEN];
 	size_t len = sp_encode_sign_reply(rep, msg);
@@ -112,6 +124,7 @@ send_reply(struct channel *ch, const struct sp_sign_reply *rep)
 	kw_log_warn("send_reply: channel of worker %u is full (not reading replies): closing it",
 	            (unsigned)ch->stub.slot);
 	shutdown(ch->fd, SHUT_RDWR);
+	report_broken_worker(svc, ch);
 	return -EAGAIN;
 }
 
@@ -146,7 +159,7 @@ signing_thread(void *arg)
 		stub_finish(&job->ch->stub, job->req.request_id);
 		pthread_mutex_unlock(&svc->lock);
 
-		send_reply(job->ch, &rep);
+		send_reply(svc, job->ch, &rep);
 		pthread_mutex_lock(&svc->lock);
 		channel_unref(svc, job->ch);
 		pthread_mutex_unlock(&svc->lock);
@@ -182,22 +195,24 @@ handle_request(struct signer_service *svc, struct channel *ch, const struct sp_s
 	free(job);
 
 	if (verdict < 0) {
-		kw_log_warn("handle_request: worker %u sent request id %u again while it is in "
-		            "flight: closing its channel",
-		            (unsigned)ch->stub.slot, (unsigned)req->request_id);
+		kw_log_warn("handle_request: worker %u sent request id %u for key %u, not newer "
+		            "than the last or for no key: closing its channel",
+		            (unsigned)ch->stub.slot, (unsigned)req->request_id,
+		            (unsigned)req->key_id);
 		return verdict;
 	}
 	if (verdict == STUB_REPLY) {
 		kw_log_debug("handle_request: worker %u request %u: %s", (unsigned)ch->stub.slot,
 		             (unsigned)req->request_id, sp_status_name(rep.status));
-		if (send_reply(ch, &rep) < 0)
+		if (send_reply(svc, ch, &rep) < 0)
 			return KW_ERR_INTERNAL;
 	}
 	return 0;
 }
 
 /* Reads and handles one request. Returns 1 when one was handled, 0 when none is waiting,
- * or -1 when the channel must be closed (EOF, error, bad input). */
+ * -1 when the channel must be closed (EOF, error), or -2 when its worker broke the
+ * protocol (the channel is closed and the master told). */
 static int
 serve_one(struct signer_service *svc, struct channel *ch)
 {
@@ -219,9 +234,16 @@ serve_one(struct signer_service *svc, struct channel *ch)
 		kw_log_warn("serve_one: malformed request (%zd bytes) from worker %u: closing its "
 		            "channel",
 		            n, (unsigned)ch->stub.slot);
+		return -2;
+	}
+	switch (handle_request(svc, ch, &req)) {
+	case 0:
+		return 1;
+	case KW_ERR_UNEXPECTED_MESSAGE:
+		return -2;
+	default:
 		return -1;
 	}
-	return handle_request(svc, ch, &req) == 0 ? 1 : -1;
 }
 
 /* Serves up to READ_BURST requests of a readable channel, so that others get their turn. */
@@ -231,6 +253,8 @@ serve_channel(struct signer_service *svc, struct channel *ch)
 	for (int i = 0; i < READ_BURST; i++) {
 		int rc = serve_one(svc, ch);
 
+		if (rc == -2)
+			report_broken_worker(svc, ch);
 		if (rc < 0)
 			channel_close(svc, ch);
 		if (rc <= 0)

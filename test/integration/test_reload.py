@@ -410,10 +410,11 @@ class KeyRotationTest(OpsTestCase):
         self.assertNotEqual(new_leaf, old_leaf)
 
         self.site.reload(2)
+        # until they exit, old workers may still answer a connection with the old identity
+        self.site.log.wait_for(r"generation 1: every process exited")
         status, body, leaf = tls_get(self.site.tls_port, self.site.root_pem_bytes())
         self.assertEqual((status, body), (200, PAGE))
         self.assertEqual(leaf, new_leaf)
-        self.site.log.wait_for(r"generation 1: every process exited")
         self.assertFalse(pid_alive(old_signer))
         [new_signer] = self.site.children("signer")
         self.assertNotEqual(new_signer, old_signer)

@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""A compromised worker cannot turn the signer into a signing oracle.
+
+As root, the test takes a copy of a running worker's channel to the signer
+(pidfd_getfd) and writes on it what a compromised worker could: a raw digest,
+wrong lengths, an unknown type, a huge length field, an unknown key id, a
+replayed request id, a flood. Malformed input closes that channel and the master
+replaces the worker; a flood is refused with a status; the other worker, plain
+HTTP and toy-TLS keep working throughout.
+"""
+
+import ctypes
+import os
+import signal
+import socket
+import struct
+import unittest
+
+import kwtest
+
+SYS_pidfd_getfd = 438
+KW_FD_SIGNER = 5
+HEADER = struct.Struct(">BBHII")  # version, type, reserved, request id, payload length
+SIGN_TOYTLS_V1 = 1
+VALID_KEY = bytes(range(1, 33))
+
+
+def request(request_id, key_id=0, client=VALID_KEY, server=VALID_KEY[::-1]):
+    payload = struct.pack(">I", key_id) + client + server
+    return HEADER.pack(1, SIGN_TOYTLS_V1, 0, request_id, len(payload)) + payload
+
+
+def steal_channel(pid):
+    """A copy of the worker's end of its signer channel."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        fd = libc.syscall(SYS_pidfd_getfd, pidfd, KW_FD_SIGNER, 0)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+    finally:
+        os.close(pidfd)
+    return socket.socket(fileno=fd)
+
+
+@unittest.skipUnless(kwtest.IS_ROOT, "taking a worker's descriptor needs root")
+class OracleTest(kwtest.SiteTestCase):
+    site_args = {"signer_extra": "rate_limit = 100;"}
+
+    def check_serving(self):
+        self.assertEqual(self.site.get("/").stdout, b"<h1>hello</h1>\n")
+        self.assertEqual(self.site.get("/", tls=True).stdout, b"<h1>hello</h1>\n")
+
+    def abuse(self, *messages):
+        """Sends messages as worker 0; asserts it is replaced and the other one is not."""
+        victim, bystander = self.site.children("worker")
+        mark = self.site.log.mark()
+        with steal_channel(victim) as chan:
+            for m in messages:
+                chan.send(m)
+        self.site.log.wait_for(r"worker \d \(pid %d, generation \d+\) broke the signer "
+                               r"protocol: killing it" % victim, since=mark)
+        self.site.log.wait_for(r"worker \d ready: pid \d+", since=mark)
+        workers = self.site.children("worker")
+        self.assertNotIn(victim, workers)
+        self.assertIn(bystander, workers)
+        self.check_serving()
+
+    def test_raw_digest(self):
+        self.abuse(os.urandom(32))
+
+    def test_one_byte_short_and_long(self):
+        self.abuse(request(0x7ffffff0)[:-1])
+        self.abuse(request(0x7ffffff1) + b"\0")
+
+    def test_unknown_type_and_version(self):
+        good = request(0x7ffffff2)
+        self.abuse(good[:1] + b"\x09" + good[2:])
+        self.abuse(b"\x02" + good[1:])
+
+    def test_huge_length_field(self):
+        good = request(0x7ffffff3)
+        self.abuse(good[:8] + struct.pack(">I", 0xFFFFFFFF) + good[12:])
+
+    def test_unknown_key_id(self):
+        self.abuse(request(0x7ffffff4, key_id=7))
+
+    def test_small_order_point(self):
+        self.abuse(request(0x7ffffff5, client=bytes(32)))
+        self.abuse(request(0x7ffffff6, server=b"\x01" + bytes(31)))
+
+    def test_same_request_id_twice(self):
+        self.abuse(request(0x7ffffff7), request(0x7ffffff7))
+
+    def test_flood_is_refused_not_signed(self):
+        """Past the in-flight cap and the rate limit, requests get a refusal status."""
+        victim, bystander = self.site.children("worker")
+        mark = self.site.log.mark()
+        with steal_channel(victim) as chan:
+            for i in range(150):
+                chan.send(request(0x60000000 + i))
+        self.site.log.wait_for(r"stub_admit: channel of worker \d over 100 requests/s: "
+                               r"\d+ refused", since=mark)
+        [signer] = self.site.children("signer")
+        self.assertIn(bystander, self.site.children("worker"))
+        # The injected ids are newer than the victim's own: its next request would be
+        # refused as a replay. It is the compromised process here; replace it.
+        os.kill(victim, signal.SIGKILL)
+        self.site.log.wait_for(r"worker \d ready: pid \d+", since=mark)
+        self.assertEqual(self.site.children("signer"), [signer])
+        self.check_serving()
+
+    def test_flood_past_what_the_channel_holds(self):
+        """A worker that does not read its replies has its channel closed and is replaced."""
+        victim, bystander = self.site.children("worker")
+        mark = self.site.log.mark()
+        os.kill(victim, signal.SIGSTOP)
+        try:
+            with steal_channel(victim) as chan:
+                chan.settimeout(10)
+                try:
+                    for i in range(100000):
+                        chan.send(request(0x50000000 + i))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+        finally:
+            try:
+                os.kill(victim, signal.SIGCONT)
+            except ProcessLookupError:
+                pass  # already killed by the master
+        self.site.log.wait_for(r"worker \d \(pid %d, generation \d+\) broke the signer "
+                               r"protocol: killing it" % victim, since=mark)
+        self.site.log.wait_for(r"worker \d ready: pid \d+", since=mark)
+        self.assertIn(bystander, self.site.children("worker"))
+        self.check_serving()
+
+if __name__ == "__main__":
+    kwtest.main()
