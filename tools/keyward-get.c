@@ -51,7 +51,8 @@ usage(FILE *out)
 	        "\n"
 	        "  -i, --include        print the response head before the body\n"
 	        "  -I, --head           send HEAD instead of GET (implies -i)\n"
-	        "  -H, --header LINE    add a request header (\"Name: value\"), repeatable\n"
+	        "  -H, --header LINE    add a request header (\"Name: value\"), repeatable; a Host,\n"
+	        "                       User-Agent or Connection header replaces keyward-get's own\n"
 	        "      --root FILE      trusted root certificate(s), PEM (toytls://)\n"
 	        "      --name NAME      DNS name to verify and to send as server_name and Host\n"
 	        "                       (default: the URL's host)\n"
@@ -342,26 +343,43 @@ build_request(const struct kw_url *u, const struct options *o, struct kw_buf *re
 	char line[1024];
 	const char *host = o->name ? o->name : u->host;
 	bool v6 = strchr(host, ':') != NULL;
-	int n = snprintf(line, sizeof(line),
-	                 "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: keyward-get/%s\r\n"
-	                 "Connection: close\r\n",
-	                 o->head_only ? "HEAD" : "GET", u->path, v6 ? "[" : "", host, v6 ? "]" : "",
-	                 u->port, KW_VERSION);
+	bool own_host = false, own_connection = false, own_agent = false;
+
+	for (size_t i = 0; i < o->n_headers; i++) {
+		const char *h = o->headers[i];
+		if (strpbrk(h, "\r\n") != NULL || strchr(h, ':') == NULL || h[0] == ':') {
+			fprintf(stderr, "keyward-get: bad header \"%s\"\n", h);
+			return -1;
+		}
+		own_host |= strncasecmp(h, "Host:", 5) == 0;
+		own_connection |= strncasecmp(h, "Connection:", 11) == 0;
+		own_agent |= strncasecmp(h, "User-Agent:", 11) == 0;
+	}
+	int n = snprintf(line, sizeof(line), "%s %s HTTP/1.1\r\n", o->head_only ? "HEAD" : "GET",
+	                 u->path);
 	if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(u->path, " \r\n") != NULL) {
 		fprintf(stderr, "keyward-get: URL path too long or not encoded\n");
 		return -1;
 	}
 	if (kw_buf_append(req, line, (size_t)n) < 0)
 		return -1;
-	for (size_t i = 0; i < o->n_headers; i++) {
-		if (strpbrk(o->headers[i], "\r\n") != NULL || strchr(o->headers[i], ':') == NULL) {
-			fprintf(stderr, "keyward-get: bad header \"%s\"\n", o->headers[i]);
+	if (!own_host) {
+		n = snprintf(line, sizeof(line), "Host: %s%s%s:%s\r\n", v6 ? "[" : "", host,
+		             v6 ? "]" : "", u->port);
+		if (n < 0 || (size_t)n >= sizeof(line) || kw_buf_append(req, line, (size_t)n) < 0)
 			return -1;
-		}
+	}
+	if (!own_agent) {
+		n = snprintf(line, sizeof(line), "User-Agent: keyward-get/%s\r\n", KW_VERSION);
+		if (n < 0 || (size_t)n >= sizeof(line) || kw_buf_append(req, line, (size_t)n) < 0)
+			return -1;
+	}
+	if (!own_connection && kw_buf_append(req, "Connection: close\r\n", 19) < 0)
+		return -1;
+	for (size_t i = 0; i < o->n_headers; i++)
 		if (kw_buf_append(req, o->headers[i], strlen(o->headers[i])) < 0 ||
 		    kw_buf_append(req, "\r\n", 2) < 0)
 			return -1;
-	}
 	return kw_buf_append(req, "\r\n", 2);
 }
 

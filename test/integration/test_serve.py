@@ -69,6 +69,13 @@ class ServeTest(kwtest.SiteTestCase):
         self.assertIn(b"Date: ", head)
         self.assertEqual(body, b"<h1>hello</h1>\n")
 
+    def test_keyward_get_headers_replace_its_own(self):
+        for tls in (False, True):
+            res = self.site.get("/", tls=tls, args=["-i", "-H", "Host: LOCALHOST",
+                                                    "-H", "Connection: keep-alive"])
+            self.assertTrue(res.stdout.startswith(b"HTTP/1.1 200 OK"), res.stdout)
+            self.assertTrue(res.stdout.endswith(b"<h1>hello</h1>\n"))
+
     def test_not_found(self):
         for tls in (False, True):
             res = self.site.get("/nope.html", tls=tls, args=["-i"], check=False)
