@@ -750,10 +750,22 @@ resolve_address(struct loader *ld, const config_setting_t *s, struct kw_listener
 	return 0;
 }
 
-static bool
-same_address(const struct kw_listener *a, const struct kw_listener *b)
+bool
+kw_listener_same_address(const struct kw_listener *a, const struct kw_listener *b)
 {
-	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+	if (a->addr.ss_family != b->addr.ss_family)
+		return false;
+	if (a->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->addr;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->addr;
+
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	const struct sockaddr_in *x = (const struct sockaddr_in *)&a->addr;
+	const struct sockaddr_in *y = (const struct sockaddr_in *)&b->addr;
+
+	return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 }
 
 /* Adds the server to the listener equal to l, creating it (and taking l's strings) if new. */
@@ -766,7 +778,7 @@ attach_listener(struct loader *ld, const config_setting_t *s, struct kw_server *
 	size_t j = 0;
 	struct kw_listener *shared;
 
-	while (j < cfg->n_listeners && !same_address(&cfg->listeners[j], l))
+	while (j < cfg->n_listeners && !kw_listener_same_address(&cfg->listeners[j], l))
 		j++;
 	if (j == cfg->n_listeners) {
 		shared = reallocarray(cfg->listeners, j + 1, sizeof *shared);

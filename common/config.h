@@ -127,6 +127,9 @@ int kw_config_load_string(const char *text, const char *path, struct kw_config *
  */
 int kw_config_check_host(const struct kw_config *cfg, char *err, size_t err_len);
 
+/** True when two listeners have the same family, address, port (and IPv6 scope). */
+bool kw_listener_same_address(const struct kw_listener *a, const struct kw_listener *b);
+
 /** Frees a configuration. NULL is fine. */
 void kw_config_free(struct kw_config *cfg);
 

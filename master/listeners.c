@@ -37,24 +37,6 @@ format_address(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
-static bool
-same_address(const struct kw_listener *a, const struct kw_listener *b)
-{
-	if (a->addr.ss_family != b->addr.ss_family)
-		return false;
-	if (a->addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->addr;
-		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->addr;
-
-		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	const struct sockaddr_in *x = (const struct sockaddr_in *)&a->addr;
-	const struct sockaddr_in *y = (const struct sockaddr_in *)&b->addr;
-
-	return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-}
-
 /* Returns the fd of prev listening on l's configured address, or -1. */
 static int
 find_reusable(const struct kw_listener *l, const struct kw_config *prev_cfg,
@@ -63,7 +45,7 @@ find_reusable(const struct kw_listener *l, const struct kw_config *prev_cfg,
 	if (!prev_cfg || !prev)
 		return -1;
 	for (size_t i = 0; i < prev->n && i < prev_cfg->n_listeners; i++) {
-		if (prev->fds[i] >= 0 && same_address(l, &prev_cfg->listeners[i]))
+		if (prev->fds[i] >= 0 && kw_listener_same_address(l, &prev_cfg->listeners[i]))
 			return prev->fds[i];
 	}
 	return -1;
