@@ -1,5 +1,6 @@
 /*
- * keyfile.c - reading a PEM private key file without leaving copies of it behind.
+ * keyfile.c - reading a PEM private key file without leaving copies of it behind,
+ * and the public key of the certificate that goes with it.
  */
 #include "keyfile.h"
 
@@ -16,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "err.h"
 
@@ -114,4 +116,31 @@ out:
 	OPENSSL_cleanse(pem, len);
 	free(pem);
 	return rc;
+}
+
+int
+kw_certificate_key_load(const char *path, EVP_PKEY **out, char *err, size_t err_len)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	X509 *cert = NULL;
+
+	if (!bio) {
+		snprintf(err, err_len, "certificate %s: cannot open: %s", path, strerror(errno));
+		return KW_ERR_ARGUMENT;
+	}
+	cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!cert) {
+		snprintf(err, err_len, "certificate %s: not a PEM certificate: %s", path,
+		         openssl_reason());
+		return KW_ERR_ARGUMENT;
+	}
+	*out = X509_get_pubkey(cert);
+	X509_free(cert);
+	if (!*out) {
+		snprintf(err, err_len, "certificate %s: unreadable public key: %s", path,
+		         openssl_reason());
+		return KW_ERR_ARGUMENT;
+	}
+	return 0;
 }

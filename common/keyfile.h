@@ -20,4 +20,11 @@
  */
 int kw_private_key_load(const char *path, EVP_PKEY **out, char *err, size_t err_len);
 
+/**
+ * Reads the PEM certificate at path and returns its public key in *out (caller
+ * frees), to check a private key against. Returns 0, or KW_ERR_ARGUMENT with
+ * "certificate PATH: reason" in err.
+ */
+int kw_certificate_key_load(const char *path, EVP_PKEY **out, char *err, size_t err_len);
+
 #endif

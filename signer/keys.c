@@ -1,67 +1,21 @@
 /*
- * keys.c - loads the signer's private keys, before any privilege drop or sandbox.
- *
- * The PEM text is read into a buffer of our own, parsed from a memory BIO, and
- * cleansed at once: afterwards the key bytes live only inside the EVP_PKEY objects.
+ * keys.c - loads the signer's private keys, before any privilege drop or sandbox,
+ * with kw_private_key_load (no copy of the key bytes outlives the EVP_PKEY objects),
+ * checks each against its certificate and signs once with it.
  */
 #include "keys.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "err.h"
 #include "keyfile.h"
 
 /* Any input works for the test signature: the X25519 base point, twice. */
 static const uint8_t probe_pub[TT_X25519_LEN] = {9};
-
-/* Refuses to prompt for a passphrase: encrypted keys are not supported. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	return -1;
-}
-
-static const char *
-openssl_reason(void)
-{
-	const char *reason = ERR_reason_error_string(ERR_peek_last_error());
-
-	return reason ? reason : "no detail";
-}
-
-static int
-read_certificate_key(const char *path, EVP_PKEY **out, char *err, size_t err_len)
-{
-	BIO *bio = BIO_new_file(path, "r");
-	X509 *cert = NULL;
-
-	if (!bio) {
-		snprintf(err, err_len, "certificate %s: cannot open: %s", path, strerror(errno));
-		return KW_ERR_ARGUMENT;
-	}
-	cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
-	BIO_free(bio);
-	if (!cert) {
-		snprintf(err, err_len, "certificate %s: not a PEM certificate: %s", path,
-		         openssl_reason());
-		return KW_ERR_ARGUMENT;
-	}
-	*out = X509_get_pubkey(cert);
-	X509_free(cert);
-	if (!*out) {
-		snprintf(err, err_len, "certificate %s: unreadable public key: %s", path,
-		         openssl_reason());
-		return KW_ERR_ARGUMENT;
-	}
-	return 0;
-}
 
 /* Checks a loaded key against its certificate and signs once with it. */
 static int
@@ -79,7 +33,7 @@ check_key(const struct kw_key *conf, struct signer_key *key, char *err, size_t e
 		         conf->path);
 		return rc;
 	}
-	rc = read_certificate_key(conf->certificate, &pub, err, err_len);
+	rc = kw_certificate_key_load(conf->certificate, &pub, err, err_len);
 	if (rc)
 		return rc;
 	if (EVP_PKEY_eq(pub, key->pkey) != 1) {

@@ -2,6 +2,7 @@
  * inspect_frag.c - fingerprint windows of private keys' secret integers, and the
  * one-pass matcher that looks for them in a buffer.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
