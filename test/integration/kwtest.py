@@ -32,6 +32,18 @@ SIGNER_USER = "keyward-signer"
 _certs_cache = {}
 
 
+def wait_until(predicate, timeout=30, what="condition"):
+    """Polls a condition about processes or files that no log line announces,
+    bounded in time; returns the predicate's first true value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
 def user_exists(name):
     try:
         pwd.getpwnam(name)
@@ -190,12 +202,26 @@ signer = { %s threads = 2; %s };
 
     # -- the server -------------------------------------------------------------------
 
-    def start(self, wait=True):
-        self.proc = subprocess.Popen([KEYWARD, "-c", self.conf], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.log = LogWatcher(self.proc.stderr)
-        if wait:
-            self.log.wait_for(r"ready: generation \d+, %d workers" % self.workers)
+    def start(self, wait=True, attempts=3):
+        """Starts the master; with wait, until it is ready. A port that another test
+        took between free_port() and the master's bind is replaced and tried again."""
+        for attempt in range(attempts):
+            self.proc = subprocess.Popen([KEYWARD, "-c", self.conf], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.log = LogWatcher(self.proc.stderr)
+            if not wait:
+                return self
+            try:
+                self.log.wait_for(r"ready: generation \d+, %d workers" % self.workers)
+                return self
+            except AssertionError:
+                taken = "Address already in use" in self.log.text()
+                self.stop()
+                if not taken or attempt == attempts - 1:
+                    raise
+                self.plain_port = free_port()
+                self.tls_port = free_port()
+                self.write_config()
         return self
 
     def stop(self):

@@ -14,8 +14,9 @@ import time
 import unittest
 
 import kwtest
+from kwtest import wait_until
 from test_reload import (BIG_SIZE, PAGE, Download, FileLog, OpsSite, OpsTestCase, make_big_file,
-                         pid_alive, plain_get, tls_get, wait_until)
+                         pid_alive, plain_get, tls_get)
 
 MASTER_KILL_GRACE = 2.0
 

@@ -30,17 +30,6 @@ BIG_SIZE = 80 * 1024 * 1024
 REQUEST_TIMEOUT = 20
 
 
-def wait_until(predicate, timeout=30, what="condition"):
-    """Polls a condition about processes or files, bounded in time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def pid_alive(pid):
     """True while pid exists and is not a zombie."""
     try:
@@ -75,7 +64,7 @@ class FileLog:
                     return line
             return None
         try:
-            return wait_until(found, timeout, "a line matching %r in %s" % (pattern, self.path))
+            return kwtest.wait_until(found, timeout, "a line matching %r in %s" % (pattern, self.path))
         except AssertionError:
             raise AssertionError("no line matching %r in %s:\n%s"
                                  % (pattern, self.path, self.text()[-4000:]))
@@ -274,7 +263,7 @@ class Load:
     def wait_progress(self, n):
         """Waits until every thread has made n more successful requests."""
         before = self.snapshot()
-        wait_until(lambda: all(count >= before[name] + n
+        kwtest.wait_until(lambda: all(count >= before[name] + n
                                for name, count in self.snapshot().items()),
                    timeout=60, what="progress of every load thread")
 
@@ -542,13 +531,13 @@ class ConfigChangeTest(OpsTestCase):
         for t in threads:
             t.start()
         try:
-            wait_until(lambda: outcome["ok"] >= 10, what="probes before the reload")
+            kwtest.wait_until(lambda: outcome["ok"] >= 10, what="probes before the reload")
             self.site.write_config(plain_ports=[kept, added])
             self.site.reload(2)
             self.assertEqual(plain_get(added), (200, PAGE))
             self.site.log.wait_for(r"generation 1: every process exited")
             ok_after = outcome["ok"]
-            wait_until(lambda: outcome["ok"] >= ok_after + 10, what="probes after the reload")
+            kwtest.wait_until(lambda: outcome["ok"] >= ok_after + 10, what="probes after the reload")
         finally:
             stop.set()
             for t in threads:
@@ -591,7 +580,7 @@ class QueuedReloadTest(OpsTestCase):
         self.site.log.wait_for(r"reloading configuration", since=mark)
         self.site.write_config(root="www-b")
         self.site.signal(signal.SIGHUP)
-        wait_until(lambda: plain_get(self.site.plain_port) == (200, b"site www-b\n"),
+        kwtest.wait_until(lambda: plain_get(self.site.plain_port) == (200, b"site www-b\n"),
                    what="the second configuration served")
         log = "\n".join(self.site.log.lines[mark:])
         last = 3 if "reload requested during a reload: queued" in log else 2
@@ -624,7 +613,7 @@ class QueuedReloadTest(OpsTestCase):
                     raise
             return "reload failed: generation 2" in "\n".join(self.site.log.lines[mark:])
         try:
-            wait_until(release, what="generation 2 to fail")
+            kwtest.wait_until(release, what="generation 2 to fail")
         finally:
             for fd in writers:
                 os.close(fd)

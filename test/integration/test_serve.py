@@ -21,17 +21,6 @@ with open(os.path.join(kwtest.TEST_DATA, "v1-vectors.json")) as f:
     V = {k: bytes.fromhex(v) for k, v in json.load(f).items()}
 
 
-def wait_until(predicate, timeout=20, what="condition"):
-    """Polls a condition about the running processes, bounded in time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
 def tls_request(site, request, server_name=None, client=None):
     with open(site.root_pem, "rb") as f:
         root = f.read()
@@ -249,7 +238,7 @@ class RespawnTest(kwtest.SiteTestCase):
         workers = self.site.children("worker")
         self.assertEqual(len(workers), 2)
         os.kill(workers[0], signal.SIGKILL)
-        wait_until(lambda: len(self.site.children("worker")) == 2
+        kwtest.wait_until(lambda: len(self.site.children("worker")) == 2
                    and workers[0] not in self.site.children("worker"), what="a new worker")
         for _ in range(10):
             self.assertEqual(self.site.get("/").stdout, b"<h1>hello</h1>\n")
@@ -260,7 +249,7 @@ class RespawnTest(kwtest.SiteTestCase):
         mark = self.site.log.mark()
         os.kill(signer, signal.SIGKILL)
         self.assertEqual(self.site.get("/").stdout, b"<h1>hello</h1>\n")
-        wait_until(lambda: [p for p in self.site.children("signer") if p != signer],
+        kwtest.wait_until(lambda: [p for p in self.site.children("signer") if p != signer],
                    what="a new signer")
         self.site.log.wait_for(r"signer .*ready|ready: generation", since=mark)
         for _ in range(10):
