@@ -41,27 +41,58 @@ http_reason(int status)
 	return "Unknown";
 }
 
+/* Writes v as exactly width decimal digits (v < 10^width). */
+static char *
+put_digits(char *p, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + width;
+}
+
+/* The proleptic Gregorian date of a day count since 1970-01-01 (Hinnant's civil_from_days). */
+static void
+civil_from_days(long long days, long long *year, unsigned *month, unsigned *mday)
+{
+	days += 719468;
+	const long long era = (days >= 0 ? days : days - 146096) / 146097;
+	const unsigned doe = (unsigned)(days - era * 146097);
+	const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	const unsigned mp = (5 * doy + 2) / 153;
+	*mday = doy - (153 * mp + 2) / 5 + 1;
+	*month = mp < 10 ? mp + 3 : mp - 9;
+	*year = (long long)yoe + era * 400 + (*month <= 2);
+}
+
 void
 http_date_format(time_t t, char out[HTTP_DATE_LEN + 1])
 {
-	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char days[7][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct tm tm;
-	if (gmtime_r(&t, &tm) == NULL) {
-		t = 0;
-		gmtime_r(&t, &tm);
-	}
-	int year = tm.tm_year + 1900;
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-	         tm.tm_mday, months[tm.tm_mon],
-	         year < 0      ? 0
-	         : year > 9999 ? 9999
-	                       : year,
-	         tm.tm_hour, tm.tm_min, tm.tm_sec);
-	memcpy(out, buf, HTTP_DATE_LEN);
-	out[HTTP_DATE_LEN] = '\0';
+	long long secs = (long long)t;
+	long long day = secs / 86400 - (secs % 86400 < 0);
+	unsigned sod = (unsigned)(secs - day * 86400);
+	long long year;
+	unsigned month, mday;
+	civil_from_days(day, &year, &month, &mday);
+	char *p = out;
+	memcpy(p, days[((day % 7) + 7) % 7], 3);
+	p[3] = ',';
+	p[4] = ' ';
+	p = put_digits(p + 5, mday, 2);
+	*p++ = ' ';
+	memcpy(p, months[month - 1], 3);
+	p[3] = ' ';
+	p = put_digits(p + 4, year < 0 ? 0 : year > 9999 ? 9999 : (unsigned)year, 4);
+	*p++ = ' ';
+	p = put_digits(p, sod / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, sod % 60, 2);
+	memcpy(p, " GMT", 5);
 }
 
 static int
@@ -70,19 +101,27 @@ append_str(struct kw_buf *b, const char *s)
 	return kw_buf_append(b, s, strlen(s));
 }
 
+/* Room first, then one vsnprintf; a second only when the first did not fit. */
+#define APPEND_GUESS 128u
+
 __attribute__((format(printf, 2, 0))) static int
 vappend(struct kw_buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
+	int err = kw_buf_reserve(b, APPEND_GUESS);
+	if (err)
+		return err;
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
+	int n = vsnprintf((char *)kw_buf_tail(b), b->cap - b->len, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return KW_ERR_INTERNAL;
-	int err = kw_buf_reserve(b, (size_t)n + 1);
-	if (err)
-		return err;
-	vsnprintf((char *)kw_buf_tail(b), (size_t)n + 1, fmt, ap);
+	if ((size_t)n >= b->cap - b->len) {
+		err = kw_buf_reserve(b, (size_t)n + 1);
+		if (err)
+			return err;
+		vsnprintf((char *)kw_buf_tail(b), (size_t)n + 1, fmt, ap);
+	}
 	kw_buf_commit(b, (size_t)n);
 	return 0;
 }
@@ -97,14 +136,63 @@ append_fmt(struct kw_buf *b, const char *fmt, ...)
 	return err;
 }
 
+/* Appends the pieces one after the other, after making room for all of them. */
+static int
+append_pieces(struct kw_buf *b, const char *const *pieces, const size_t *lens, size_t n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += lens[i];
+	int err = kw_buf_reserve(b, total);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(kw_buf_tail(b), pieces[i], lens[i]);
+		kw_buf_commit(b, lens[i]);
+	}
+	return 0;
+}
+
+/* A status line and the fixed headers of a typical response fit at once. */
+#define HEAD_RESERVE 512u
+
 int
 http_response_begin(struct http_response *resp, int status, time_t now)
 {
+	char line[sizeof("HTTP/1.1 000 ")];
 	char date[HTTP_DATE_LEN + 1];
+	const char *reason = http_reason(status);
 	http_date_format(now, date);
 	resp->status = status;
-	return append_fmt(&resp->head, "HTTP/1.1 %d %s\r\nServer: keyward\r\nDate: %s\r\n", status,
-	                  http_reason(status), date);
+	memcpy(line, "HTTP/1.1 ", 9);
+	put_digits(line + 9, status >= 100 && status <= 999 ? (unsigned)status : 0, 3);
+	line[12] = ' ';
+	static const char server[] = "\r\nServer: keyward\r\nDate: ";
+	const char *pieces[] = {line, reason, server, date, "\r\n"};
+	const size_t lens[] = {13, strlen(reason), sizeof(server) - 1, HTTP_DATE_LEN, 2};
+	int err = kw_buf_reserve(&resp->head, HEAD_RESERVE);
+	return err ? err : append_pieces(&resp->head, pieces, lens, 5);
+}
+
+int
+http_response_header_str(struct http_response *resp, const char *name, const char *value)
+{
+	const char *pieces[] = {name, ": ", value, "\r\n"};
+	const size_t lens[] = {strlen(name), 2, strlen(value), 2};
+	return append_pieces(&resp->head, pieces, lens, 4);
+}
+
+int
+http_response_header_u64(struct http_response *resp, const char *name, uint64_t value)
+{
+	char digits[20];
+	size_t n = 0;
+	do
+		digits[sizeof(digits) - ++n] = (char)('0' + value % 10);
+	while ((value /= 10) != 0);
+	const char *pieces[] = {name, ": ", digits + sizeof(digits) - n, "\r\n"};
+	const size_t lens[] = {strlen(name), 2, n, 2};
+	return append_pieces(&resp->head, pieces, lens, 4);
 }
 
 int
@@ -136,8 +224,8 @@ http_response_error_body(struct http_response *resp, const struct http_request *
 	if (req == NULL || req->method != HTTP_HEAD)
 		resp->segments[resp->n_segments++] =
 		    (struct http_segment){.from_file = false, .off = off, .len = len};
-	err = http_response_header(resp, "Content-Type", "text/html");
-	return err ? err : http_response_header(resp, "Content-Length", "%zu", len);
+	err = http_response_header_str(resp, "Content-Type", "text/html");
+	return err ? err : http_response_header_u64(resp, "Content-Length", len);
 }
 
 int
@@ -147,9 +235,9 @@ http_response_end(struct http_response *resp, const struct http_request *req)
 	if (req == NULL || !req->keep_alive)
 		resp->close = true;
 	if (resp->close)
-		err = http_response_header(resp, "Connection", "close");
+		err = http_response_header_str(resp, "Connection", "close");
 	else if (req->version_minor == 0)
-		err = http_response_header(resp, "Connection", "keep-alive");
+		err = http_response_header_str(resp, "Connection", "keep-alive");
 	return err ? err : append_str(&resp->head, "\r\n");
 }
 

@@ -7,6 +7,7 @@
 #ifndef KW_HTTP_RESPONSE_H
 #define KW_HTTP_RESPONSE_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "http.h"
@@ -29,6 +30,12 @@ int http_response_begin(struct http_response *resp, int status, time_t now);
 /** Appends "name: value" with value formatted by fmt. Returns 0 or KW_ERR_NOMEM. */
 int http_response_header(struct http_response *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** Appends "name: value" (value as is). Returns 0 or KW_ERR_NOMEM. */
+int http_response_header_str(struct http_response *resp, const char *name, const char *value);
+
+/** Appends "name: value" with value in decimal. Returns 0 or KW_ERR_NOMEM. */
+int http_response_header_u64(struct http_response *resp, const char *name, uint64_t value);
 
 /**
  * Adds the HTML error body for resp->status: its Content-Type and Content-Length

@@ -892,6 +892,66 @@ Test(response, date_format)
 	cr_assert_str_eq(d, "Tue, 29 Feb 2000 00:00:00 GMT");
 }
 
+Test(response, date_format_across_the_calendar)
+{
+	static const struct {
+		time_t t;
+		const char *want;
+	} cases[] = {
+	    {-1, "Wed, 31 Dec 1969 23:59:59 GMT"},
+	    {-31622400, "Tue, 31 Dec 1968 00:00:00 GMT"},
+	    {68169600, "Tue, 29 Feb 1972 00:00:00 GMT"},
+	    {68256000, "Wed, 01 Mar 1972 00:00:00 GMT"},
+	    {946684799, "Fri, 31 Dec 1999 23:59:59 GMT"},
+	    {4107456000, "Sun, 28 Feb 2100 00:00:00 GMT"},
+	    {4107542400, "Mon, 01 Mar 2100 00:00:00 GMT"},
+	    {253402300799, "Fri, 31 Dec 9999 23:59:59 GMT"},
+	    {-62167219200, "Sat, 01 Jan 0000 00:00:00 GMT"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char d[HTTP_DATE_LEN + 1];
+		http_date_format(cases[i].t, d);
+		cr_expect_str_eq(d, cases[i].want, "t = %lld", (long long)cases[i].t);
+	}
+}
+
+Test(response, date_format_agrees_with_gmtime)
+{
+	for (time_t t = -400LL * 86400 * 366; t < 600LL * 86400 * 366; t += 86400 * 13 + 3607) {
+		char d[HTTP_DATE_LEN + 1], want[64];
+		struct tm tm;
+		cr_assert_not_null(gmtime_r(&t, &tm));
+		strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		http_date_format(t, d);
+		cr_assert_str_eq(d, want, "t = %lld", (long long)t);
+	}
+}
+
+Test(response, header_helpers)
+{
+	cr_assert_eq(http_response_begin(&resp, 200, NOW), 0);
+	cr_assert_eq(http_response_header_str(&resp, "Content-Type", "text/plain"), 0);
+	cr_assert_eq(http_response_header_u64(&resp, "Content-Length", 0), 0);
+	cr_assert_eq(http_response_header_u64(&resp, "X-Max", UINT64_MAX), 0);
+	cr_assert_eq(http_response_header(&resp, "X-Fmt", "%d-%s", 7, "x"), 0);
+	cr_assert_str_eq(head_text(), "HTTP/1.1 200 OK\r\nServer: keyward\r\n"
+	                              "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+	                              "Content-Type: text/plain\r\nContent-Length: 0\r\n"
+	                              "X-Max: 18446744073709551615\r\nX-Fmt: 7-x\r\n");
+}
+
+Test(response, long_formatted_header)
+{
+	char value[1000];
+	memset(value, 'v', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	cr_assert_eq(http_response_header(&resp, "X-Long", "<%s>", value), 0);
+	const char *h = head_text();
+	cr_assert_eq(strlen(h), strlen("X-Long: <>\r\n") + strlen(value));
+	cr_assert_eq(strncmp(h, "X-Long: <vvv", 12), 0);
+	cr_assert_eq(strcmp(h + strlen(h) - 4, "v>\r\n"), 0);
+}
+
 Test(response, reasons)
 {
 	static const struct {
