@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "toytls_conn_impl.h"
+#include "toytls_wire.h"
 
 struct tt_conn *
 tt_conn_alloc(bool is_server, enum tt_state state, uint32_t max_handshake_record,
@@ -132,6 +133,21 @@ on_record(struct tt_conn *c, const uint8_t *payload, size_t len)
 	}
 }
 
+/*
+ * A whole record at the start of wire[0, len), read in place: its payload length, or
+ * -1 when the record is incomplete or the reader holds part of an earlier one.
+ */
+static long
+whole_record(const struct tt_conn *c, const uint8_t *wire, size_t len)
+{
+	if (c->reader.header_have != 0 || len < TT_RECORD_HEADER_LEN)
+		return -1;
+	uint32_t body_len = tt_load_u32(wire);
+	if (body_len > c->reader.max_len || len - TT_RECORD_HEADER_LEN < body_len)
+		return -1;
+	return (long)body_len;
+}
+
 int
 tt_conn_feed(struct tt_conn *c, const uint8_t *wire, size_t len)
 {
@@ -140,6 +156,15 @@ tt_conn_feed(struct tt_conn *c, const uint8_t *wire, size_t len)
 	while (len > 0) {
 		if (c->state == TT_WAIT_SIGNATURE)
 			return tt_conn_fail(c, KW_ERR_UNEXPECTED_MESSAGE);
+		long whole = whole_record(c, wire, len);
+		if (whole >= 0) {
+			int err = on_record(c, wire + TT_RECORD_HEADER_LEN, (size_t)whole);
+			wire += TT_RECORD_HEADER_LEN + (size_t)whole;
+			len -= TT_RECORD_HEADER_LEN + (size_t)whole;
+			if (err)
+				return tt_conn_fail(c, err);
+			continue;
+		}
 		size_t used;
 		int ret = tt_record_reader_feed(&c->reader, wire, len, &used);
 		wire += used;
@@ -211,7 +236,7 @@ tt_conn_shrink(struct tt_conn *c)
 	if (c->reader.header_have == 0)
 		tt_record_reader_dispose(&c->reader);
 	if (kw_buf_size(&c->wire) == 0)
-		kw_buf_dispose(&c->wire);
+		kw_buf_free(&c->wire); /* records as sent: nothing secret */
 	if (kw_buf_size(&c->plain) == 0)
 		kw_buf_dispose(&c->plain);
 }

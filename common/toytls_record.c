@@ -1,5 +1,7 @@
 #include "toytls_record.h"
 
+#include <string.h>
+
 #include <openssl/rand.h>
 
 #include "err.h"
@@ -10,6 +12,26 @@ int
 tt_nonce_random(void *arg, uint8_t nonce[12])
 {
 	return RAND_bytes(nonce, TT_NONCE_LEN) == 1 ? 0 : KW_ERR_INTERNAL;
+}
+
+void
+tt_nonce_pool_init(struct tt_nonce_pool *pool)
+{
+	pool->next = TT_NONCE_POOL_LEN;
+}
+
+int
+tt_nonce_pool_take(void *arg, uint8_t nonce[12])
+{
+	struct tt_nonce_pool *pool = arg;
+	if (TT_NONCE_POOL_LEN - pool->next < TT_NONCE_LEN) {
+		if (RAND_bytes(pool->bytes, TT_NONCE_POOL_LEN) != 1)
+			return KW_ERR_INTERNAL;
+		pool->next = 0;
+	}
+	memcpy(nonce, pool->bytes + pool->next, TT_NONCE_LEN);
+	pool->next += TT_NONCE_LEN;
+	return 0;
 }
 
 int

@@ -21,6 +21,23 @@ typedef int (*tt_nonce_fn)(void *arg, uint8_t nonce[12]);
 /** The production nonce source: 12 fresh random bytes per record. */
 int tt_nonce_random(void *arg, uint8_t nonce[12]);
 
+/** Random bytes drawn from RAND_bytes in bulk, handed out 12 at a time as record nonces. */
+#define TT_NONCE_POOL_LEN 4080u
+struct tt_nonce_pool {
+	uint8_t bytes[TT_NONCE_POOL_LEN];
+	size_t next; /* first unused byte; TT_NONCE_POOL_LEN when empty */
+};
+
+/** Sets up an empty pool (it fills itself on first use). */
+void tt_nonce_pool_init(struct tt_nonce_pool *pool);
+
+/**
+ * A nonce source (arg: a struct tt_nonce_pool, used by one thread): 12 fresh random
+ * bytes per record as tt_nonce_random gives, at a fraction of its cost per record.
+ * Returns 0 or KW_ERR_INTERNAL (RAND_bytes failed).
+ */
+int tt_nonce_pool_take(void *arg, uint8_t nonce[12]);
+
 /** One direction of protected records. */
 struct tt_record_dir {
 	const struct tt_aead *aead;

@@ -309,6 +309,40 @@ Test(record, random_nonces_differ)
 	kw_buf_free(&plain);
 }
 
+Test(record, nonce_pool_hands_out_fresh_nonces)
+{
+	struct tt_nonce_pool pool;
+	tt_nonce_pool_init(&pool);
+	enum { N = 2 * TT_NONCE_POOL_LEN / TT_NONCE_LEN + 3 }; /* crosses two refills */
+	static uint8_t nonces[N][TT_NONCE_LEN];
+	for (size_t i = 0; i < N; i++)
+		cr_assert_eq(tt_nonce_pool_take(&pool, nonces[i]), 0);
+	for (size_t i = 1; i < N; i++)
+		cr_assert_arr_neq(nonces[i - 1], nonces[i], TT_NONCE_LEN, "nonce %zu repeats", i);
+	cr_assert_arr_neq(nonces[0], nonces[TT_NONCE_POOL_LEN / TT_NONCE_LEN], TT_NONCE_LEN);
+}
+
+Test(record, nonce_pool_seals_records)
+{
+	struct kw_buf wire = {0}, plain = {0};
+	struct tt_nonce_pool pool;
+	struct pair p;
+
+	tt_nonce_pool_init(&pool);
+	pair_init(&p, client_key);
+	cr_assert_eq(
+	    tt_record_seal(&p.tx, tt_nonce_pool_take, &pool, (const uint8_t *)"pool", 4, &wire), 0);
+	size_t rec = TT_RECORD_HEADER_LEN + TT_RECORD_OVERHEAD + 4;
+	cr_assert_eq(kw_buf_size(&wire), rec);
+	cr_expect_arr_eq(kw_buf_head(&wire) + OFF_NONCE, pool.bytes, TT_NONCE_LEN);
+	cr_assert_eq(
+	    tt_record_open(&p.rx, kw_buf_head(&wire) + TT_RECORD_HEADER_LEN, rec - 4, &plain), 0);
+	cr_expect_arr_eq(kw_buf_head(&plain), "pool", 4);
+	pair_dispose(&p);
+	kw_buf_free(&wire);
+	kw_buf_free(&plain);
+}
+
 Test(record, plaintext_limit)
 {
 	static uint8_t big[TT_MAX_PLAINTEXT + 1];
