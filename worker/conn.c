@@ -28,6 +28,7 @@
 #define WIRE_HIGH      (64u * 1024u)  /* toy-TLS: produce records only below this much queued */
 #define SEND_BUDGET    (512u * 1024u) /* bytes sent per connection per event before yielding */
 #define SENDFILE_CHUNK (512u * 1024u) /* largest sendfile(2) */
+#define SEND_IOV       8u             /* pieces per sendmsg(2) */
 
 enum conn_state {
 	CONN_HANDSHAKE, /* toy-TLS handshake, maybe waiting for the signer */
@@ -170,12 +171,11 @@ conn_update_events(struct conn *c)
 
 /* Writes queued wire bytes. Returns 1 when all went, 0 when the socket is full, -1 closed. */
 static int
-conn_flush(struct conn *c, bool more)
+conn_flush(struct conn *c)
 {
 	struct kw_buf *wire = c->t->ops->wire(c->t);
 	while (kw_buf_size(wire) > 0) {
-		ssize_t n = send(c->io.fd, kw_buf_head(wire), kw_buf_size(wire),
-		                 MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+		ssize_t n = send(c->io.fd, kw_buf_head(wire), kw_buf_size(wire), MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -318,7 +318,7 @@ step_handshake(struct conn *c)
 		sign_proxy_submit(w->signer, &c->waiter, &req);
 		c->signing = true;
 	}
-	conn_flush(c, false);
+	conn_flush(c);
 	return STEP_WAIT;
 }
 
@@ -329,25 +329,38 @@ piece_count(const struct exchange *x)
 	return 1 + x->resp.n_segments;
 }
 
-static bool
-piece_is_file(const struct exchange *x)
-{
-	return x->piece > 0 && x->resp.segments[x->piece - 1].from_file;
-}
-
 static uint64_t
 piece_len(const struct exchange *x, size_t i)
 {
 	return i == 0 ? kw_buf_size(&x->resp.head) : x->resp.segments[i - 1].len;
 }
 
+static bool
+piece_in_file(const struct exchange *x, size_t i)
+{
+	return i > 0 && x->resp.segments[i - 1].from_file;
+}
+
+/* Memory of (non-file) piece i from offset off. */
+static const uint8_t *
+piece_mem_at(const struct exchange *x, size_t i, uint64_t off)
+{
+	if (i == 0)
+		return kw_buf_head(&x->resp.head) + off;
+	return x->resp.mem.data + x->resp.segments[i - 1].off + off;
+}
+
 /* Memory of the current (non-file) piece from its current offset. */
 static const uint8_t *
 piece_mem(const struct exchange *x)
 {
-	if (x->piece == 0)
-		return kw_buf_head(&x->resp.head) + x->piece_off;
-	return x->resp.mem.data + x->resp.segments[x->piece - 1].off + x->piece_off;
+	return piece_mem_at(x, x->piece, x->piece_off);
+}
+
+static bool
+piece_is_file(const struct exchange *x)
+{
+	return piece_in_file(x, x->piece);
 }
 
 static bool
@@ -356,15 +369,23 @@ cursor_done(const struct exchange *x)
 	return x->piece >= piece_count(x);
 }
 
+/* Moves the cursor n bytes on, across pieces, past any piece that is then complete. */
 static void
 cursor_advance(struct exchange *x, uint64_t n)
 {
-	x->piece_off += n;
-	if (x->piece > 0)
-		x->body_sent += n;
-	while (!cursor_done(x) && x->piece_off == piece_len(x, x->piece)) {
-		x->piece++;
-		x->piece_off = 0;
+	for (;;) {
+		while (!cursor_done(x) && x->piece_off == piece_len(x, x->piece)) {
+			x->piece++;
+			x->piece_off = 0;
+		}
+		if (n == 0 || cursor_done(x))
+			return;
+		uint64_t left = piece_len(x, x->piece) - x->piece_off;
+		uint64_t take = n < left ? n : left;
+		x->piece_off += take;
+		if (x->piece > 0)
+			x->body_sent += take;
+		n -= take;
 	}
 }
 
@@ -404,19 +425,77 @@ queue_record(struct conn *c)
 	return 0;
 }
 
-/* Passthrough: queues the current memory piece whole. */
+/* Reads len bytes of file piece i from offset off into buf. Returns 0, or -1 (closed). */
 static int
-queue_piece(struct conn *c)
+read_piece(struct conn *c, size_t i, uint64_t off, uint8_t *buf, size_t len)
+{
+	const struct exchange *x = c->x;
+	const struct http_segment *seg = &x->resp.segments[i - 1];
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(x->resp.fd, buf + got, len - got, (off_t)(seg->off + off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			conn_close(c, KW_LOG_ERR, "reading the file: %s",
+			           r < 0 ? strerror(errno) : "it shrank while being sent");
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Bytes sent on the socket: the send timer restarts, the budget shrinks. */
+static void
+conn_sent(struct conn *c, size_t n, size_t *budget)
+{
+	kw_timer_arm(&c->timer, &c->w->q_send, c->w->now);
+	*budget = n < *budget ? *budget - n : 0;
+}
+
+/*
+ * Passthrough: the memory pieces from the cursor on, and a file piece small enough
+ * for the worker's buffer (read into it), leave in one sendmsg(2); a larger file
+ * piece ends the batch and goes with sendfile(2). Returns 1 on progress, 0 when the
+ * socket is full, -1 when the connection closed.
+ */
+static int
+send_pieces(struct conn *c, size_t *budget)
 {
 	struct exchange *x = c->x;
-	uint64_t len = piece_len(x, x->piece) - x->piece_off;
-	int err = c->t->ops->protect(c->t, piece_mem(x), (size_t)len);
-	if (err) {
-		conn_close_transport(c, err);
+	struct iovec iov[SEND_IOV];
+	size_t n_iov = 0;
+	bool inlined = false, file_next = false;
+	uint64_t off = x->piece_off;
+	for (size_t i = x->piece; i < piece_count(x) && n_iov < SEND_IOV; i++, off = 0) {
+		size_t left = (size_t)(piece_len(x, i) - off);
+		if (piece_in_file(x, i)) {
+			file_next = inlined || piece_len(x, i) - off > sizeof(c->w->obuf);
+			if (file_next)
+				break;
+			if (read_piece(c, i, off, c->w->obuf, left) < 0)
+				return -1;
+			iov[n_iov++] = (struct iovec){.iov_base = c->w->obuf, .iov_len = left};
+			inlined = true;
+		} else {
+			iov[n_iov++] = (struct iovec){.iov_base = (void *)piece_mem_at(x, i, off),
+			                              .iov_len = left};
+		}
+	}
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n_iov};
+	ssize_t n = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL | (file_next ? MSG_MORE : 0));
+	if (n < 0) {
+		if (errno == EINTR)
+			return 1;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		conn_close(c, KW_LOG_INFO, "write: %s", strerror(errno));
 		return -1;
 	}
-	cursor_advance(x, len);
-	return 0;
+	cursor_advance(x, (uint64_t)n);
+	conn_sent(c, (size_t)n, budget);
+	return 1;
 }
 
 /* Passthrough: sends part of the current file piece. Returns 1 on progress, 0 full, -1 closed. */
@@ -442,44 +521,66 @@ send_file(struct conn *c, size_t *budget)
 		return -1;
 	}
 	cursor_advance(x, (uint64_t)n);
-	kw_timer_arm(&c->timer, &c->w->q_send, c->w->now);
-	*budget = (size_t)n < *budget ? *budget - (size_t)n : 0;
+	conn_sent(c, (size_t)n, budget);
 	return 1;
 }
 
 /*
- * Moves the response towards the socket without holding more than WIRE_HIGH of it
- * in memory. Returns 1 when all of it is sent, 0 when waiting for the socket (or
+ * Passthrough: memory and small files by sendmsg(2), large files by sendfile(2).
+ * Returns 1 when all of the response is sent, 0 when waiting for the socket (or
  * yielding to other connections), -1 when the connection closed.
  */
 static int
-send_response(struct conn *c)
+send_plain(struct conn *c)
 {
 	struct exchange *x = c->x;
-	const bool passthrough = c->t->ops->passthrough;
+	size_t budget = SEND_BUDGET;
+	while (!cursor_done(x)) {
+		const bool big_file =
+		    piece_is_file(x) && piece_len(x, x->piece) - x->piece_off > sizeof(c->w->obuf);
+		int rc = big_file ? send_file(c, &budget) : send_pieces(c, &budget);
+		if (rc <= 0)
+			return rc;
+		if (budget == 0 && !cursor_done(x))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * toy-TLS: produces records without holding more than WIRE_HIGH of them in memory.
+ * Returns 1 when all of the response is sent, 0 when waiting for the socket (or
+ * yielding to other connections), -1 when the connection closed.
+ */
+static int
+send_records(struct conn *c)
+{
+	struct exchange *x = c->x;
 	struct kw_buf *wire = c->t->ops->wire(c->t);
 	size_t budget = SEND_BUDGET;
 
 	for (;;) {
-		if (!cursor_done(x) &&
-		    (passthrough ? !piece_is_file(x) : kw_buf_size(wire) < WIRE_HIGH)) {
-			if ((passthrough ? queue_piece(c) : queue_record(c)) < 0)
+		if (!cursor_done(x) && kw_buf_size(wire) < WIRE_HIGH) {
+			if (queue_record(c) < 0)
 				return -1;
 			continue;
 		}
-		const bool file_next = passthrough && !cursor_done(x);
 		size_t queued = kw_buf_size(wire);
-		int rc = conn_flush(c, file_next);
+		int rc = conn_flush(c);
 		if (rc <= 0)
 			return rc;
 		budget = queued < budget ? budget - queued : 0;
 		if (cursor_done(x))
 			return 1;
-		if (file_next && (rc = send_file(c, &budget)) <= 0)
-			return rc;
 		if (budget == 0)
 			return 0;
 	}
+}
+
+static int
+send_response(struct conn *c)
+{
+	return c->t->ops->passthrough ? send_plain(c) : send_records(c);
 }
 
 /* The last response is out: shut the write side and drain input until the peer's EOF. */
@@ -576,7 +677,7 @@ conn_serve(struct conn *c, const struct http_request *req)
 	c->body_done = !x->req.body_chunked && x->req.content_length == 0;
 	const struct kw_server *srv = conn_route(c, &x->req);
 	if (srv != NULL)
-		static_respond(cfg, srv, w->mime, &x->req, w->wall, &x->resp);
+		static_respond_cached(cfg, srv, w->mime, &x->req, w->wall, &w->files, &x->resp);
 	else
 		http_error_response(421, &x->req, w->wall, &x->resp);
 	conn_respond(c, x);
@@ -585,7 +686,7 @@ conn_serve(struct conn *c, const struct http_request *req)
 static enum step
 step_request(struct conn *c)
 {
-	if (conn_flush(c, false) < 0)
+	if (conn_flush(c) < 0)
 		return STEP_WAIT;
 	struct kw_buf *in = c->t->ops->plaintext(c->t);
 	if (kw_buf_size(in) == 0) {
@@ -771,7 +872,10 @@ conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct so
 		close(fd);
 		return KW_ERR_NOMEM;
 	}
-	struct tt_server_params tls = {.select_identity = conn_select_identity, .select_arg = c};
+	struct tt_server_params tls = {.select_identity = conn_select_identity,
+	                               .select_arg = c,
+	                               .nonce_fn = tt_nonce_pool_take,
+	                               .nonce_arg = &w->nonces};
 	c->t = l->cfg->tls ? transport_toytls_new(&tls) : transport_plain_new();
 	if (c->t == NULL) {
 		kw_log_err("conn_accept: out of memory");

@@ -34,6 +34,7 @@
 /* What the responder knows about the file it is answering with. */
 struct file_info {
 	int fd;
+	bool cached; /* fd belongs to the static_cache */
 	struct stat st;
 	const char *type;
 	char etag[ETAG_MAX];
@@ -227,8 +228,8 @@ validator_headers(struct http_response *resp, const struct file_info *f)
 {
 	char date[HTTP_DATE_LEN + 1];
 	http_date_format(f->st.st_mtime, date);
-	int err = http_response_header(resp, "Last-Modified", "%s", date);
-	return err ? err : http_response_header(resp, "ETag", "%s", f->etag);
+	int err = http_response_header_str(resp, "Last-Modified", date);
+	return err ? err : http_response_header_str(resp, "ETag", f->etag);
 }
 
 /*
@@ -330,7 +331,7 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 	uint64_t size = (uint64_t)f->st.st_size;
 	int err = validator_headers(resp, f);
 	if (err == 0)
-		err = http_response_header(resp, "Accept-Ranges", "bytes");
+		err = http_response_header_str(resp, "Accept-Ranges", "bytes");
 	if (err == 0 && n > 1) {
 		err = multipart_body(resp, f, r, n);
 	} else if (err == 0) {
@@ -343,15 +344,19 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 			                           (unsigned long long)b->last,
 			                           (unsigned long long)size);
 		if (err == 0)
-			err = http_response_header(resp, "Content-Type", "%s", f->type);
+			err = http_response_header_str(resp, "Content-Type", f->type);
 		if (resp->body_len > 0 && req->method == HTTP_GET)
 			add_segment(resp, true, b->first, resp->body_len);
 	}
 	if (err == 0)
-		err = http_response_header(resp, "Content-Length", "%llu",
-		                           (unsigned long long)resp->body_len);
-	resp->fd = f->fd;
-	f->fd = -1;
+		err = http_response_header_u64(resp, "Content-Length", resp->body_len);
+	if (err == 0 && f->cached) {
+		resp->fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+		err = resp->fd < 0 ? KW_ERR_INTERNAL : 0;
+	} else if (err == 0) {
+		resp->fd = f->fd;
+		f->fd = -1;
+	}
 	return err;
 }
 
@@ -381,6 +386,32 @@ respond_file(const struct http_request *req, time_t now, struct file_info *f,
 	return err ? err : http_response_end(resp, req);
 }
 
+/* Writes v in lowercase hex without leading zeros; returns the end. */
+static char *
+put_hex(char *p, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	int shift = 60;
+	while (shift > 0 && (v >> shift) == 0)
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*p++ = hex[(v >> shift) & 0xf];
+	return p;
+}
+
+/* The entity tag "MTIME-SIZE", both in hex. */
+static void
+format_etag(struct file_info *f)
+{
+	char *p = f->etag;
+	*p++ = '"';
+	p = put_hex(p, (uint64_t)f->st.st_mtime);
+	*p++ = '-';
+	p = put_hex(p, (uint64_t)f->st.st_size);
+	*p++ = '"';
+	*p = '\0';
+}
+
 /* Location values carry the decoded path: escape what a header or a URL cannot hold. */
 static bool
 needs_escape(unsigned char c)
@@ -407,40 +438,107 @@ respond_redirect(const struct http_request *req, time_t now, struct http_respons
 	*w = '\0';
 	int err = http_response_begin(resp, 301, now);
 	if (err == 0)
-		err = http_response_header(resp, "Location", "%s", loc);
+		err = http_response_header_str(resp, "Location", loc);
 	free(loc);
 	if (err == 0)
 		err = http_response_error_body(resp, req);
 	return err ? err : http_response_end(resp, req);
 }
 
-/* Opens and stats rel beneath root into f; 0, or a negative status. */
+/* Where one request looks for its file: the location, its root (opened on first use), the cache. */
+struct lookup {
+	const struct kw_location *loc;
+	struct static_cache *cache; /* NULL: nothing is shared */
+	int root;                   /* -1 until opened */
+	bool root_cached;           /* root belongs to the cache */
+};
+
+/* The location's root directory, opened on first use. Returns 0 or a negative status. */
 static int
-open_file(int root, const struct kw_location *loc, const char *rel, struct file_info *f)
+lookup_root(struct lookup *lk)
 {
-	int err = http_path_open_beneath(root, rel, loc->follow_symlinks, &f->fd);
+	if (lk->root >= 0)
+		return 0;
+	struct static_cache *c = lk->cache;
+	for (size_t i = 0; c != NULL && i < c->n_roots; i++) {
+		if (c->roots[i].loc == lk->loc) {
+			lk->root = c->roots[i].fd;
+			lk->root_cached = true;
+			return 0;
+		}
+	}
+	lk->root = open(lk->loc->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (lk->root < 0)
+		return http_path_errno_status(errno);
+	if (c != NULL && c->n_roots < STATIC_CACHE_ROOTS) {
+		c->roots[c->n_roots].loc = lk->loc;
+		c->roots[c->n_roots++].fd = lk->root;
+		lk->root_cached = true;
+	}
+	return 0;
+}
+
+static void
+lookup_dispose(struct lookup *lk)
+{
+	if (lk->root >= 0 && !lk->root_cached)
+		close(lk->root);
+}
+
+/* Closes f's descriptor unless the cache owns it. */
+static void
+file_release(struct file_info *f)
+{
+	if (f->fd >= 0 && !f->cached)
+		close(f->fd);
+	f->fd = -1;
+	f->cached = false;
+}
+
+/* Opens and stats rel beneath the root into f, or finds it open already; 0, or a negative status.
+ */
+static int
+open_file(struct lookup *lk, const char *rel, struct file_info *f)
+{
+	struct static_cache *c = lk->cache;
+	for (size_t i = 0; c != NULL && i < c->n_files; i++) {
+		if (c->files[i].loc == lk->loc && strcmp(c->files[i].rel, rel) == 0) {
+			f->fd = c->files[i].fd;
+			f->st = c->files[i].st;
+			f->cached = true;
+			return 0;
+		}
+	}
+	int err = lookup_root(lk);
+	if (err == 0)
+		err = http_path_open_beneath(lk->root, rel, lk->loc->follow_symlinks, &f->fd);
 	if (err == 0 && fstat(f->fd, &f->st) < 0)
 		err = -500;
+	if (err == 0 && c != NULL && c->n_files < STATIC_CACHE_FILES &&
+	    strlen(rel) < sizeof(c->files[0].rel)) {
+		c->files[c->n_files] =
+		    (struct static_cached_file){.loc = lk->loc, .fd = f->fd, .st = f->st};
+		strcpy(c->files[c->n_files++].rel, rel);
+		f->cached = true;
+	}
 	return err;
 }
 
 /* The first index file of the directory rel (ending with '/' or empty) that is a regular file. */
 static int
-open_index(int root, const struct kw_location *loc, const char *rel, struct file_info *f,
-           const char **name)
+open_index(struct lookup *lk, const char *rel, struct file_info *f, const char **name)
 {
 	char buf[PATH_MAX];
-	for (size_t i = 0; i < loc->n_index; i++) {
-		if ((size_t)snprintf(buf, sizeof(buf), "%s%s", rel, loc->index[i]) >= sizeof(buf))
+	for (size_t i = 0; i < lk->loc->n_index; i++) {
+		if ((size_t)snprintf(buf, sizeof(buf), "%s%s", rel, lk->loc->index[i]) >=
+		    sizeof(buf))
 			continue;
-		int err = open_file(root, loc, buf, f);
+		int err = open_file(lk, buf, f);
 		if (err == 0 && S_ISREG(f->st.st_mode)) {
-			*name = loc->index[i];
+			*name = lk->loc->index[i];
 			return 0;
 		}
-		if (f->fd >= 0)
-			close(f->fd);
-		f->fd = -1;
+		file_release(f);
 		if (err != 0 && err != -404)
 			return err;
 	}
@@ -452,54 +550,47 @@ open_index(int root, const struct kw_location *loc, const char *rel, struct file
  * gives its type, 301 for a directory named without its slash, or a negative status.
  */
 static int
-open_target(int root, const struct kw_location *loc, const char *path, const char *rel,
-            struct file_info *f, const char **name)
+open_target(struct lookup *lk, const char *path, const char *rel, struct file_info *f,
+            const char **name)
 {
-	int err = open_file(root, loc, rel, f);
+	int err = open_file(lk, rel, f);
 	if (err)
 		return err;
 	*name = path;
 	if (S_ISREG(f->st.st_mode))
 		return 0;
 	bool dir = S_ISDIR(f->st.st_mode);
-	close(f->fd);
-	f->fd = -1;
+	file_release(f);
 	if (!dir)
 		return -404;
 	if (path[strlen(path) - 1] != '/')
 		return 301;
-	return open_index(root, loc, rel, f, name);
+	return open_index(lk, rel, f, name);
 }
 
 void
-static_respond(const struct kw_config *cfg, const struct kw_server *srv,
-               const struct mime_table *mime, const struct http_request *req, time_t now,
-               struct http_response *resp)
+static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
+                      const struct mime_table *mime, const struct http_request *req, time_t now,
+                      struct static_cache *cache, struct http_response *resp)
 {
 	struct file_info f = {.fd = -1};
+	struct lookup lk = {.cache = cache, .root = -1};
 	const char *name = NULL;
-	int root = -1;
 	int err = 0;
 	int status = -405;
 	size_t strip = 0;
-	const struct kw_location *loc = NULL;
 	if (req->method != HTTP_OTHER) {
-		loc = find_location(srv, req->path, &strip);
-		status = loc ? 0 : -404;
+		lk.loc = find_location(srv, req->path, &strip);
+		status = lk.loc ? 0 : -404;
 	}
-	if (loc != NULL) {
-		root = open(loc->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		status = root < 0 ? http_path_errno_status(errno) : 0;
-	}
-	if (root >= 0) {
+	if (lk.loc != NULL) {
 		const char *rel = req->path + strip;
-		status = open_target(root, loc, req->path, rel + (*rel == '/'), &f, &name);
+		status = open_target(&lk, req->path, rel + (*rel == '/'), &f, &name);
 	}
 	if (status == 0) {
 		f.type = mime_lookup(
 		    mime, name, cfg->default_type ? cfg->default_type : "application/octet-stream");
-		snprintf(f.etag, sizeof(f.etag), "\"%llx-%llx\"", (unsigned long long)f.st.st_mtime,
-		         (unsigned long long)f.st.st_size);
+		format_etag(&f);
 		err = respond_file(req, now, &f, resp);
 	} else if (status == 301) {
 		err = respond_redirect(req, now, resp);
@@ -508,8 +599,31 @@ static_respond(const struct kw_config *cfg, const struct kw_server *srv,
 	}
 	if (err)
 		http_response_fail(resp, req, now);
-	if (f.fd >= 0)
-		close(f.fd);
-	if (root >= 0)
-		close(root);
+	file_release(&f);
+	lookup_dispose(&lk);
+}
+
+void
+static_respond(const struct kw_config *cfg, const struct kw_server *srv,
+               const struct mime_table *mime, const struct http_request *req, time_t now,
+               struct http_response *resp)
+{
+	static_respond_cached(cfg, srv, mime, req, now, NULL, resp);
+}
+
+void
+static_cache_init(struct static_cache *c)
+{
+	c->n_roots = 0;
+	c->n_files = 0;
+}
+
+void
+static_cache_clear(struct static_cache *c)
+{
+	for (size_t i = 0; i < c->n_files; i++)
+		close(c->files[i].fd);
+	for (size_t i = 0; i < c->n_roots; i++)
+		close(c->roots[i].fd);
+	static_cache_init(c);
 }

@@ -6,6 +6,8 @@
 #ifndef KW_STATIC_FILE_H
 #define KW_STATIC_FILE_H
 
+#include <stddef.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "config.h"
@@ -29,10 +31,50 @@ void mime_table_free(struct mime_table *t);
 /**
  * Builds the response to a GET or HEAD request for server srv (resp freshly
  * initialised). Other methods get 405 with Allow. Never fails: errors become
- * 403/404/500 responses.
+ * 403/404/500 responses. Opens what it needs and closes it again (no cache).
  */
 void static_respond(const struct kw_config *cfg, const struct kw_server *srv,
                     const struct mime_table *mime, const struct http_request *req, time_t now,
                     struct http_response *resp);
+
+#define STATIC_CACHE_FILES 16 /* files kept open during one loop turn */
+#define STATIC_CACHE_ROOTS 8  /* location roots kept open during one loop turn */
+
+struct static_cached_file {
+	const struct kw_location *loc;
+	int fd;
+	struct stat st;
+	char rel[128]; /* path beneath the root; longer paths are not cached */
+};
+
+/**
+ * The files and location roots that the requests of one event-loop turn opened,
+ * shared by the requests that follow in the same turn (as h2o's file cache does):
+ * a change on disk is seen from the next turn on. Owned by the worker, cleared at
+ * the end of every turn.
+ */
+struct static_cache {
+	struct {
+		const struct kw_location *loc;
+		int fd;
+	} roots[STATIC_CACHE_ROOTS];
+	size_t n_roots;
+	struct static_cached_file files[STATIC_CACHE_FILES];
+	size_t n_files;
+};
+
+/** Sets up an empty cache. */
+void static_cache_init(struct static_cache *c);
+
+/** Closes everything the cache holds (responses keep descriptors of their own). */
+void static_cache_clear(struct static_cache *c);
+
+/**
+ * static_respond() sharing what cache holds and adding what it opens (cache may be
+ * NULL). A response never borrows from the cache: its file descriptor is its own.
+ */
+void static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
+                           const struct mime_table *mime, const struct http_request *req,
+                           time_t now, struct static_cache *cache, struct http_response *resp);
 
 #endif

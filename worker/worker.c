@@ -397,6 +397,8 @@ worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_tab
 	w->wall = time(NULL);
 	TAILQ_INIT(&w->conns);
 	TAILQ_INIT(&w->dead);
+	tt_nonce_pool_init(&w->nonces);
+	static_cache_init(&w->files);
 	timer_queues_init(w);
 
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -492,6 +494,7 @@ worker_run(struct worker *w)
 			io->on_event(io, events[i].events);
 		}
 		expire_timers(w);
+		static_cache_clear(&w->files);
 	}
 	conn_free_dead(w);
 	return rc;

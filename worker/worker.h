@@ -94,6 +94,8 @@ struct worker {
 	unsigned long long now; /* kw_now_ms() at the start of the loop turn */
 	time_t wall;            /* time(NULL) at the start of the loop turn */
 
+	struct tt_nonce_pool nonces; /* toy-TLS record nonces of every connection */
+	struct static_cache files;   /* files opened in this loop turn */
 	uint8_t rbuf[WORKER_READ_SIZE];
 	uint8_t obuf[TT_MAX_PLAINTEXT];
 };

@@ -1028,3 +1028,114 @@ Test(static_respond, if_range_without_range)
 	respond(&r);
 	cr_assert_eq(resp.status, 200);
 }
+
+/* The per-turn cache: what one loop turn opened serves the requests after it in that turn. */
+
+static struct static_cache cache;
+
+static int
+respond_cached(const char *path)
+{
+	struct http_request r = get(path);
+	http_response_dispose(&resp);
+	static_respond_cached(&cfg, &srv, table, &r, NOW, &cache, &resp);
+	return resp.status;
+}
+
+static void
+cache_setup(void)
+{
+	setup();
+	static_cache_init(&cache);
+}
+
+static void
+cache_teardown(void)
+{
+	static_cache_clear(&cache);
+	teardown();
+}
+
+TestSuite(static_cache, .init = cache_setup, .fini = cache_teardown);
+
+Test(static_cache, same_turn_shares_the_open_file)
+{
+	char p[512];
+	cr_assert_eq(respond_cached("/hello.txt"), 200);
+	cr_assert_eq(cache.n_files, 1);
+	cr_assert_eq(cache.n_roots, 1);
+	snprintf(p, sizeof(p), "%s/hello.txt", root);
+	cr_assert_eq(unlink(p), 0);
+	cr_assert_eq(respond_cached("/hello.txt"), 200);
+	assert_body("Hello, world!\n");
+	cr_assert_eq(cache.n_files, 1);
+	static_cache_clear(&cache);
+	cr_assert_eq(cache.n_files, 0);
+	cr_assert_eq(respond_cached("/hello.txt"), 404);
+}
+
+Test(static_cache, response_owns_its_descriptor)
+{
+	cr_assert_eq(respond_cached("/data.bin"), 200);
+	cr_assert_geq(resp.fd, 0);
+	cr_assert_neq(resp.fd, cache.files[0].fd);
+	static_cache_clear(&cache);
+	size_t n;
+	const char *b = body(&n);
+	cr_assert_eq(n, sizeof(data));
+	cr_assert_eq(memcmp(b, data, n), 0);
+}
+
+Test(static_cache, locations_do_not_share_entries)
+{
+	cr_assert_eq(respond_cached("/follow/link_in"), 200);
+	cr_assert_eq(respond_cached("/link_in"), 403);
+	cr_assert_eq(respond_cached("/follow/link_in"), 200);
+	assert_body("Hello, world!\n");
+}
+
+Test(static_cache, index_and_head_through_the_cache)
+{
+	cr_assert_eq(respond_cached("/sub/"), 200);
+	assert_body("sub index");
+	cr_assert_eq(respond_cached("/sub/"), 200);
+	assert_body("sub index");
+	struct http_request r = get("/hello.txt");
+	r.method = HTTP_HEAD;
+	http_response_dispose(&resp);
+	static_respond_cached(&cfg, &srv, table, &r, NOW, &cache, &resp);
+	cr_assert_eq(resp.status, 200);
+	cr_assert_eq(resp.n_segments, 0);
+}
+
+Test(static_cache, full_cache_and_long_paths_still_serve)
+{
+	char name[200], p[512];
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	write_str(root, name, "long");
+	snprintf(p, sizeof(p), "/%s", name);
+	cr_assert_eq(respond_cached(p), 200);
+	assert_body("long");
+	cr_assert_eq(cache.n_files, 0);
+	for (int i = 0; i < STATIC_CACHE_FILES + 4; i++) {
+		snprintf(name, sizeof(name), "f%d.txt", i);
+		write_str(root, name, name);
+		snprintf(p, sizeof(p), "/%s", name);
+		cr_assert_eq(respond_cached(p), 200);
+		assert_body(name);
+	}
+	cr_assert_eq(cache.n_files, STATIC_CACHE_FILES);
+}
+
+Test(static_cache, missing_root_is_not_cached)
+{
+	char moved[512];
+	snprintf(moved, sizeof(moved), "%s/moved", base);
+	cr_assert_eq(rename(imgroot, moved), 0);
+	cr_assert_eq(respond_cached("/img/x.png"), 404);
+	cr_assert_eq(cache.n_roots, 0);
+	cr_assert_eq(rename(moved, imgroot), 0);
+	cr_assert_eq(respond_cached("/img/x.png"), 200);
+	assert_body("img x");
+}
