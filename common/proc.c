@@ -5,6 +5,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -207,4 +208,44 @@ kw_proc_read_config(const char *path)
 	}
 	free(text);
 	return cfg;
+}
+
+int
+kw_proc_child_options(int argc, char **argv, bool want_slot, void (*usage)(FILE *out),
+                      struct kw_child_options *opt)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"slot", required_argument, NULL, 's'},
+	    {"generation", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*opt = (struct kw_child_options){0};
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opt->config = optarg;
+			break;
+		case 's':
+			opt->slot = optarg;
+			break;
+		case 'g':
+			opt->generation = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return KW_EXIT_FATAL_CONFIG;
+		}
+	}
+	if (!opt->config || (opt->slot != NULL) != want_slot || optind != argc) {
+		usage(stderr);
+		return KW_EXIT_FATAL_CONFIG;
+	}
+	return 0;
 }

@@ -6,6 +6,7 @@
 #define KW_PROC_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Descriptors every child receives from the master at exec. */
@@ -39,6 +40,22 @@ int kw_proc_drop_privileges(const char *user, char *err, size_t err_len);
 char *kw_proc_read_fd(int fd, size_t max_len);
 
 struct kw_config;
+
+/** A child's command line: --config PATH [--slot N] [--generation G] [--help]. */
+struct kw_child_options {
+	const char *config;     /* the file the configuration snapshot came from */
+	const char *slot;       /* worker slot (workers only), for logs */
+	const char *generation; /* configuration generation, for logs, or NULL */
+};
+
+/**
+ * Parses a child's command line into *opt; --slot is required when want_slot, else
+ * refused. usage prints the child's help: to stdout for --help (then exits 0), to
+ * stderr on a bad command line. Returns 0, or KW_EXIT_FATAL_CONFIG (the master must
+ * not respawn a child it started wrongly).
+ */
+int kw_proc_child_options(int argc, char **argv, bool want_slot, void (*usage)(FILE *out),
+                          struct kw_child_options *opt);
 
 /**
  * For a child: asks for SIGTERM when the master dies (PR_SET_PDEATHSIG) and checks

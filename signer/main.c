@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +23,6 @@
 #include "service.h"
 
 #define EXIT_RUNTIME 1
-
-struct options {
-	const char *config;
-	const char *generation;
-};
 
 static void
 usage(FILE *out)
@@ -46,41 +40,6 @@ usage(FILE *out)
 	        KW_FD_CONTROL, KW_FD_CONFIG);
 }
 
-/* Returns 0 to go on, or the process exit code. */
-static int
-parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"generation", required_argument, NULL, 'g'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			opt->config = optarg;
-			break;
-		case 'g':
-			opt->generation = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return KW_EXIT_FATAL_CONFIG;
-		}
-	}
-	if (!opt->config || optind != argc) {
-		usage(stderr);
-		return KW_EXIT_FATAL_CONFIG;
-	}
-	return 0;
-}
-
 /*
  * Logs always go to KW_FD_ERROR_LOG, a copy of stderr when the master passed no log
  * file, so that CTL_REOPEN_LOGS replaces it in place and the number is never reused.
@@ -95,7 +54,7 @@ open_log(void)
 }
 
 static int
-run(const struct options *opt)
+run(const struct kw_child_options *opt)
 {
 	struct signer_keys keys = {0};
 	struct signer_service *svc = NULL;
@@ -147,11 +106,11 @@ out:
 int
 main(int argc, char **argv)
 {
-	struct options opt = {0};
+	struct kw_child_options opt = {0};
 	int rc;
 
 	kw_proc_set_title(argc, argv, "keyward: signer"); /* argv[] then points to copies */
-	rc = parse_options(argc, argv, &opt);
+	rc = kw_proc_child_options(argc, argv, false, usage, &opt);
 	if (rc)
 		return rc;
 	if (open_log() < 0)

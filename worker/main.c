@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +26,6 @@
 #include "worker.h"
 
 #define EXIT_RUNTIME 1
-
-struct options {
-	const char *config;
-	const char *slot;
-	const char *generation;
-};
 
 /* What the worker loads before its loop starts; freed by startup_free(). */
 struct startup {
@@ -59,45 +52,6 @@ usage(FILE *out)
 	        "  --generation G    configuration generation, for logs\n"
 	        "  --help            show this help\n",
 	        KW_FD_CONTROL, KW_FD_CONFIG, KW_FD_SIGNER, KW_FD_LISTENERS);
-}
-
-/* Returns 0 to go on, or the process exit code. */
-static int
-parse_options(int argc, char **argv, struct options *opt)
-{
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"slot", required_argument, NULL, 's'},
-	    {"generation", required_argument, NULL, 'g'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			opt->config = optarg;
-			break;
-		case 's':
-			opt->slot = optarg;
-			break;
-		case 'g':
-			opt->generation = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return KW_EXIT_FATAL_CONFIG;
-		}
-	}
-	if (!opt->config || !opt->slot || optind != argc) {
-		usage(stderr);
-		return KW_EXIT_FATAL_CONFIG;
-	}
-	return 0;
 }
 
 /*
@@ -219,12 +173,12 @@ startup(struct startup *s, const char *path)
 int
 main(int argc, char **argv)
 {
-	struct options opt = {0};
+	struct kw_child_options opt = {0};
 	struct startup s = {0};
 	int rc;
 
 	kw_proc_set_title(argc, argv, "keyward: worker"); /* argv[] then points to copies */
-	rc = parse_options(argc, argv, &opt);
+	rc = kw_proc_child_options(argc, argv, true, usage, &opt);
 	if (rc)
 		return rc;
 	signals_init();
