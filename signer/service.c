@@ -1,13 +1,21 @@
 /*
- * service.c - the signer's serving loop and its pool of signing threads.
+ * service.c - the signer's control loop and its pool of signing threads.
+ *
+ * The signing threads read the worker channels themselves: they wait together on
+ * one epoll set where each channel is armed EPOLLONESHOT, so a readable channel
+ * wakes one thread, which takes one request, re-arms the channel (another thread may
+ * take the next request meanwhile), signs and replies. No request changes threads
+ * on its way, which keeps a handshake's signature to two wakeups (the worker's
+ * request, the signer's reply). The main thread only watches the control channel
+ * and the signals.
  *
  * A channel is freed (and its descriptor closed) only when nothing refers to it:
- * the epoll set holds one reference until the channel is closed, and each queued or
- * signing request holds one. So a signing thread never writes to a descriptor
- * number that was closed and reused. One mutex guards the queue, the channel list
- * and every channel's in-flight state. A request leaves the in-flight set before
- * its reply is sent, so a worker that keeps at most max_inflight requests
- * unanswered is never told BUSY.
+ * the epoll set holds one reference until the channel is closed, and each request
+ * being handled holds one. So a signing thread never writes to a descriptor number
+ * that was closed and reused. Only the thread holding a channel's event closes it.
+ * One mutex guards the channel list and every channel's in-flight state. A request
+ * leaves the in-flight set before its reply is sent, so a worker that keeps at most
+ * max_inflight requests unanswered is never told BUSY.
  */
 #include "service.h"
 
@@ -31,34 +39,27 @@
 #include "stub.h"
 
 #define EPOLL_BATCH        32
-#define READ_BURST         32             /* requests read from one channel per wakeup */
 #define SIGNING_STACK_SIZE (512u * 1024u) /* plenty for libcrypto's signing paths */
+#define CHANNEL_EVENTS     (EPOLLIN | EPOLLONESHOT)
 
 struct channel {
 	int fd;
-	unsigned refs; /* the epoll set's (until closed) + one per queued or signing request */
+	unsigned refs; /* the epoll set's (until closed) + one per request being handled */
 	struct stub_channel stub;
 	struct channel *prev, *next;
-};
-
-struct job {
-	struct channel *ch;
-	struct sp_sign_request req;
-	struct job *next;
 };
 
 struct signer_service {
 	const struct signer_keys *keys;
 	struct stub_limits limits;
 	int control_fd;
-	int epoll_fd;
+	int epoll_fd;   /* the main thread's: control channel and signals */
+	int channel_fd; /* the signing threads': worker channels and the stop pipe */
 	int signal_fd;
+	int stop[2]; /* a byte written to stop[1] stops every signing thread */
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
 	pthread_cond_t started; /* a signing thread began: n_running grew */
 	size_t n_running;
-	struct job *head, **tail;
-	bool stopping;
 	struct channel *channels;
 	pthread_t *threads;
 	size_t n_threads;
@@ -81,10 +82,11 @@ channel_unref(struct signer_service *svc, struct channel *ch)
 	free(ch);
 }
 
+/* Closes ch for good; only the thread holding its event (or the last owner) calls this. */
 static void
 channel_close(struct signer_service *svc, struct channel *ch)
 {
-	epoll_ctl(svc->epoll_fd, EPOLL_CTL_DEL, ch->fd, NULL);
+	epoll_ctl(svc->channel_fd, EPOLL_CTL_DEL, ch->fd, NULL);
 	shutdown(ch->fd, SHUT_RDWR);
 	pthread_mutex_lock(&svc->lock);
 	channel_unref(svc, ch);
@@ -128,71 +130,35 @@ send_reply(struct signer_service *svc, struct channel *ch, const struct sp_sign_
 	return -EAGAIN;
 }
 
-static void *
-signing_thread(void *arg)
+/* Lets another thread take ch's next request. */
+static void
+channel_rearm(struct signer_service *svc, struct channel *ch)
 {
-	struct signer_service *svc = arg;
-	struct sp_sign_reply rep;
+	struct epoll_event ev = {.events = CHANNEL_EVENTS, .data.ptr = ch};
 
-	pthread_mutex_lock(&svc->lock);
-	svc->n_running++;
-	pthread_cond_signal(&svc->started);
-	pthread_mutex_unlock(&svc->lock);
-	for (;;) {
-		struct job *job;
-
-		pthread_mutex_lock(&svc->lock);
-		while (!svc->head && !svc->stopping)
-			pthread_cond_wait(&svc->wake, &svc->lock);
-		if (svc->stopping) {
-			pthread_mutex_unlock(&svc->lock);
-			return NULL;
-		}
-		job = svc->head;
-		svc->head = job->next;
-		if (!svc->head)
-			svc->tail = &svc->head;
-		pthread_mutex_unlock(&svc->lock);
-
-		sign_stub(svc->keys, &job->req, &rep);
-		pthread_mutex_lock(&svc->lock);
-		stub_finish(&job->ch->stub, job->req.request_id);
-		pthread_mutex_unlock(&svc->lock);
-
-		send_reply(svc, job->ch, &rep);
-		pthread_mutex_lock(&svc->lock);
-		channel_unref(svc, job->ch);
-		pthread_mutex_unlock(&svc->lock);
-		free(job);
+	if (epoll_ctl(svc->channel_fd, EPOLL_CTL_MOD, ch->fd, &ev) < 0) {
+		kw_log_err("channel_rearm: worker %u: %s", (unsigned)ch->stub.slot,
+		           strerror(errno));
+		shutdown(ch->fd, SHUT_RDWR);
 	}
 }
 
-/* Admits one decoded request: queues it for signing or answers at once. 0 or an error. */
+/*
+ * Admits one decoded request and answers it, signing it when admitted: ch is re-armed
+ * first, so that its next request is taken by another thread meanwhile. Returns 0, or
+ * an error when the channel must be closed (ch is then not re-armed).
+ */
 static int
 handle_request(struct signer_service *svc, struct channel *ch, const struct sp_sign_request *req)
 {
-	struct job *job = malloc(sizeof(*job));
 	struct sp_sign_reply rep;
 	int verdict;
 
 	pthread_mutex_lock(&svc->lock);
 	verdict = stub_admit(&ch->stub, svc->keys->n, req, kw_now_ms(), &rep);
-	if (verdict == STUB_SIGN && !job) {
-		stub_finish(&ch->stub, req->request_id);
-		rep = (struct sp_sign_reply){.request_id = req->request_id,
-		                             .status = SP_STATUS_FAILED};
-		verdict = STUB_REPLY;
-	}
-	if (verdict == STUB_SIGN) {
-		*job = (struct job){.ch = ch, .req = *req};
+	if (verdict >= 0)
 		ch->refs++;
-		*svc->tail = job;
-		svc->tail = &job->next;
-		pthread_cond_signal(&svc->wake);
-		job = NULL;
-	}
 	pthread_mutex_unlock(&svc->lock);
-	free(job);
 
 	if (verdict < 0) {
 		kw_log_warn("handle_request: worker %u sent request id %u for key %u, not newer "
@@ -201,12 +167,20 @@ handle_request(struct signer_service *svc, struct channel *ch, const struct sp_s
 		            (unsigned)req->key_id);
 		return verdict;
 	}
-	if (verdict == STUB_REPLY) {
+	channel_rearm(svc, ch);
+	if (verdict == STUB_SIGN) {
+		sign_stub(svc->keys, req, &rep);
+		pthread_mutex_lock(&svc->lock);
+		stub_finish(&ch->stub, req->request_id);
+		pthread_mutex_unlock(&svc->lock);
+	} else {
 		kw_log_debug("handle_request: worker %u request %u: %s", (unsigned)ch->stub.slot,
 		             (unsigned)req->request_id, sp_status_name(rep.status));
-		if (send_reply(svc, ch, &rep) < 0)
-			return KW_ERR_INTERNAL;
 	}
+	send_reply(svc, ch, &rep);
+	pthread_mutex_lock(&svc->lock);
+	channel_unref(svc, ch);
+	pthread_mutex_unlock(&svc->lock);
 	return 0;
 }
 
@@ -246,19 +220,42 @@ serve_one(struct signer_service *svc, struct channel *ch)
 	}
 }
 
-/* Serves up to READ_BURST requests of a readable channel, so that others get their turn. */
+/* A signing thread took ch's event: one request is served, or the channel closed. */
 static void
 serve_channel(struct signer_service *svc, struct channel *ch)
 {
-	for (int i = 0; i < READ_BURST; i++) {
-		int rc = serve_one(svc, ch);
+	int rc = serve_one(svc, ch);
 
-		if (rc == -2)
-			report_broken_worker(svc, ch);
-		if (rc < 0)
-			channel_close(svc, ch);
-		if (rc <= 0)
-			return;
+	if (rc == -2)
+		report_broken_worker(svc, ch);
+	if (rc < 0)
+		channel_close(svc, ch);
+	else if (rc == 0)
+		channel_rearm(svc, ch);
+}
+
+static void *
+signing_thread(void *arg)
+{
+	struct signer_service *svc = arg;
+
+	pthread_mutex_lock(&svc->lock);
+	svc->n_running++;
+	pthread_cond_signal(&svc->started);
+	pthread_mutex_unlock(&svc->lock);
+	for (;;) {
+		struct epoll_event ev;
+		int n = epoll_wait(svc->channel_fd, &ev, 1, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			kw_log_err("signing_thread: epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		if (ev.data.ptr == svc->stop)
+			return NULL;
+		serve_channel(svc, ev.data.ptr);
 	}
 }
 
@@ -266,7 +263,7 @@ static void
 add_channel(struct signer_service *svc, int fd, uint32_t slot)
 {
 	struct channel *ch = calloc(1, sizeof(*ch));
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct epoll_event ev = {.events = CHANNEL_EVENTS};
 
 	if (!ch || stub_channel_init(&ch->stub, slot, &svc->limits, kw_now_ms()) != 0) {
 		kw_log_err("add_channel: out of memory for the channel of worker %u",
@@ -278,20 +275,20 @@ add_channel(struct signer_service *svc, int fd, uint32_t slot)
 	ch->fd = fd;
 	ch->refs = 1;
 	ev.data.ptr = ch;
-	if (epoll_ctl(svc->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		kw_log_err("add_channel: epoll_ctl for worker %u: %s", (unsigned)slot,
-		           strerror(errno));
-		stub_channel_dispose(&ch->stub);
-		free(ch);
-		close(fd);
-		return;
-	}
 	pthread_mutex_lock(&svc->lock);
 	ch->next = svc->channels;
 	if (ch->next)
 		ch->next->prev = ch;
 	svc->channels = ch;
 	pthread_mutex_unlock(&svc->lock);
+	if (epoll_ctl(svc->channel_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		kw_log_err("add_channel: epoll_ctl for worker %u: %s", (unsigned)slot,
+		           strerror(errno));
+		pthread_mutex_lock(&svc->lock);
+		channel_unref(svc, ch);
+		pthread_mutex_unlock(&svc->lock);
+		return;
+	}
 	kw_log_info("add_channel: channel of worker %u open", (unsigned)slot);
 }
 
@@ -419,22 +416,19 @@ signer_service_run(struct signer_service *svc)
 			if (tag == &svc->signal_fd) {
 				if (!serve_signals(svc))
 					return 0;
-			} else if (tag == &svc->control_fd) {
-				if (!serve_control(svc))
-					return 0;
-			} else {
-				serve_channel(svc, tag);
+			} else if (!serve_control(svc)) {
+				return 0;
 			}
 		}
 	}
 }
 
 static int
-watch(struct signer_service *svc, int fd, void *tag)
+watch(int epoll_fd, int fd, void *tag)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
 
-	return epoll_ctl(svc->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static int
@@ -493,16 +487,19 @@ signer_service_start(const struct kw_config *cfg, const struct signer_keys *keys
 		svc->limits.max_inflight = 1;
 	svc->control_fd = control_fd;
 	svc->epoll_fd = -1;
+	svc->channel_fd = -1;
 	svc->signal_fd = -1;
-	svc->tail = &svc->head;
+	svc->stop[0] = svc->stop[1] = -1;
 	pthread_mutex_init(&svc->lock, NULL);
-	pthread_cond_init(&svc->wake, NULL);
 	pthread_cond_init(&svc->started, NULL);
 
 	if (take_signals(svc) < 0 || fcntl(control_fd, F_SETFL, O_NONBLOCK) < 0 ||
 	    (svc->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    watch(svc, svc->signal_fd, &svc->signal_fd) < 0 ||
-	    watch(svc, control_fd, &svc->control_fd) < 0) {
+	    (svc->channel_fd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    pipe2(svc->stop, O_CLOEXEC) < 0 ||
+	    watch(svc->epoll_fd, svc->signal_fd, &svc->signal_fd) < 0 ||
+	    watch(svc->epoll_fd, control_fd, &svc->control_fd) < 0 ||
+	    watch(svc->channel_fd, svc->stop[0], svc->stop) < 0) {
 		kw_log_err("signer_service_start: %s", strerror(errno));
 		rc = KW_ERR_INTERNAL;
 		goto fail;
@@ -523,19 +520,12 @@ fail:
 void
 signer_service_free(struct signer_service *svc)
 {
-	pthread_mutex_lock(&svc->lock);
-	svc->stopping = true;
-	pthread_cond_broadcast(&svc->wake);
-	pthread_mutex_unlock(&svc->lock);
+	if (svc->n_threads > 0 && write(svc->stop[1], "", 1) != 1)
+		kw_log_err("signer_service_free: stopping the signing threads: %s",
+		           strerror(errno));
 	for (size_t i = 0; i < svc->n_threads; i++)
 		pthread_join(svc->threads[i], NULL);
 
-	while (svc->head) {
-		struct job *job = svc->head;
-
-		svc->head = job->next;
-		free(job);
-	}
 	while (svc->channels) {
 		struct channel *ch = svc->channels;
 
@@ -544,11 +534,11 @@ signer_service_free(struct signer_service *svc)
 		stub_channel_dispose(&ch->stub);
 		free(ch);
 	}
-	if (svc->epoll_fd >= 0)
-		close(svc->epoll_fd);
-	if (svc->signal_fd >= 0)
-		close(svc->signal_fd);
-	pthread_cond_destroy(&svc->wake);
+	const int fds[] = {svc->epoll_fd, svc->channel_fd, svc->signal_fd, svc->stop[0],
+	                   svc->stop[1]};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	pthread_cond_destroy(&svc->started);
 	pthread_mutex_destroy(&svc->lock);
 	free(svc->threads);
