@@ -230,6 +230,15 @@ tt_conn_protect(struct tt_conn *c, const uint8_t *plaintext, size_t len)
 	return 0;
 }
 
+int
+tt_conn_protect_in_place(struct tt_conn *c, uint8_t *rec, size_t len)
+{
+	if (c->state != TT_ESTABLISHED)
+		return KW_ERR_STATE;
+	int err = tt_record_seal_in_place(&c->send, c->nonce_fn, c->nonce_arg, rec, len);
+	return err ? tt_conn_fail(c, err) : 0;
+}
+
 void
 tt_conn_shrink(struct tt_conn *c)
 {

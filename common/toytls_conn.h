@@ -120,6 +120,14 @@ struct kw_buf *tt_conn_plaintext(struct tt_conn *c);
  */
 int tt_conn_protect(struct tt_conn *c, const uint8_t *plaintext, size_t len);
 
+/**
+ * Encrypts one record's worth of plaintext where it lies: rec[TT_RECORD_PREFIX_LEN,
+ * TT_RECORD_PREFIX_LEN + len) becomes the whole record rec[0, TT_RECORD_PREFIX_LEN + len +
+ * TT_RECORD_SUFFIX_LEN), for the caller to send (nothing is queued in the wire output).
+ * len is at most TT_MAX_PLAINTEXT. Only in TT_ESTABLISHED. Returns 0 or a code.
+ */
+int tt_conn_protect_in_place(struct tt_conn *c, uint8_t *rec, size_t len);
+
 /** Server: true in TT_WAIT_SIGNATURE, with the request copied to *req. */
 bool tt_conn_sign_request(const struct tt_conn *c, struct tt_sign_request *req);
 

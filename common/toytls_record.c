@@ -59,33 +59,57 @@ record_dir_advance(struct tt_record_dir *d)
 		d->seq++;
 }
 
+static int
+seal_check(const struct tt_record_dir *d, size_t len)
+{
+	if (d->seq_exhausted)
+		return KW_ERR_SEQ_OVERFLOW;
+	return len > TT_MAX_PLAINTEXT ? KW_ERR_ARGUMENT : 0;
+}
+
+/* Seals plaintext in[0, len) into the whole record at rec (in may be rec's plaintext slot). */
+static int
+seal_record(struct tt_record_dir *d, tt_nonce_fn nonce_fn, void *nonce_arg, const uint8_t *in,
+            size_t len, uint8_t *rec)
+{
+	uint8_t *seq = rec + TT_RECORD_HEADER_LEN;
+	uint8_t *nonce = seq + TT_SEQ_LEN;
+	uint8_t *ciphertext = nonce + TT_NONCE_LEN;
+	tt_store_u32(rec, (uint32_t)(TT_RECORD_OVERHEAD + len));
+	tt_store_u64(seq, d->seq);
+	int err = nonce_fn(nonce_arg, nonce);
+	if (err)
+		return err;
+	err = d->aead->seal(d->ctx, nonce, seq, TT_SEQ_LEN, in, len, ciphertext, ciphertext + len);
+	if (err)
+		return err;
+	record_dir_advance(d);
+	return 0;
+}
+
 int
 tt_record_seal(struct tt_record_dir *d, tt_nonce_fn nonce_fn, void *nonce_arg,
                const uint8_t *plaintext, size_t len, struct kw_buf *out)
 {
-	if (d->seq_exhausted)
-		return KW_ERR_SEQ_OVERFLOW;
-	if (len > TT_MAX_PLAINTEXT)
-		return KW_ERR_ARGUMENT;
-	size_t payload_len = TT_RECORD_OVERHEAD + len;
-	int err = kw_buf_reserve(out, TT_RECORD_HEADER_LEN + payload_len);
+	int err = seal_check(d, len);
 	if (err)
 		return err;
-	uint8_t *seq = kw_buf_tail(out) + TT_RECORD_HEADER_LEN;
-	uint8_t *nonce = seq + TT_SEQ_LEN;
-	uint8_t *ciphertext = nonce + TT_NONCE_LEN;
-	tt_store_u32(kw_buf_tail(out), (uint32_t)payload_len);
-	tt_store_u64(seq, d->seq);
-	err = nonce_fn(nonce_arg, nonce);
+	size_t rec_len = TT_RECORD_HEADER_LEN + TT_RECORD_OVERHEAD + len;
+	err = kw_buf_reserve(out, rec_len);
 	if (err)
 		return err;
-	err = d->aead->seal(d->ctx, nonce, seq, TT_SEQ_LEN, plaintext, len, ciphertext,
-	                    ciphertext + len);
-	if (err)
-		return err;
-	kw_buf_commit(out, TT_RECORD_HEADER_LEN + payload_len);
-	record_dir_advance(d);
-	return 0;
+	err = seal_record(d, nonce_fn, nonce_arg, plaintext, len, kw_buf_tail(out));
+	if (err == 0)
+		kw_buf_commit(out, rec_len);
+	return err;
+}
+
+int
+tt_record_seal_in_place(struct tt_record_dir *d, tt_nonce_fn nonce_fn, void *nonce_arg,
+                        uint8_t *rec, size_t len)
+{
+	int err = seal_check(d, len);
+	return err ? err : seal_record(d, nonce_fn, nonce_arg, rec + TT_RECORD_PREFIX_LEN, len, rec);
 }
 
 int

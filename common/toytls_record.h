@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "toytls.h"
 #include "toytls_aead.h"
 
 /**
@@ -59,6 +60,19 @@ void tt_record_dir_dispose(struct tt_record_dir *d);
  */
 int tt_record_seal(struct tt_record_dir *d, tt_nonce_fn nonce_fn, void *nonce_arg,
                    const uint8_t *plaintext, size_t len, struct kw_buf *out);
+
+/** Bytes of a whole record before its plaintext (length, seq, nonce) and after it (tag). */
+#define TT_RECORD_PREFIX_LEN (TT_RECORD_HEADER_LEN + TT_SEQ_LEN + TT_NONCE_LEN)
+#define TT_RECORD_SUFFIX_LEN TT_TAG_LEN
+
+/**
+ * Turns rec[TT_RECORD_PREFIX_LEN, TT_RECORD_PREFIX_LEN + len) into one whole protected
+ * record in place, rec[0, TT_RECORD_PREFIX_LEN + len + TT_RECORD_SUFFIX_LEN): the caller
+ * writes the plaintext where the record carries it, so that it is encrypted where it
+ * lies. Returns what tt_record_seal() returns.
+ */
+int tt_record_seal_in_place(struct tt_record_dir *d, tt_nonce_fn nonce_fn, void *nonce_arg,
+                            uint8_t *rec, size_t len);
 
 /**
  * Checks and decrypts one record payload (without the length header), appending

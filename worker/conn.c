@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "access_log.h"
@@ -25,10 +26,10 @@
 #include "transport.h"
 #include "vhost.h"
 
-#define WIRE_HIGH      (64u * 1024u)  /* toy-TLS: produce records only below this much queued */
-#define SEND_BUDGET    (512u * 1024u) /* bytes sent per connection per event before yielding */
-#define SENDFILE_CHUNK (512u * 1024u) /* largest sendfile(2) */
-#define SEND_IOV       8u             /* pieces per sendmsg(2) */
+#define SEND_BUDGET     (512u * 1024u)   /* bytes sent per connection per event before yielding */
+#define SENDFILE_CHUNK  (512u * 1024u)   /* largest sendfile(2) */
+#define SEND_IOV        8u               /* pieces per sendmsg(2) */
+#define INLINE_FILE_MAX TT_MAX_PLAINTEXT /* plain: file bodies read and sent with the head */
 
 enum conn_state {
 	CONN_HANDSHAKE, /* toy-TLS handshake, maybe waiting for the signer */
@@ -389,38 +390,38 @@ cursor_advance(struct exchange *x, uint64_t n)
 	}
 }
 
-/* toy-TLS: fills one record's worth of plaintext from the pieces and protects it. */
+/* File bytes to read into the send buffer: one stretch of the file, spread over records. */
+struct file_reads {
+	struct iovec iov[SEND_RECORDS];
+	size_t n;
+	uint64_t off; /* file offset of iov[0] */
+	uint64_t end; /* file offset after the last iov */
+};
+
+/* Reads the stretch gathered in fr with preadv(2). Returns 0, or -1 (closed). */
 static int
-queue_record(struct conn *c)
+file_reads_flush(struct conn *c, struct file_reads *fr)
 {
-	struct exchange *x = c->x;
-	uint8_t *buf = c->w->obuf;
-	size_t n = 0;
-	while (n < TT_MAX_PLAINTEXT && !cursor_done(x)) {
-		uint64_t left = piece_len(x, x->piece) - x->piece_off;
-		size_t take = left < TT_MAX_PLAINTEXT - n ? (size_t)left : TT_MAX_PLAINTEXT - n;
-		if (piece_is_file(x)) {
-			const struct http_segment *seg = &x->resp.segments[x->piece - 1];
-			ssize_t r =
-			    pread(x->resp.fd, buf + n, take, (off_t)(seg->off + x->piece_off));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				conn_close(c, KW_LOG_ERR, "reading the file: %s",
-				           r < 0 ? strerror(errno) : "it shrank while being sent");
-				return -1;
-			}
-			take = (size_t)r;
-		} else {
-			memcpy(buf + n, piece_mem(x), take);
+	struct iovec *iov = fr->iov;
+	size_t n = fr->n;
+	uint64_t off = fr->off;
+	fr->n = 0;
+	while (n > 0) {
+		ssize_t r = preadv(c->x->resp.fd, iov, (int)n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			conn_close(c, KW_LOG_ERR, "reading the file: %s",
+			           r < 0 ? strerror(errno) : "it shrank while being sent");
+			return -1;
 		}
-		cursor_advance(x, take);
-		n += take;
-	}
-	int err = c->t->ops->protect(c->t, buf, n);
-	if (err) {
-		conn_close_transport(c, err);
-		return -1;
+		off += (uint64_t)r;
+		for (; n > 0 && (size_t)r >= iov->iov_len; iov++, n--)
+			r -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
 	}
 	return 0;
 }
@@ -429,20 +430,69 @@ queue_record(struct conn *c)
 static int
 read_piece(struct conn *c, size_t i, uint64_t off, uint8_t *buf, size_t len)
 {
+	struct file_reads fr = {.n = 1, .off = c->x->resp.segments[i - 1].off + off};
+	fr.iov[0] = (struct iovec){.iov_base = buf, .iov_len = len};
+	return file_reads_flush(c, &fr);
+}
+
+/* Plans reading take bytes of the current file piece into p, after what fr already holds. */
+static int
+file_reads_add(struct conn *c, struct file_reads *fr, uint8_t *p, size_t take)
+{
 	const struct exchange *x = c->x;
-	const struct http_segment *seg = &x->resp.segments[i - 1];
-	size_t got = 0;
-	while (got < len) {
-		ssize_t r = pread(x->resp.fd, buf + got, len - got, (off_t)(seg->off + off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			conn_close(c, KW_LOG_ERR, "reading the file: %s",
-			           r < 0 ? strerror(errno) : "it shrank while being sent");
+	uint64_t off = x->resp.segments[x->piece - 1].off + x->piece_off;
+	if (fr->n > 0 && (fr->end != off || fr->n == SEND_RECORDS) && file_reads_flush(c, fr) < 0)
+		return -1;
+	if (fr->n == 0)
+		fr->off = off;
+	fr->iov[fr->n++] = (struct iovec){.iov_base = p, .iov_len = take};
+	fr->end = off + take;
+	return 0;
+}
+
+/*
+ * Lays the next records of the response out in the worker's send buffer, each
+ * record's plaintext copied or read (preadv) where the record carries it and then
+ * protected in place. *len receives the bytes to send. Returns 0, or -1 (closed).
+ */
+static int
+fill_records(struct conn *c, size_t *len)
+{
+	struct exchange *x = c->x;
+	const struct transport_ops *ops = c->t->ops;
+	const size_t overhead = ops->record_prefix + ops->record_suffix;
+	uint8_t *buf = c->w->sbuf;
+	size_t rec_off[SEND_RECORDS], rec_len[SEND_RECORDS];
+	size_t n_rec = 0, used = 0;
+	struct file_reads fr = {.n = 0};
+	for (; !cursor_done(x) && n_rec < SEND_RECORDS; n_rec++) {
+		uint8_t *p = buf + used + ops->record_prefix;
+		size_t n = 0;
+		while (n < TT_MAX_PLAINTEXT && !cursor_done(x)) {
+			uint64_t left = piece_len(x, x->piece) - x->piece_off;
+			size_t take =
+			    left < TT_MAX_PLAINTEXT - n ? (size_t)left : TT_MAX_PLAINTEXT - n;
+			if (!piece_is_file(x))
+				memcpy(p + n, piece_mem(x), take);
+			else if (file_reads_add(c, &fr, p + n, take) < 0)
+				return -1;
+			cursor_advance(x, take);
+			n += take;
+		}
+		rec_off[n_rec] = used;
+		rec_len[n_rec] = n;
+		used += overhead + n;
+	}
+	if (fr.n > 0 && file_reads_flush(c, &fr) < 0)
+		return -1;
+	for (size_t i = 0; i < n_rec; i++) {
+		int err = ops->protect_in_place(c->t, buf + rec_off[i], rec_len[i]);
+		if (err) {
+			conn_close_transport(c, err);
 			return -1;
 		}
-		got += (size_t)r;
 	}
+	*len = used;
 	return 0;
 }
 
@@ -471,12 +521,12 @@ send_pieces(struct conn *c, size_t *budget)
 	for (size_t i = x->piece; i < piece_count(x) && n_iov < SEND_IOV; i++, off = 0) {
 		size_t left = (size_t)(piece_len(x, i) - off);
 		if (piece_in_file(x, i)) {
-			file_next = inlined || piece_len(x, i) - off > sizeof(c->w->obuf);
+			file_next = inlined || piece_len(x, i) - off > INLINE_FILE_MAX;
 			if (file_next)
 				break;
-			if (read_piece(c, i, off, c->w->obuf, left) < 0)
+			if (read_piece(c, i, off, c->w->sbuf, left) < 0)
 				return -1;
-			iov[n_iov++] = (struct iovec){.iov_base = c->w->obuf, .iov_len = left};
+			iov[n_iov++] = (struct iovec){.iov_base = c->w->sbuf, .iov_len = left};
 			inlined = true;
 		} else {
 			iov[n_iov++] = (struct iovec){.iov_base = (void *)piece_mem_at(x, i, off),
@@ -537,7 +587,7 @@ send_plain(struct conn *c)
 	size_t budget = SEND_BUDGET;
 	while (!cursor_done(x)) {
 		const bool big_file =
-		    piece_is_file(x) && piece_len(x, x->piece) - x->piece_off > sizeof(c->w->obuf);
+		    piece_is_file(x) && piece_len(x, x->piece) - x->piece_off > INLINE_FILE_MAX;
 		int rc = big_file ? send_file(c, &budget) : send_pieces(c, &budget);
 		if (rc <= 0)
 			return rc;
@@ -548,7 +598,35 @@ send_plain(struct conn *c)
 }
 
 /*
- * toy-TLS: produces records without holding more than WIRE_HIGH of them in memory.
+ * Sends buf[0, len) (records laid out in the send buffer); what the socket does not
+ * take now waits in the transport's wire buffer. Returns 1 when all went, 0 when the
+ * socket is full, -1 when the connection closed.
+ */
+static int
+send_chunk(struct conn *c, const uint8_t *buf, size_t len, size_t *budget)
+{
+	ssize_t n;
+	do
+		n = send(c->io.fd, buf, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		conn_close(c, KW_LOG_INFO, "write: %s", strerror(errno));
+		return -1;
+	}
+	size_t sent = n > 0 ? (size_t)n : 0;
+	if (sent > 0)
+		conn_sent(c, sent, budget);
+	if (sent == len)
+		return 1;
+	if (kw_buf_append(c->t->ops->wire(c->t), buf + sent, len - sent) != 0) {
+		conn_close(c, KW_LOG_ERR, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Protected transports: records made in the worker's send buffer, sent from there.
  * Returns 1 when all of the response is sent, 0 when waiting for the socket (or
  * yielding to other connections), -1 when the connection closed.
  */
@@ -560,20 +638,23 @@ send_records(struct conn *c)
 	size_t budget = SEND_BUDGET;
 
 	for (;;) {
-		if (!cursor_done(x) && kw_buf_size(wire) < WIRE_HIGH) {
-			if (queue_record(c) < 0)
-				return -1;
-			continue;
-		}
 		size_t queued = kw_buf_size(wire);
-		int rc = conn_flush(c);
-		if (rc <= 0)
-			return rc;
-		budget = queued < budget ? budget - queued : 0;
+		if (queued > 0) {
+			int rc = conn_flush(c);
+			if (rc <= 0)
+				return rc;
+			budget = queued < budget ? budget - queued : 0;
+		}
 		if (cursor_done(x))
 			return 1;
 		if (budget == 0)
 			return 0;
+		size_t len;
+		if (fill_records(c, &len) < 0)
+			return -1;
+		int rc = send_chunk(c, c->w->sbuf, len, &budget);
+		if (rc <= 0)
+			return rc;
 	}
 }
 

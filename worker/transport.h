@@ -4,9 +4,9 @@
  *   socket bytes -> feed()      plain: identity; toy-TLS: records, handshake, decrypt
  *                   wire()      bytes to write to the socket
  *                   plaintext() bytes for the HTTP parser
- *   HTTP bytes   -> protect()   plain: identity; toy-TLS: application records
+ *   HTTP bytes   -> protect_in_place()  plain: identity; toy-TLS: application records
  *
- * HTTP code sees only plaintext() and protect(); it never sees a record, a key or a
+ * HTTP code sees only plaintext() and protect_in_place(); it never sees a key or a
  * certificate. A transport that needs a signature made elsewhere (toy-TLS) exposes
  * it through sign_request()/supply_signature(), which the connection layer routes
  * to the signer without blocking.
@@ -25,7 +25,7 @@ struct transport;
 
 struct transport_ops {
 	const char *name;
-	/** true: protect() is the identity, so the caller may sendfile(2) a body directly. */
+	/** true: protection is the identity, so the caller may sendfile(2) a body directly. */
 	bool passthrough;
 	/** Takes wire bytes read from the socket. Returns 0, or a code: close the connection. */
 	int (*feed)(struct transport *t, const uint8_t *wire, size_t len);
@@ -33,8 +33,14 @@ struct transport_ops {
 	struct kw_buf *(*wire)(struct transport *t);
 	/** Plaintext waiting for the HTTP parser. */
 	struct kw_buf *(*plaintext)(struct transport *t);
-	/** Queues plaintext for the peer. Returns 0 or a code. */
-	int (*protect)(struct transport *t, const uint8_t *p, size_t len);
+	/** Bytes protect_in_place() puts before and after a record's plaintext (0 and 0: identity). */
+	size_t record_prefix, record_suffix;
+	/**
+	 * Protects plaintext rec[record_prefix, record_prefix + len) where it lies: rec[0,
+	 * record_prefix + len + record_suffix) is then what the caller sends (nothing is
+	 * queued in wire()). len is at most TT_MAX_PLAINTEXT. Returns 0 or a code.
+	 */
+	int (*protect_in_place)(struct transport *t, uint8_t *rec, size_t len);
 	/** true once application data can flow. */
 	bool (*established)(const struct transport *t);
 	/** true when a signature is wanted, with the request copied to *req. */

@@ -38,9 +38,9 @@ plain_plaintext(struct transport *t)
 }
 
 static int
-plain_protect(struct transport *t, const uint8_t *p, size_t len)
+plain_protect_in_place(struct transport *t, uint8_t *rec, size_t len)
 {
-	return kw_buf_append(&plain(t)->out, p, len);
+	return 0;
 }
 
 static bool
@@ -98,7 +98,9 @@ static const struct transport_ops plain_ops = {
     .feed = plain_feed,
     .wire = plain_wire,
     .plaintext = plain_plaintext,
-    .protect = plain_protect,
+    .record_prefix = 0,
+    .record_suffix = 0,
+    .protect_in_place = plain_protect_in_place,
     .established = plain_established,
     .sign_request = plain_sign_request,
     .supply_signature = plain_supply_signature,

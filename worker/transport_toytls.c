@@ -39,9 +39,9 @@ toytls_plaintext(struct transport *t)
 }
 
 static int
-toytls_protect(struct transport *t, const uint8_t *p, size_t len)
+toytls_protect_in_place(struct transport *t, uint8_t *rec, size_t len)
 {
-	return tt_conn_protect(tls(t), p, len);
+	return tt_conn_protect_in_place(tls(t), rec, len);
 }
 
 static bool
@@ -94,7 +94,9 @@ static const struct transport_ops toytls_ops = {
     .feed = toytls_feed,
     .wire = toytls_wire,
     .plaintext = toytls_plaintext,
-    .protect = toytls_protect,
+    .record_prefix = TT_RECORD_PREFIX_LEN,
+    .record_suffix = TT_RECORD_SUFFIX_LEN,
+    .protect_in_place = toytls_protect_in_place,
     .established = toytls_established,
     .sign_request = toytls_sign_request,
     .supply_signature = toytls_supply_signature,

@@ -24,6 +24,9 @@
 /** Size of the per-worker socket read buffer. */
 #define WORKER_READ_SIZE 16384u
 
+/** Records (of TT_MAX_PLAINTEXT plaintext bytes at most) made per send(2) of a response. */
+#define SEND_RECORDS 16u
+
 struct worker;
 struct conn;
 struct access_log;
@@ -97,7 +100,9 @@ struct worker {
 	struct tt_nonce_pool nonces; /* toy-TLS record nonces of every connection */
 	struct static_cache files;   /* files opened in this loop turn */
 	uint8_t rbuf[WORKER_READ_SIZE];
-	uint8_t obuf[TT_MAX_PLAINTEXT];
+	/* responses are laid out here, records protected in place, then sent */
+	uint8_t
+	    sbuf[SEND_RECORDS * (TT_RECORD_PREFIX_LEN + TT_MAX_PLAINTEXT + TT_RECORD_SUFFIX_LEN)];
 };
 
 /**

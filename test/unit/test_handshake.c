@@ -148,8 +148,29 @@ Test(handshake, protect_before_established_is_refused)
 	pair_new(&p, true);
 	cr_assert_eq(tt_conn_protect(p.client, (const uint8_t *)"x", 1), KW_ERR_STATE);
 	cr_assert_eq(tt_conn_protect(p.server, (const uint8_t *)"x", 1), KW_ERR_STATE);
+	uint8_t rec[TT_RECORD_PREFIX_LEN + 1 + TT_RECORD_SUFFIX_LEN] = {0};
+	cr_assert_eq(tt_conn_protect_in_place(p.server, rec, 1), KW_ERR_STATE);
 	test_handshake(p.client, p.server, p.ident.key, 0);
 	expect_traffic(p.client, p.server);
+	pair_free(&p);
+}
+
+Test(handshake, records_protected_in_place_reach_the_peer)
+{
+	static const char msg[] = "made where it lies";
+	uint8_t rec[2][TT_RECORD_PREFIX_LEN + sizeof(msg) + TT_RECORD_SUFFIX_LEN];
+	struct pair p;
+	pair_new(&p, true);
+	test_handshake(p.client, p.server, p.ident.key, 0);
+	for (int i = 0; i < 2; i++) {
+		memcpy(rec[i] + TT_RECORD_PREFIX_LEN, msg, sizeof(msg));
+		cr_assert_eq(tt_conn_protect_in_place(p.server, rec[i], sizeof(msg)), 0);
+	}
+	cr_assert_eq(tt_conn_feed(p.client, rec[0], sizeof(rec)), 0);
+	struct kw_buf *plain = tt_conn_plaintext(p.client);
+	cr_assert_eq(kw_buf_size(plain), 2 * sizeof(msg));
+	cr_expect_arr_eq(kw_buf_head(plain), msg, sizeof(msg));
+	cr_expect_arr_eq(kw_buf_head(plain) + sizeof(msg), msg, sizeof(msg));
 	pair_free(&p);
 }
 

@@ -286,6 +286,56 @@ Test(record, last_sequence_then_overflow)
 	kw_buf_free(&plain);
 }
 
+Test(record, in_place_matches_the_vectors)
+{
+	size_t pt_len, wire_len;
+	uint8_t nonce[TT_NONCE_LEN];
+	uint8_t *pt = tt_vector("server_record_seq0_plaintext", &pt_len);
+	uint8_t *want = tt_vector("server_record_seq0_wire", &wire_len);
+	struct tt_record_dir d;
+
+	tt_vector_fixed("server_record_seq0_nonce", nonce, sizeof(nonce));
+	cr_assert_eq(wire_len, TT_RECORD_PREFIX_LEN + pt_len + TT_RECORD_SUFFIX_LEN);
+	uint8_t *rec = malloc(wire_len);
+	cr_assert_not_null(rec);
+	memcpy(rec + TT_RECORD_PREFIX_LEN, pt, pt_len);
+	cr_assert_eq(tt_record_dir_init(&d, &tt_aes256gcm, server_key), 0);
+	cr_assert_eq(tt_record_seal_in_place(&d, fixed_nonce, nonce, rec, pt_len), 0);
+	cr_expect_arr_eq(rec, want, wire_len);
+	cr_expect_eq(d.seq, 1);
+	tt_record_dir_dispose(&d);
+	free(rec);
+	free(pt);
+	free(want);
+}
+
+Test(record, in_place_limits)
+{
+	static uint8_t rec[TT_RECORD_PREFIX_LEN + TT_MAX_PLAINTEXT + 1 + TT_RECORD_SUFFIX_LEN];
+	struct kw_buf plain = {0}, wire = {0};
+	struct pair p;
+
+	pair_init(&p, client_key);
+	cr_expect_eq(
+	    tt_record_seal_in_place(&p.tx, tt_nonce_random, NULL, rec, TT_MAX_PLAINTEXT + 1),
+	    KW_ERR_ARGUMENT);
+	cr_expect_eq(p.tx.seq, 0);
+	cr_assert_eq(tt_record_seal_in_place(&p.tx, failing_nonce, NULL, rec, 1), KW_ERR_INTERNAL);
+	cr_assert_eq(tt_record_seal_in_place(&p.tx, tt_nonce_random, NULL, rec, 0), 0);
+	cr_assert_eq(kw_buf_append(&wire, rec, TT_RECORD_PREFIX_LEN + TT_RECORD_SUFFIX_LEN), 0);
+	cr_assert_eq(open_wire(&p.rx, &wire, &plain), 0);
+	cr_expect_eq(kw_buf_size(&plain), 0);
+	p.tx.seq = UINT64_MAX;
+	cr_assert_eq(tt_record_seal_in_place(&p.tx, tt_nonce_random, NULL, rec, TT_MAX_PLAINTEXT),
+	             0);
+	cr_expect(p.tx.seq_exhausted);
+	cr_expect_eq(tt_record_seal_in_place(&p.tx, tt_nonce_random, NULL, rec, 1),
+	             KW_ERR_SEQ_OVERFLOW);
+	pair_dispose(&p);
+	kw_buf_free(&wire);
+	kw_buf_free(&plain);
+}
+
 Test(record, random_nonces_differ)
 {
 	struct kw_buf wire = {0}, plain = {0};
