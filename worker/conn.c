@@ -228,7 +228,6 @@ conn_go_idle(struct conn *c)
 	}
 	kw_timer_arm(&c->timer, &w->q_keepalive, w->now);
 	c->head_timer = false;
-	conn_shrink(c);
 	worker_conn_idle(w);
 }
 
@@ -764,17 +763,26 @@ conn_serve(struct conn *c, const struct http_request *req)
 	conn_respond(c, x);
 }
 
+/* Waiting for a request head with nothing of it received (and nothing left to send). */
+static void
+conn_waiting(struct conn *c, int flushed)
+{
+	if (c->eof)
+		conn_close(c, KW_LOG_INFO,
+		           c->head_bytes ? "client closed mid-request" : "client closed the connection");
+	else if (flushed == 1 && !c->head_bytes)
+		conn_shrink(c);
+}
+
 static enum step
 step_request(struct conn *c)
 {
-	if (conn_flush(c) < 0)
+	int flushed = conn_flush(c);
+	if (flushed < 0)
 		return STEP_WAIT;
 	struct kw_buf *in = c->t->ops->plaintext(c->t);
 	if (kw_buf_size(in) == 0) {
-		if (c->eof)
-			conn_close(c, KW_LOG_INFO,
-			           c->head_bytes ? "client closed mid-request"
-			                         : "client closed the connection");
+		conn_waiting(c, flushed);
 		return STEP_WAIT;
 	}
 	conn_head_started(c);
