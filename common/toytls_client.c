@@ -145,7 +145,7 @@ on_server_auth(struct tt_conn *c, const uint8_t *payload, size_t len)
 	if (err == 0)
 		err = tt_x25519_derive(&hs->kp, hs->server_pub, shared);
 	if (err == 0)
-		err = tt_conn_establish(c, shared);
+		err = tt_conn_establish(c, NULL, shared);
 	EVP_PKEY_free(leaf_key);
 	OPENSSL_cleanse(shared, sizeof(shared));
 	return err;

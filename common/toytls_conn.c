@@ -46,10 +46,10 @@ tt_conn_fail(struct tt_conn *c, int err)
 }
 
 int
-tt_conn_establish(struct tt_conn *c, const uint8_t shared[TT_X25519_LEN])
+tt_conn_establish(struct tt_conn *c, struct tt_kex *kex, const uint8_t shared[TT_X25519_LEN])
 {
 	struct tt_keys keys;
-	int err = tt_derive_keys(shared, &keys);
+	int err = tt_derive_keys_kex(kex, shared, &keys);
 	if (err)
 		goto done;
 	const uint8_t *own = c->is_server ? keys.server_write : keys.client_write;
@@ -211,6 +211,12 @@ struct kw_buf *
 tt_conn_plaintext(struct tt_conn *c)
 {
 	return &c->plain;
+}
+
+bool
+tt_conn_input_pending(const struct tt_conn *c)
+{
+	return c->reader.header_have > 0 || kw_buf_size(&c->plain) > 0;
 }
 
 int

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "toytls.h"
 #include "toytls_cert.h"
+#include "toytls_keys.h"
 #include "toytls_record.h"
 #include "toytls_sign.h"
 
@@ -35,9 +36,9 @@ enum tt_state {
 
 /** What a server sends for one identity: chosen per connection by server_name. */
 struct tt_identity {
-	uint32_t key_id;           /* the signer's key that signs for this identity */
-	enum tt_scheme scheme;     /* fixed by that key's type */
-	const uint8_t *cert_fields;/* pre-encoded 0x0020 fields, leaf first (owned by caller) */
+	uint32_t key_id;            /* the signer's key that signs for this identity */
+	enum tt_scheme scheme;      /* fixed by that key's type */
+	const uint8_t *cert_fields; /* pre-encoded 0x0020 fields, leaf first (owned by caller) */
 	size_t cert_fields_len;
 };
 
@@ -62,15 +63,16 @@ struct tt_server_params {
 	tt_nonce_fn nonce_fn;          /* NULL: tt_nonce_random */
 	void *nonce_arg;
 	const uint8_t *fixed_x25519_private; /* NULL in production; tests pin the vectors' key */
+	struct tt_kex *kex; /* key-exchange contexts to reuse (borrowed), or NULL */
 };
 
 struct tt_client_params {
 	const struct tt_trust *trust; /* NULL with insecure */
-	const char *dns_name;         /* name to verify the leaf against; also sent as server_name */
-	bool send_server_name;        /* send field 0x0011 */
-	bool insecure;                /* skip chain and name checks (signature still checked) */
-	uint32_t max_handshake_record;/* 0: TT_MAX_HANDSHAKE_RECORD */
-	tt_nonce_fn nonce_fn;         /* NULL: tt_nonce_random */
+	const char *dns_name;  /* name to verify the leaf against; also sent as server_name */
+	bool send_server_name; /* send field 0x0011 */
+	bool insecure;         /* skip chain and name checks (signature still checked) */
+	uint32_t max_handshake_record; /* 0: TT_MAX_HANDSHAKE_RECORD */
+	tt_nonce_fn nonce_fn;          /* NULL: tt_nonce_random */
 	void *nonce_arg;
 	const uint8_t *fixed_x25519_private; /* NULL in production */
 };
@@ -114,6 +116,9 @@ struct kw_buf *tt_conn_wire(struct tt_conn *c);
 /** Decrypted application bytes: read from kw_buf_head() and kw_buf_consume() what is used. */
 struct kw_buf *tt_conn_plaintext(struct tt_conn *c);
 
+/** true when part of a record was received, or decrypted bytes wait in tt_conn_plaintext(). */
+bool tt_conn_input_pending(const struct tt_conn *c);
+
 /**
  * Encrypts plaintext into application records of at most TT_MAX_PLAINTEXT bytes
  * each, appended to the wire output. Only in TT_ESTABLISHED. Returns 0 or a code.
@@ -137,7 +142,8 @@ bool tt_conn_sign_request(const struct tt_conn *c, struct tt_sign_request *req);
  */
 int tt_conn_supply_signature(struct tt_conn *c, const uint8_t *sig, size_t len);
 
-/** Server: the signature could not be had (err: KW_ERR_SIGN_FAILED, _TIMEOUT). Fails the connection. */
+/** Server: the signature could not be had (err: KW_ERR_SIGN_FAILED, _TIMEOUT). Fails the
+ * connection. */
 void tt_conn_signature_failed(struct tt_conn *c, int err);
 
 /** Server: the server_name the client sent, or NULL. */

@@ -34,6 +34,7 @@ struct tt_client_hs {
 struct tt_server_hs {
 	tt_select_identity_fn select_identity;
 	void *select_arg;
+	struct tt_kex *kex; /* borrowed, may be NULL */
 	bool has_fixed_private;
 	uint8_t fixed_private[TT_X25519_LEN];
 	uint8_t client_pub[TT_X25519_LEN];
@@ -71,10 +72,11 @@ struct tt_conn *tt_conn_alloc(bool is_server, enum tt_state state, uint32_t max_
 int tt_conn_fail(struct tt_conn *c, int err);
 
 /**
- * Derives both directions' keys from the shared secret, ends the handshake and
- * enters TT_ESTABLISHED. Returns 0 or a code (the caller fails the connection).
+ * Derives both directions' keys from the shared secret (with kex's contexts, when not
+ * NULL), ends the handshake and enters TT_ESTABLISHED. Returns 0 or a code (the caller
+ * fails the connection).
  */
-int tt_conn_establish(struct tt_conn *c, const uint8_t shared[TT_X25519_LEN]);
+int tt_conn_establish(struct tt_conn *c, struct tt_kex *kex, const uint8_t shared[TT_X25519_LEN]);
 
 /**
  * Appends a record header announcing payload_len bytes to the wire output; the

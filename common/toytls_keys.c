@@ -5,17 +5,18 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/kdf.h>
 
 #include "err.h"
 
-static CRYPTO_ONCE hkdf_once = CRYPTO_ONCE_STATIC_INIT;
-static EVP_KDF *hkdf;
+#define SHA256_LEN 32u
+
+static CRYPTO_ONCE hmac_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_MAC *hmac;
 
 static void
-hkdf_fetch(void)
+hmac_fetch(void)
 {
-	hkdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+	hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
 }
 
 static int
@@ -27,21 +28,38 @@ x25519_fill_pub(struct tt_x25519 *kp)
 	return 0;
 }
 
+/* A prepared X25519 key generation context. NULL on failure. */
+static EVP_PKEY_CTX *
+x25519_gen_ctx(void)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+	if (ctx != NULL && EVP_PKEY_keygen_init(ctx) != 1) {
+		EVP_PKEY_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
 int
-tt_x25519_generate(struct tt_x25519 *kp)
+tt_x25519_generate_kex(struct tt_kex *kex, struct tt_x25519 *kp)
 {
 	int err = KW_ERR_INTERNAL;
 
 	*kp = (struct tt_x25519){0};
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
-	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_keygen(ctx, &kp->pkey) != 1)
-		goto out;
-	err = x25519_fill_pub(kp);
-out:
-	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_CTX *ctx = kex != NULL ? kex->gen : x25519_gen_ctx();
+	if (ctx != NULL && EVP_PKEY_keygen(ctx, &kp->pkey) == 1)
+		err = x25519_fill_pub(kp);
+	if (kex == NULL)
+		EVP_PKEY_CTX_free(ctx);
 	if (err)
 		tt_x25519_dispose(kp);
 	return err;
+}
+
+int
+tt_x25519_generate(struct tt_x25519 *kp)
+{
+	return tt_x25519_generate_kex(NULL, kp);
 }
 
 int
@@ -66,22 +84,35 @@ all_zero(const uint8_t *p, size_t len)
 	return acc == 0;
 }
 
+/* The peer's public key as a key object: kex's, updated, or a new one (kex NULL). */
+static EVP_PKEY *
+peer_key(struct tt_kex *kex, const uint8_t peer[TT_X25519_LEN])
+{
+	if (kex == NULL)
+		return EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, peer, TT_X25519_LEN);
+	return EVP_PKEY_set1_encoded_public_key(kex->peer, peer, TT_X25519_LEN) == 1 ? kex->peer
+	                                                                             : NULL;
+}
+
+/*
+ * The peer key is not validated by libcrypto (an X25519 public key is any 32 bytes):
+ * a low-order key gives an all-zero secret, which the derivation itself refuses.
+ */
 int
-tt_x25519_derive(const struct tt_x25519 *kp, const uint8_t peer[TT_X25519_LEN],
-                 uint8_t shared[TT_X25519_LEN])
+tt_x25519_derive_kex(struct tt_kex *kex, const struct tt_x25519 *kp,
+                     const uint8_t peer[TT_X25519_LEN], uint8_t shared[TT_X25519_LEN])
 {
 	int err = KW_ERR_INTERNAL;
 	EVP_PKEY_CTX *ctx = NULL;
 
-	EVP_PKEY *peer_key =
-	    EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, peer, TT_X25519_LEN);
-	if (peer_key == NULL)
+	EVP_PKEY *pk = peer_key(kex, peer);
+	if (pk == NULL)
 		goto out;
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, kp->pkey, NULL);
 	if (ctx == NULL || EVP_PKEY_derive_init(ctx) != 1)
 		goto out;
 	size_t len = TT_X25519_LEN;
-	if (EVP_PKEY_derive_set_peer(ctx, peer_key) != 1 ||
+	if (EVP_PKEY_derive_set_peer_ex(ctx, pk, 0) != 1 ||
 	    EVP_PKEY_derive(ctx, shared, &len) != 1 || len != TT_X25519_LEN ||
 	    all_zero(shared, TT_X25519_LEN)) {
 		ERR_clear_error();
@@ -93,8 +124,16 @@ out:
 	if (err)
 		OPENSSL_cleanse(shared, TT_X25519_LEN);
 	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(peer_key);
+	if (kex == NULL)
+		EVP_PKEY_free(pk);
 	return err;
+}
+
+int
+tt_x25519_derive(const struct tt_x25519 *kp, const uint8_t peer[TT_X25519_LEN],
+                 uint8_t shared[TT_X25519_LEN])
+{
+	return tt_x25519_derive_kex(NULL, kp, peer, shared);
 }
 
 void
@@ -104,38 +143,100 @@ tt_x25519_dispose(struct tt_x25519 *kp)
 	*kp = (struct tt_x25519){0};
 }
 
-static int
-hkdf_sha256(EVP_KDF_CTX *kctx, const uint8_t shared[TT_X25519_LEN], const char *label,
-            uint8_t out[TT_KEY_LEN])
+/* An HMAC-SHA256 context. NULL on failure. */
+static EVP_MAC_CTX *
+hmac_ctx(void)
 {
+	if (!CRYPTO_THREAD_run_once(&hmac_once, hmac_fetch) || hmac == NULL)
+		return NULL;
+	EVP_MAC_CTX *m = EVP_MAC_CTX_new(hmac);
 	OSSL_PARAM params[] = {
-	    OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
-	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)shared, TT_X25519_LEN),
-	    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)label, strlen(label)),
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
 	    OSSL_PARAM_construct_end(),
 	};
-	return EVP_KDF_derive(kctx, out, TT_KEY_LEN, params) == 1 ? 0 : KW_ERR_INTERNAL;
+	if (m != NULL && EVP_MAC_CTX_set_params(m, params) != 1) {
+		EVP_MAC_CTX_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+/* out = HMAC-SHA256(key, a || b). Returns 0 or KW_ERR_INTERNAL. */
+static int
+hmac_sha256(EVP_MAC_CTX *m, const uint8_t *key, size_t key_len, const void *a, size_t a_len,
+            const void *b, size_t b_len, uint8_t out[SHA256_LEN])
+{
+	size_t n = 0;
+	if (EVP_MAC_init(m, key, key_len, NULL) != 1 || EVP_MAC_update(m, a, a_len) != 1 ||
+	    (b_len > 0 && EVP_MAC_update(m, b, b_len) != 1) ||
+	    EVP_MAC_final(m, out, &n, SHA256_LEN) != 1 || n != SHA256_LEN)
+		return KW_ERR_INTERNAL;
+	return 0;
+}
+
+/*
+ * HKDF-SHA256 (RFC 5869) without salt: PRK = HMAC(zeros, shared), extracted once for
+ * both keys, and each key = T(1) = HMAC(PRK, label || 0x01), since L = 32 = HashLen.
+ */
+int
+tt_derive_keys_kex(struct tt_kex *kex, const uint8_t shared[TT_X25519_LEN], struct tt_keys *keys)
+{
+	static const uint8_t zero_salt[SHA256_LEN];
+	static const uint8_t counter = 1;
+	uint8_t prk[SHA256_LEN];
+	int err = KW_ERR_INTERNAL;
+	EVP_MAC_CTX *m = kex != NULL ? kex->hmac : hmac_ctx();
+
+	if (m == NULL)
+		goto out;
+	err = hmac_sha256(m, zero_salt, sizeof(zero_salt), shared, TT_X25519_LEN, NULL, 0, prk);
+	if (err == 0)
+		err = hmac_sha256(m, prk, sizeof(prk), TT_LABEL_CLIENT_KEY,
+		                  strlen(TT_LABEL_CLIENT_KEY), &counter, 1, keys->client_write);
+	if (err == 0)
+		err = hmac_sha256(m, prk, sizeof(prk), TT_LABEL_SERVER_KEY,
+		                  strlen(TT_LABEL_SERVER_KEY), &counter, 1, keys->server_write);
+	/* a kept context is left keyed with the public salt, not with the PRK */
+	if (kex != NULL && EVP_MAC_init(m, zero_salt, sizeof(zero_salt), NULL) != 1)
+		err = KW_ERR_INTERNAL;
+out:
+	OPENSSL_cleanse(prk, sizeof(prk));
+	if (kex == NULL)
+		EVP_MAC_CTX_free(m);
+	if (err)
+		tt_keys_dispose(keys);
+	return err;
 }
 
 int
 tt_derive_keys(const uint8_t shared[TT_X25519_LEN], struct tt_keys *keys)
 {
-	int err = KW_ERR_INTERNAL;
-	EVP_KDF_CTX *kctx = NULL;
+	return tt_derive_keys_kex(NULL, shared, keys);
+}
 
-	if (!CRYPTO_THREAD_run_once(&hkdf_once, hkdf_fetch) || hkdf == NULL)
-		goto out;
-	kctx = EVP_KDF_CTX_new(hkdf);
-	if (kctx == NULL)
-		goto out;
-	err = hkdf_sha256(kctx, shared, TT_LABEL_CLIENT_KEY, keys->client_write);
-	if (err == 0)
-		err = hkdf_sha256(kctx, shared, TT_LABEL_SERVER_KEY, keys->server_write);
-out:
-	EVP_KDF_CTX_free(kctx);
-	if (err)
-		tt_keys_dispose(keys);
-	return err;
+int
+tt_kex_init(struct tt_kex *kex)
+{
+	static const uint8_t base_point[TT_X25519_LEN] = {9};
+
+	kex->gen = x25519_gen_ctx();
+	kex->peer =
+	    EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, base_point, sizeof(base_point));
+	kex->hmac = hmac_ctx();
+	if (kex->gen == NULL || kex->peer == NULL || kex->hmac == NULL) {
+		tt_kex_dispose(kex);
+		return KW_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+void
+tt_kex_dispose(struct tt_kex *kex)
+{
+	EVP_PKEY_CTX_free(kex->gen);
+	EVP_PKEY_free(kex->peer);
+	EVP_MAC_CTX_free(kex->hmac);
+	*kex = (struct tt_kex){0};
 }
 
 void
@@ -148,16 +249,21 @@ tt_keys_dispose(struct tt_keys *keys)
 static const uint8_t low_order_points[][TT_X25519_LEN] = {
     {0},
     {1},
-    {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
-     0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00},
-    {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b,
-     0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57},
-    {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
-    {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
-    {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3,
+     0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32,
+     0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00},
+    {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1,
+     0x55, 0x9c, 0x83, 0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c,
+     0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57},
+    {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
 };
 
 bool

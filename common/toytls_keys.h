@@ -18,8 +18,29 @@ struct tt_x25519 {
 	uint8_t pub[TT_X25519_LEN];
 };
 
+/**
+ * Contexts that one thread reuses from handshake to handshake: a prepared X25519 key
+ * generation context, one peer key object whose public key each derivation replaces,
+ * and an HMAC-SHA256 context for the key schedule. They hold no secret between calls
+ * (the HMAC context is keyed with the public zero salt after use). Not thread-safe.
+ */
+struct tt_kex {
+	EVP_PKEY_CTX *gen;
+	EVP_PKEY *peer;
+	EVP_MAC_CTX *hmac;
+};
+
+/** Prepares the contexts. Returns 0 or KW_ERR_INTERNAL (with nothing left allocated). */
+int tt_kex_init(struct tt_kex *kex);
+
+/** Frees the contexts (a zeroed or disposed kex is fine). */
+void tt_kex_dispose(struct tt_kex *kex);
+
 /** Generates a fresh key pair. Returns 0, KW_ERR_INTERNAL. */
 int tt_x25519_generate(struct tt_x25519 *kp);
+
+/** tt_x25519_generate() with kex's context (kex NULL: one made for this call). */
+int tt_x25519_generate_kex(struct tt_kex *kex, struct tt_x25519 *kp);
 
 /** Builds a key pair from a fixed 32-byte private key (tests and vectors). */
 int tt_x25519_from_private(struct tt_x25519 *kp, const uint8_t priv[TT_X25519_LEN]);
@@ -31,6 +52,10 @@ int tt_x25519_from_private(struct tt_x25519 *kp, const uint8_t priv[TT_X25519_LE
  */
 int tt_x25519_derive(const struct tt_x25519 *kp, const uint8_t peer[TT_X25519_LEN],
                      uint8_t shared[TT_X25519_LEN]);
+
+/** tt_x25519_derive() with kex's peer key object (kex NULL: one made for this call). */
+int tt_x25519_derive_kex(struct tt_kex *kex, const struct tt_x25519 *kp,
+                         const uint8_t peer[TT_X25519_LEN], uint8_t shared[TT_X25519_LEN]);
 
 /**
  * True when pub is one of the X25519 public keys of small order (all-zero, one, the
@@ -50,6 +75,10 @@ struct tt_keys {
 
 /** Derives both write keys from the shared secret. Returns 0 or KW_ERR_INTERNAL. */
 int tt_derive_keys(const uint8_t shared[TT_X25519_LEN], struct tt_keys *keys);
+
+/** tt_derive_keys() with kex's HMAC context (kex NULL: one made for this call). */
+int tt_derive_keys_kex(struct tt_kex *kex, const uint8_t shared[TT_X25519_LEN],
+                       struct tt_keys *keys);
 
 /** Cleanses the keys. */
 void tt_keys_dispose(struct tt_keys *keys);

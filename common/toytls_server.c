@@ -25,6 +25,7 @@ tt_conn_new_server(const struct tt_server_params *params)
 	struct tt_server_hs *hs = &c->hs.server;
 	hs->select_identity = params->select_identity;
 	hs->select_arg = params->select_arg;
+	hs->kex = params->kex;
 	if (params->fixed_x25519_private != NULL) {
 		hs->has_fixed_private = true;
 		memcpy(hs->fixed_private, params->fixed_x25519_private, TT_X25519_LEN);
@@ -67,11 +68,11 @@ key_exchange(struct tt_server_hs *hs)
 {
 	struct tt_x25519 kp;
 	int err = hs->has_fixed_private ? tt_x25519_from_private(&kp, hs->fixed_private)
-	                                : tt_x25519_generate(&kp);
+	                                : tt_x25519_generate_kex(hs->kex, &kp);
 	if (err)
 		return err;
 	memcpy(hs->server_pub, kp.pub, TT_X25519_LEN);
-	err = tt_x25519_derive(&kp, hs->client_pub, hs->shared);
+	err = tt_x25519_derive_kex(hs->kex, &kp, hs->client_pub, hs->shared);
 	tt_x25519_dispose(&kp);
 	return err;
 }
@@ -144,7 +145,7 @@ tt_conn_supply_signature(struct tt_conn *c, const uint8_t *sig, size_t len)
 		return tt_conn_fail(c, KW_ERR_SIGN_FAILED);
 	int err = queue_server_flight(c, sig, len);
 	if (err == 0)
-		err = tt_conn_establish(c, c->hs.server.shared);
+		err = tt_conn_establish(c, c->hs.server.kex, c->hs.server.shared);
 	return err ? tt_conn_fail(c, err) : 0;
 }
 

@@ -2,7 +2,8 @@
  * keyward-bench-floor - the crypto floor of one toy-TLS server handshake, measured
  * in-process with the very calls the server makes: X25519 key generation and
  * derivation, the two HKDF write keys, one handshake signature with the identity
- * key, and the two AES-256-GCM key setups of the record layer.
+ * key, and the two AES-256-GCM key setups of the record layer. Like a worker, it
+ * reuses one set of key-exchange contexts (struct tt_kex) for every handshake.
  *
  * Each step is timed separately over many iterations, in CPU time of the calling
  * thread (so that other load on the machine does not count), and the floor is the
@@ -39,6 +40,7 @@ thread_cpu_us(void)
 /* What the steps work on: each step uses what the previous ones made. */
 struct floor {
 	EVP_PKEY *key;
+	struct tt_kex kex;
 	struct tt_x25519 peer; /* the client's key share */
 	struct tt_x25519 kp;   /* the server's */
 	uint8_t shared[TT_X25519_LEN];
@@ -53,11 +55,11 @@ step_once(struct floor *f, enum step s)
 	switch (s) {
 	case STEP_KEYGEN:
 		tt_x25519_dispose(&f->kp);
-		return tt_x25519_generate(&f->kp);
+		return tt_x25519_generate_kex(&f->kex, &f->kp);
 	case STEP_DERIVE:
-		return tt_x25519_derive(&f->kp, f->peer.pub, f->shared);
+		return tt_x25519_derive_kex(&f->kex, &f->kp, f->peer.pub, f->shared);
 	case STEP_HKDF:
-		return tt_derive_keys(f->shared, &f->keys);
+		return tt_derive_keys_kex(&f->kex, f->shared, &f->keys);
 	case STEP_SIGN:
 		return tt_sign(f->key, f->peer.pub, f->kp.pub, sig, &sig_len);
 	case STEP_AEAD: {
@@ -81,7 +83,9 @@ static int
 measure(EVP_PKEY *key, long n, double us[STEPS])
 {
 	struct floor f = {.key = key};
-	int err = tt_x25519_generate(&f.peer);
+	int err = tt_kex_init(&f.kex);
+	if (err == 0)
+		err = tt_x25519_generate(&f.peer);
 	for (enum step s = 0; s < STEPS && err == 0; s++)
 		err = step_once(&f, s);
 	for (enum step s = 0; s < STEPS && err == 0; s++) {
@@ -94,6 +98,7 @@ measure(EVP_PKEY *key, long n, double us[STEPS])
 	}
 	tt_x25519_dispose(&f.peer);
 	tt_x25519_dispose(&f.kp);
+	tt_kex_dispose(&f.kex);
 	OPENSSL_cleanse(f.shared, sizeof(f.shared));
 	tt_keys_dispose(&f.keys);
 	return err;

@@ -167,3 +167,50 @@ Test(keys, refusal_leaves_no_libcrypto_error)
 	cr_assert_eq(tt_x25519_derive(&client, peer, shared), KW_ERR_KEY_SHARE_INVALID);
 	cr_expect_eq(ERR_peek_error(), 0);
 }
+
+/* Reused key-exchange contexts give what one-shot calls give, handshake after handshake. */
+Test(keys, kex_contexts_reused)
+{
+	struct tt_kex kex;
+	uint8_t shared[TT_X25519_LEN], want[TT_X25519_LEN], cw[TT_KEY_LEN], sw[TT_KEY_LEN];
+	struct tt_keys keys;
+
+	cr_assert_eq(tt_kex_init(&kex), 0);
+	tt_vector_fixed("shared_secret", want, sizeof(want));
+	tt_vector_fixed("client_write_key", cw, sizeof(cw));
+	tt_vector_fixed("server_write_key", sw, sizeof(sw));
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(tt_x25519_derive_kex(&kex, &server, client.pub, shared), 0);
+		cr_expect_arr_eq(shared, want, sizeof(want));
+		cr_assert_eq(tt_x25519_derive_kex(&kex, &client, server.pub, shared), 0);
+		cr_expect_arr_eq(shared, want, sizeof(want));
+		cr_assert_eq(tt_derive_keys_kex(&kex, shared, &keys), 0);
+		cr_expect_arr_eq(keys.client_write, cw, sizeof(cw));
+		cr_expect_arr_eq(keys.server_write, sw, sizeof(sw));
+		tt_keys_dispose(&keys);
+	}
+	for (int i = 0; i < 3; i++) {
+		struct tt_x25519 a, b;
+		uint8_t sa[TT_X25519_LEN], sb[TT_X25519_LEN];
+		cr_assert_eq(tt_x25519_generate_kex(&kex, &a), 0);
+		cr_assert_eq(tt_x25519_generate_kex(&kex, &b), 0);
+		cr_expect_arr_neq(a.pub, b.pub, TT_X25519_LEN);
+		cr_assert_eq(tt_x25519_derive_kex(&kex, &a, b.pub, sa), 0);
+		cr_assert_eq(tt_x25519_derive(&b, a.pub, sb), 0);
+		cr_expect_arr_eq(sa, sb, TT_X25519_LEN);
+		tt_x25519_dispose(&a);
+		tt_x25519_dispose(&b);
+	}
+	for (size_t i = 0; i < sizeof(bad_peers) / sizeof(bad_peers[0]); i++) {
+		uint8_t peer[TT_X25519_LEN];
+		tt_hex_decode(bad_peers[i], peer, sizeof(peer));
+		cr_expect_eq(tt_x25519_derive_kex(&kex, &server, peer, shared),
+		             KW_ERR_KEY_SHARE_INVALID, "peer %s", bad_peers[i]);
+		cr_expect_eq(ERR_peek_error(), 0);
+	}
+	cr_assert_eq(tt_x25519_derive_kex(&kex, &server, client.pub, shared), 0);
+	cr_expect_arr_eq(shared, want, sizeof(want), "a refused peer leaves the contexts usable");
+	tt_kex_dispose(&kex);
+	cr_expect_null(kex.gen);
+	tt_kex_dispose(&kex);
+}
