@@ -96,7 +96,7 @@ conn_drop(struct conn *c)
 		sign_proxy_cancel(w->signer, &c->waiter);
 	c->signing = false;
 	kw_timer_disarm(&c->timer);
-	worker_io_del(w, &c->io);
+	worker_io_forget(&c->io);
 	close(c->io.fd);
 	c->io.fd = -1;
 	c->t->ops->destroy(c->t);
@@ -663,7 +663,23 @@ send_response(struct conn *c)
 	return c->t->ops->passthrough ? send_plain(c) : send_records(c);
 }
 
-/* The last response is out: shut the write side and drain input until the peer's EOF. */
+/* Whether the peer may still be sending: a body to drain, bytes received or on their way. */
+static bool
+conn_peer_sending(struct conn *c)
+{
+	uint8_t byte;
+	if (c->eof)
+		return false;
+	if (!c->body_done || c->t->ops->input_pending(c->t))
+		return true;
+	return recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/*
+ * The last response is out. When the peer is done sending, close at once; else shut
+ * the write side and drain input until the peer's EOF, so that what it still sends
+ * does not make the kernel reset the connection under the response.
+ */
 static void
 conn_linger(struct conn *c, int status)
 {
@@ -671,7 +687,7 @@ conn_linger(struct conn *c, int status)
 	char reason[64];
 	snprintf(reason, sizeof(reason), "closed after a %d response", status);
 	conn_log_close(c, KW_LOG_INFO, reason);
-	if (c->eof || shutdown(c->io.fd, SHUT_WR) < 0) {
+	if (!conn_peer_sending(c) || shutdown(c->io.fd, SHUT_WR) < 0) {
 		conn_drop(c);
 		return;
 	}
@@ -769,7 +785,8 @@ conn_waiting(struct conn *c, int flushed)
 {
 	if (c->eof)
 		conn_close(c, KW_LOG_INFO,
-		           c->head_bytes ? "client closed mid-request" : "client closed the connection");
+		           c->head_bytes ? "client closed mid-request"
+		                         : "client closed the connection");
 	else if (flushed == 1 && !c->head_bytes)
 		conn_shrink(c);
 }
@@ -964,7 +981,8 @@ conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct so
 	struct tt_server_params tls = {.select_identity = conn_select_identity,
 	                               .select_arg = c,
 	                               .nonce_fn = tt_nonce_pool_take,
-	                               .nonce_arg = &w->nonces};
+	                               .nonce_arg = &w->nonces,
+	                               .kex = &w->kex};
 	c->t = l->cfg->tls ? transport_toytls_new(&tls) : transport_plain_new();
 	if (c->t == NULL) {
 		kw_log_err("conn_accept: out of memory");
@@ -997,6 +1015,7 @@ conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct so
 		conn_close(c, KW_LOG_ERR, "cannot watch the socket");
 		return KW_ERR_INTERNAL;
 	}
+	conn_on_event(&c->io, EPOLLIN); /* the first bytes often came with the connection */
 	return 0;
 }
 

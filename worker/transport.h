@@ -33,7 +33,11 @@ struct transport_ops {
 	struct kw_buf *(*wire)(struct transport *t);
 	/** Plaintext waiting for the HTTP parser. */
 	struct kw_buf *(*plaintext)(struct transport *t);
-	/** Bytes protect_in_place() puts before and after a record's plaintext (0 and 0: identity). */
+	/** true when received bytes are not all plaintext yet (part of a record) or not consumed.
+	 */
+	bool (*input_pending)(const struct transport *t);
+	/** Bytes protect_in_place() puts before and after a record's plaintext (0 and 0: identity).
+	 */
 	size_t record_prefix, record_suffix;
 	/**
 	 * Protects plaintext rec[record_prefix, record_prefix + len) where it lies: rec[0,

@@ -37,6 +37,12 @@ plain_plaintext(struct transport *t)
 	return &plain(t)->in;
 }
 
+static bool
+plain_input_pending(const struct transport *t)
+{
+	return kw_buf_size(&((const struct plain_transport *)t)->in) > 0;
+}
+
 static int
 plain_protect_in_place(struct transport *t, uint8_t *rec, size_t len)
 {
@@ -98,6 +104,7 @@ static const struct transport_ops plain_ops = {
     .feed = plain_feed,
     .wire = plain_wire,
     .plaintext = plain_plaintext,
+    .input_pending = plain_input_pending,
     .record_prefix = 0,
     .record_suffix = 0,
     .protect_in_place = plain_protect_in_place,

@@ -38,6 +38,12 @@ toytls_plaintext(struct transport *t)
 	return tt_conn_plaintext(tls(t));
 }
 
+static bool
+toytls_input_pending(const struct transport *t)
+{
+	return tt_conn_input_pending(tls(t));
+}
+
 static int
 toytls_protect_in_place(struct transport *t, uint8_t *rec, size_t len)
 {
@@ -94,6 +100,7 @@ static const struct transport_ops toytls_ops = {
     .feed = toytls_feed,
     .wire = toytls_wire,
     .plaintext = toytls_plaintext,
+    .input_pending = toytls_input_pending,
     .record_prefix = TT_RECORD_PREFIX_LEN,
     .record_suffix = TT_RECORD_SUFFIX_LEN,
     .protect_in_place = toytls_protect_in_place,

@@ -65,6 +65,12 @@ worker_io_del(struct worker *w, struct worker_io *io)
 	io->events = 0;
 }
 
+void
+worker_io_forget(struct worker_io *io)
+{
+	io->events = 0;
+}
+
 static void
 accept_start(struct worker *w)
 {
@@ -406,7 +412,12 @@ worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_tab
 		snprintf(err, err_len, "epoll_create1: %s", strerror(errno));
 		return KW_ERR_INTERNAL;
 	}
-	int rc = listeners_init(w, err, err_len);
+	int rc = tt_kex_init(&w->kex);
+	if (rc) {
+		snprintf(err, err_len, "key-exchange contexts: %s", kw_strerror(rc));
+		return rc;
+	}
+	rc = listeners_init(w, err, err_len);
 	if (rc)
 		return rc;
 	int flags = fcntl(KW_FD_CONTROL, F_GETFL);
@@ -519,4 +530,5 @@ worker_dispose(struct worker *w)
 	if (w->epfd >= 0)
 		close(w->epfd);
 	w->epfd = -1;
+	tt_kex_dispose(&w->kex);
 }

@@ -98,6 +98,7 @@ struct worker {
 	time_t wall;            /* time(NULL) at the start of the loop turn */
 
 	struct tt_nonce_pool nonces; /* toy-TLS record nonces of every connection */
+	struct tt_kex kex;           /* toy-TLS key-exchange contexts, reused */
 	struct static_cache files;   /* files opened in this loop turn */
 	uint8_t rbuf[WORKER_READ_SIZE];
 	/* responses are laid out here, records protected in place, then sent */
@@ -129,6 +130,12 @@ int worker_io_set(struct worker *w, struct worker_io *io, uint32_t events);
 
 /** Removes io->fd from the epoll set (before it is closed). */
 void worker_io_del(struct worker *w, struct worker_io *io);
+
+/**
+ * io->fd, which has no duplicate, is about to be closed: close(2) itself takes it out
+ * of the epoll set, so the epoll_ctl(2) of worker_io_del() is spared.
+ */
+void worker_io_forget(struct worker_io *io);
 
 /** A connection closed: the worker may accept again, or exit after a graceful shutdown. */
 void worker_conn_closed(struct worker *w);

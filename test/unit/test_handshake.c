@@ -166,11 +166,17 @@ Test(handshake, records_protected_in_place_reach_the_peer)
 		memcpy(rec[i] + TT_RECORD_PREFIX_LEN, msg, sizeof(msg));
 		cr_assert_eq(tt_conn_protect_in_place(p.server, rec[i], sizeof(msg)), 0);
 	}
-	cr_assert_eq(tt_conn_feed(p.client, rec[0], sizeof(rec)), 0);
+	cr_expect_not(tt_conn_input_pending(p.client));
+	cr_assert_eq(tt_conn_feed(p.client, rec[0], sizeof(rec[0]) + 1), 0);
+	cr_expect(tt_conn_input_pending(p.client), "a record and a byte of the next");
+	cr_assert_eq(tt_conn_feed(p.client, rec[1] + 1, sizeof(rec[1]) - 1), 0);
 	struct kw_buf *plain = tt_conn_plaintext(p.client);
 	cr_assert_eq(kw_buf_size(plain), 2 * sizeof(msg));
 	cr_expect_arr_eq(kw_buf_head(plain), msg, sizeof(msg));
 	cr_expect_arr_eq(kw_buf_head(plain) + sizeof(msg), msg, sizeof(msg));
+	cr_expect(tt_conn_input_pending(p.client), "plaintext not consumed yet");
+	kw_buf_consume(plain, kw_buf_size(plain));
+	cr_expect_not(tt_conn_input_pending(p.client));
 	pair_free(&p);
 }
 
