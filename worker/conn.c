@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -990,8 +989,6 @@ conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct so
 		free(c);
 		return KW_ERR_NOMEM;
 	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->listener = l;
 	c->server = l->server;

@@ -25,6 +25,7 @@
 
 #define SP_BUCKETS        256u /* request id lookup: a power of two */
 #define SP_SEND_BATCH     32u  /* requests per sendmmsg(2) */
+#define SP_RECV_BATCH     16u  /* replies per recvmmsg(2) */
 #define SP_RECV_PER_EVENT 64u  /* replies read per readable event */
 
 LIST_HEAD(sign_bucket, sign_waiter);
@@ -300,12 +301,19 @@ handle_reply(struct sign_proxy *sp, const uint8_t *msg, size_t len)
 	wt->done(wt, 0, rep.sig, rep.sig_len);
 }
 
+/* Reads the waiting replies, SP_RECV_BATCH per recvmmsg(2). */
 static void
 read_replies(struct sign_proxy *sp)
 {
-	uint8_t msg[SP_SIGN_REPLY_MAX_LEN];
-	for (unsigned i = 0; i < SP_RECV_PER_EVENT; i++) {
-		ssize_t n = recv(sp->io.fd, msg, sizeof(msg), MSG_DONTWAIT | MSG_TRUNC);
+	uint8_t msg[SP_RECV_BATCH][SP_SIGN_REPLY_MAX_LEN];
+	struct iovec iov[SP_RECV_BATCH];
+	struct mmsghdr hdr[SP_RECV_BATCH];
+	for (unsigned got = 0; got < SP_RECV_PER_EVENT;) {
+		for (unsigned i = 0; i < SP_RECV_BATCH; i++) {
+			iov[i] = (struct iovec){.iov_base = msg[i], .iov_len = sizeof(msg[i])};
+			hdr[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+		}
+		int n = recvmmsg(sp->io.fd, hdr, SP_RECV_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -313,15 +321,21 @@ read_replies(struct sign_proxy *sp)
 				channel_lost(sp, strerror(errno));
 			return;
 		}
-		if (n == 0) {
-			channel_lost(sp, "closed by the signer");
+		for (int i = 0; i < n; i++) {
+			if (hdr[i].msg_len == 0) { /* the signer sends no empty message: EOF */
+				channel_lost(sp, "closed by the signer");
+				return;
+			}
+			if (hdr[i].msg_len > sizeof(msg[i])) {
+				kw_log_err("sign_proxy: oversized reply of %u bytes ignored",
+				           hdr[i].msg_len);
+				continue;
+			}
+			handle_reply(sp, msg[i], hdr[i].msg_len);
+		}
+		if ((unsigned)n < SP_RECV_BATCH)
 			return;
-		}
-		if ((size_t)n > sizeof(msg)) {
-			kw_log_err("sign_proxy: oversized reply of %zd bytes ignored", n);
-			continue;
-		}
-		handle_reply(sp, msg, (size_t)n);
+		got += (unsigned)n;
 	}
 }
 

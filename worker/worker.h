@@ -42,6 +42,7 @@ struct worker_io {
 /**
  * An inherited listening socket. Its connections pick their server block among
  * those listening on it (vhost.h): by server_name on toy-TLS, by Host per request.
+ * It has TCP_NODELAY set, which the connections accepted from it inherit.
  */
 struct worker_listener {
 	struct worker_io io;
