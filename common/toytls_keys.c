@@ -5,18 +5,19 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/kdf.h>
 
 #include "err.h"
 
 #define SHA256_LEN 32u
 
-static CRYPTO_ONCE hmac_once = CRYPTO_ONCE_STATIC_INIT;
-static EVP_MAC *hmac;
+static CRYPTO_ONCE hkdf_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_KDF *hkdf;
 
 static void
-hmac_fetch(void)
+hkdf_fetch(void)
 {
-	hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+	hkdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
 }
 
 static int
@@ -143,66 +144,58 @@ tt_x25519_dispose(struct tt_x25519 *kp)
 	*kp = (struct tt_x25519){0};
 }
 
-/* An HMAC-SHA256 context. NULL on failure. */
-static EVP_MAC_CTX *
-hmac_ctx(void)
+/* An HKDF context of libcrypto's. NULL on failure. */
+static EVP_KDF_CTX *
+hkdf_ctx(void)
 {
-	if (!CRYPTO_THREAD_run_once(&hmac_once, hmac_fetch) || hmac == NULL)
+	if (!CRYPTO_THREAD_run_once(&hkdf_once, hkdf_fetch) || hkdf == NULL)
 		return NULL;
-	EVP_MAC_CTX *m = EVP_MAC_CTX_new(hmac);
-	OSSL_PARAM params[] = {
-	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-	    OSSL_PARAM_construct_end(),
-	};
-	if (m != NULL && EVP_MAC_CTX_set_params(m, params) != 1) {
-		EVP_MAC_CTX_free(m);
-		m = NULL;
-	}
-	return m;
+	return EVP_KDF_CTX_new(hkdf);
 }
 
-/* out = HMAC-SHA256(key, a || b). Returns 0 or KW_ERR_INTERNAL. */
+/* One HKDF-SHA256 step (extract, or expand with info) into out. Returns 0 or KW_ERR_INTERNAL. */
 static int
-hmac_sha256(EVP_MAC_CTX *m, const uint8_t *key, size_t key_len, const void *a, size_t a_len,
-            const void *b, size_t b_len, uint8_t out[SHA256_LEN])
+hkdf_step(EVP_KDF_CTX *k, int mode, const uint8_t *key, size_t key_len, const char *info,
+          uint8_t out[SHA256_LEN])
 {
-	size_t n = 0;
-	if (EVP_MAC_init(m, key, key_len, NULL) != 1 || EVP_MAC_update(m, a, a_len) != 1 ||
-	    (b_len > 0 && EVP_MAC_update(m, b, b_len) != 1) ||
-	    EVP_MAC_final(m, out, &n, SHA256_LEN) != 1 || n != SHA256_LEN)
-		return KW_ERR_INTERNAL;
-	return 0;
+	OSSL_PARAM params[5], *p = params;
+
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, key_len);
+	if (info != NULL)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
+		                                         strlen(info));
+	*p = OSSL_PARAM_construct_end();
+	return EVP_KDF_derive(k, out, SHA256_LEN, params) == 1 ? 0 : KW_ERR_INTERNAL;
 }
 
 /*
- * HKDF-SHA256 (RFC 5869) without salt: PRK = HMAC(zeros, shared), extracted once for
- * both keys, and each key = T(1) = HMAC(PRK, label || 0x01), since L = 32 = HashLen.
+ * HKDF-SHA256 (RFC 5869) without salt, with libcrypto's HKDF: the PRK is extracted once
+ * for both keys, then each key is expanded from it with its label (L = 32).
  */
 int
 tt_derive_keys_kex(struct tt_kex *kex, const uint8_t shared[TT_X25519_LEN], struct tt_keys *keys)
 {
-	static const uint8_t zero_salt[SHA256_LEN];
-	static const uint8_t counter = 1;
 	uint8_t prk[SHA256_LEN];
 	int err = KW_ERR_INTERNAL;
-	EVP_MAC_CTX *m = kex != NULL ? kex->hmac : hmac_ctx();
+	EVP_KDF_CTX *k = kex != NULL ? kex->hkdf : hkdf_ctx();
 
-	if (m == NULL)
+	if (k == NULL)
 		goto out;
-	err = hmac_sha256(m, zero_salt, sizeof(zero_salt), shared, TT_X25519_LEN, NULL, 0, prk);
+	err = hkdf_step(k, EVP_KDF_HKDF_MODE_EXTRACT_ONLY, shared, TT_X25519_LEN, NULL, prk);
 	if (err == 0)
-		err = hmac_sha256(m, prk, sizeof(prk), TT_LABEL_CLIENT_KEY,
-		                  strlen(TT_LABEL_CLIENT_KEY), &counter, 1, keys->client_write);
+		err = hkdf_step(k, EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, sizeof(prk),
+		                TT_LABEL_CLIENT_KEY, keys->client_write);
 	if (err == 0)
-		err = hmac_sha256(m, prk, sizeof(prk), TT_LABEL_SERVER_KEY,
-		                  strlen(TT_LABEL_SERVER_KEY), &counter, 1, keys->server_write);
-	/* a kept context is left keyed with the public salt, not with the PRK */
-	if (kex != NULL && EVP_MAC_init(m, zero_salt, sizeof(zero_salt), NULL) != 1)
-		err = KW_ERR_INTERNAL;
+		err = hkdf_step(k, EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, sizeof(prk),
+		                TT_LABEL_SERVER_KEY, keys->server_write);
 out:
 	OPENSSL_cleanse(prk, sizeof(prk));
-	if (kex == NULL)
-		EVP_MAC_CTX_free(m);
+	if (kex != NULL)
+		EVP_KDF_CTX_reset(k);
+	else
+		EVP_KDF_CTX_free(k);
 	if (err)
 		tt_keys_dispose(keys);
 	return err;
@@ -222,8 +215,8 @@ tt_kex_init(struct tt_kex *kex)
 	kex->gen = x25519_gen_ctx();
 	kex->peer =
 	    EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, base_point, sizeof(base_point));
-	kex->hmac = hmac_ctx();
-	if (kex->gen == NULL || kex->peer == NULL || kex->hmac == NULL) {
+	kex->hkdf = hkdf_ctx();
+	if (kex->gen == NULL || kex->peer == NULL || kex->hkdf == NULL) {
 		tt_kex_dispose(kex);
 		return KW_ERR_INTERNAL;
 	}
@@ -235,7 +228,7 @@ tt_kex_dispose(struct tt_kex *kex)
 {
 	EVP_PKEY_CTX_free(kex->gen);
 	EVP_PKEY_free(kex->peer);
-	EVP_MAC_CTX_free(kex->hmac);
+	EVP_KDF_CTX_free(kex->hkdf);
 	*kex = (struct tt_kex){0};
 }
 

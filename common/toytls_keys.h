@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 
 #include "toytls.h"
 
@@ -21,13 +22,13 @@ struct tt_x25519 {
 /**
  * Contexts that one thread reuses from handshake to handshake: a prepared X25519 key
  * generation context, one peer key object whose public key each derivation replaces,
- * and an HMAC-SHA256 context for the key schedule. They hold no secret between calls
- * (the HMAC context is keyed with the public zero salt after use). Not thread-safe.
+ * and libcrypto's HKDF context for the key schedule. They hold no secret between calls
+ * (the HKDF context is reset after use). Not thread-safe.
  */
 struct tt_kex {
 	EVP_PKEY_CTX *gen;
 	EVP_PKEY *peer;
-	EVP_MAC_CTX *hmac;
+	EVP_KDF_CTX *hkdf;
 };
 
 /** Prepares the contexts. Returns 0 or KW_ERR_INTERNAL (with nothing left allocated). */
@@ -76,7 +77,7 @@ struct tt_keys {
 /** Derives both write keys from the shared secret. Returns 0 or KW_ERR_INTERNAL. */
 int tt_derive_keys(const uint8_t shared[TT_X25519_LEN], struct tt_keys *keys);
 
-/** tt_derive_keys() with kex's HMAC context (kex NULL: one made for this call). */
+/** tt_derive_keys() with kex's HKDF context (kex NULL: one made for this call). */
 int tt_derive_keys_kex(struct tt_kex *kex, const uint8_t shared[TT_X25519_LEN],
                        struct tt_keys *keys);
 
