@@ -112,6 +112,12 @@ neutralise_controls(char *text, size_t len)
 	}
 }
 
+bool
+kw_log_enabled(enum kw_log_level level)
+{
+	return level <= log_state.level && level >= KW_LOG_ERR;
+}
+
 void
 kw_log(enum kw_log_level level, const char *fmt, ...)
 {
@@ -121,7 +127,7 @@ kw_log(enum kw_log_level level, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (level > log_state.level || level < KW_LOG_ERR)
+	if (!kw_log_enabled(level))
 		return;
 
 	room = sizeof(line) - 1;

@@ -5,6 +5,8 @@
 #ifndef KW_LOG_H
 #define KW_LOG_H
 
+#include <stdbool.h>
+
 enum kw_log_level {
 	KW_LOG_ERR = 3,
 	KW_LOG_WARN = 4,
@@ -24,6 +26,9 @@ void kw_log_set_level(enum kw_log_level level);
 
 /** Parses "error", "warn", "notice", "info", "debug". Returns 0 or KW_ERR_ARGUMENT. */
 int kw_log_level_parse(const char *name, enum kw_log_level *level);
+
+/** true when a message at this level would be written (to skip formatting its parts). */
+bool kw_log_enabled(enum kw_log_level level);
 
 /** Writes one line at a level. Never blocks longer than one write(2). */
 void kw_log(enum kw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
