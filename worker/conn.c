@@ -122,12 +122,14 @@ conn_log_close(const struct conn *c, enum kw_log_level level, const char *reason
 static void
 conn_close(struct conn *c, enum kw_log_level level, const char *fmt, ...)
 {
-	char reason[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	conn_log_close(c, level, reason);
+	if (kw_log_enabled(level)) {
+		char reason[256];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(reason, sizeof(reason), fmt, ap);
+		va_end(ap);
+		conn_log_close(c, level, reason);
+	}
 	conn_drop(c);
 }
 
@@ -503,6 +505,18 @@ conn_sent(struct conn *c, size_t n, size_t *budget)
 }
 
 /*
+ * MSG_MORE when more of the response follows, and also on the end of a response the
+ * connection closes after: the kernel then holds its last segment until close(2) or
+ * shutdown(2), which comes in the same turn, and sends the FIN in it (one segment
+ * and one acknowledgement fewer per connection).
+ */
+static int
+more_flag(const struct conn *c, bool more_follows)
+{
+	return more_follows || c->close_after ? MSG_MORE : 0;
+}
+
+/*
  * Passthrough: the memory pieces from the cursor on, and a file piece small enough
  * for the worker's buffer (read into it), leave in one sendmsg(2); a larger file
  * piece ends the batch and goes with sendfile(2). Returns 1 on progress, 0 when the
@@ -516,7 +530,8 @@ send_pieces(struct conn *c, size_t *budget)
 	size_t n_iov = 0;
 	bool inlined = false, file_next = false;
 	uint64_t off = x->piece_off;
-	for (size_t i = x->piece; i < piece_count(x) && n_iov < SEND_IOV; i++, off = 0) {
+	size_t i = x->piece;
+	for (; i < piece_count(x) && n_iov < SEND_IOV; i++, off = 0) {
 		size_t left = (size_t)(piece_len(x, i) - off);
 		if (piece_in_file(x, i)) {
 			file_next = inlined || piece_len(x, i) - off > INLINE_FILE_MAX;
@@ -531,8 +546,9 @@ send_pieces(struct conn *c, size_t *budget)
 			                              .iov_len = left};
 		}
 	}
+	const bool last = !file_next && i == piece_count(x);
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n_iov};
-	ssize_t n = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL | (file_next ? MSG_MORE : 0));
+	ssize_t n = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL | more_flag(c, !last));
 	if (n < 0) {
 		if (errno == EINTR)
 			return 1;
@@ -603,9 +619,10 @@ send_plain(struct conn *c)
 static int
 send_chunk(struct conn *c, const uint8_t *buf, size_t len, size_t *budget)
 {
+	const int more = more_flag(c, !cursor_done(c->x));
 	ssize_t n;
 	do
-		n = send(c->io.fd, buf, len, MSG_NOSIGNAL);
+		n = send(c->io.fd, buf, len, MSG_NOSIGNAL | more);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		conn_close(c, KW_LOG_INFO, "write: %s", strerror(errno));
@@ -683,9 +700,11 @@ static void
 conn_linger(struct conn *c, int status)
 {
 	struct worker *w = c->w;
-	char reason[64];
-	snprintf(reason, sizeof(reason), "closed after a %d response", status);
-	conn_log_close(c, KW_LOG_INFO, reason);
+	if (kw_log_enabled(KW_LOG_INFO)) {
+		char reason[64];
+		snprintf(reason, sizeof(reason), "closed after a %d response", status);
+		conn_log_close(c, KW_LOG_INFO, reason);
+	}
 	if (!conn_peer_sending(c) || shutdown(c->io.fd, SHUT_WR) < 0) {
 		conn_drop(c);
 		return;

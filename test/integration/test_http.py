@@ -692,5 +692,67 @@ class StrictParsingTest(RefusalMixin, kwtest.SiteTestCase):
         self.assertEqual(one(self.site, tr, get("/")).body, INDEX)
 
 
+
+class SegmentCapture:
+    """TCP segments on the loopback interface, as they leave (needs CAP_NET_RAW)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        self.sock.bind(("lo", 0))
+
+    def close(self):
+        self.sock.close()
+
+    def until(self, src_port, dst_port, predicate, timeout=10):
+        """Segments (flags, payload length) from src_port to dst_port, read until one
+        satisfies predicate or timeout seconds pass; every one seen is returned."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            try:
+                frame, addr = self.sock.recvfrom(65600)
+            except socket.timeout:
+                break
+            if addr[2] != socket.PACKET_OUTGOING or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+                continue
+            ihl = (frame[14] & 0x0F) * 4
+            total = int.from_bytes(frame[16:18], "big")
+            tcp = frame[14 + ihl:]
+            if (int.from_bytes(tcp[0:2], "big"), int.from_bytes(tcp[2:4], "big")) != (src_port, dst_port):
+                continue
+            segment = (tcp[13], total - ihl - (tcp[12] >> 4) * 4)
+            seen.append(segment)
+            if predicate(segment):
+                break
+        return seen
+
+
+class SegmentsTest(kwtest.SiteTestCase):
+    """What goes on the wire, segment by segment (loopback capture, as root)."""
+
+    FIN = 0x01
+
+    @both_transports
+    def test_closing_response_carries_the_fin(self, tr):
+        # The end of a response the connection closes after leaves in the segment
+        # that carries the FIN: one segment fewer for every such connection.
+        try:
+            capture = SegmentCapture()
+        except PermissionError:
+            self.skipTest("capturing on lo needs CAP_NET_RAW")
+        try:
+            with Client(self.site, tr) as c:
+                client_port = c.sock.getsockname()[1]
+                server_port = c.sock.getpeername()[1]
+                c.send(get("/index.html"))
+                self.assertEqual([r.body for r in c.responses_until_eof()], [INDEX])
+            seen = capture.until(server_port, client_port, lambda s: s[0] & self.FIN)
+        finally:
+            capture.close()
+        fins = [s for s in seen if s[0] & self.FIN]
+        self.assertEqual(len(fins), 1, seen)
+        self.assertGreater(fins[0][1], 0, "the FIN came in a segment of its own: %r" % seen)
+
 if __name__ == "__main__":
     kwtest.main()
