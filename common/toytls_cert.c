@@ -1,6 +1,8 @@
 #include "toytls_cert.h"
 
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -96,6 +98,35 @@ tt_cert_public_key(const uint8_t *der, size_t len, EVP_PKEY **key)
 		err = leaf_public_key(x, key);
 	X509_free(x);
 	return err;
+}
+
+int
+tt_leaf_cache_key(struct tt_leaf_cache *cache, const uint8_t *der, size_t len, EVP_PKEY **key)
+{
+	if (cache->key != NULL && cache->len == len && memcmp(cache->der, der, len) == 0) {
+		*key = cache->key;
+		return EVP_PKEY_up_ref(*key) == 1 ? 0 : KW_ERR_INTERNAL;
+	}
+	int err = tt_cert_public_key(der, len, key);
+	if (err)
+		return err;
+	uint8_t *copy = malloc(len);
+	if (copy == NULL || EVP_PKEY_up_ref(*key) != 1) {
+		free(copy);
+		return 0; /* the key is good; only caching it failed */
+	}
+	memcpy(copy, der, len);
+	tt_leaf_cache_dispose(cache);
+	*cache = (struct tt_leaf_cache){.der = copy, .len = len, .key = *key};
+	return 0;
+}
+
+void
+tt_leaf_cache_dispose(struct tt_leaf_cache *cache)
+{
+	EVP_PKEY_free(cache->key);
+	free(cache->der);
+	*cache = (struct tt_leaf_cache){0};
 }
 
 int

@@ -44,6 +44,27 @@ int tt_verify_chain(const struct tt_trust *trust, const char *dns_name,
 int tt_cert_public_key(const uint8_t *der, size_t len, EVP_PKEY **key);
 
 /**
+ * The public key of the last leaf certificate an insecure client parsed, kept while
+ * the same leaf (byte for byte) comes again: a load generator then parses each
+ * distinct leaf once instead of once per handshake. One per thread; zero-initialise.
+ */
+struct tt_leaf_cache {
+	uint8_t *der;
+	size_t len;
+	EVP_PKEY *key;
+};
+
+/**
+ * tt_cert_public_key() through cache: the cached key when der is the cached leaf, else
+ * the parsed one, which then replaces the cached leaf. *key is a new reference (caller
+ * frees). Returns what tt_cert_public_key() returns.
+ */
+int tt_leaf_cache_key(struct tt_leaf_cache *cache, const uint8_t *der, size_t len, EVP_PKEY **key);
+
+/** Frees the cached leaf and key (a zeroed cache is fine). */
+void tt_leaf_cache_dispose(struct tt_leaf_cache *cache);
+
+/**
  * Pre-encodes a server identity's certificate fields for struct tt_identity: one
  * 0x0020 field per certificate, the leaf (first certificate of cert_pem) first,
  * then the first certificate of each chain_pems[0, n) in order (the leaf's issuer

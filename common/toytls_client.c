@@ -56,9 +56,11 @@ tt_conn_new_client(const struct tt_client_params *params)
 	struct tt_client_hs *hs = &c->hs.client;
 	hs->trust = params->trust;
 	hs->insecure = params->insecure;
+	hs->kex = params->kex;
+	hs->leaf_cache = params->insecure ? params->leaf_cache : NULL;
 	int err = params->fixed_x25519_private != NULL
 	              ? tt_x25519_from_private(&hs->kp, params->fixed_x25519_private)
-	              : tt_x25519_generate(&hs->kp);
+	              : tt_x25519_generate_kex(params->kex, &hs->kp);
 	if (err == 0 && !params->insecure && (hs->dns_name = strdup(params->dns_name)) == NULL)
 		err = KW_ERR_NOMEM;
 	if (err == 0)
@@ -92,12 +94,14 @@ on_server_hello(struct tt_conn *c, const uint8_t *payload, size_t len)
 	return 0;
 }
 
-/* The leaf's public key: from a verified chain, or only parsed with insecure. */
+/* The leaf's public key: from a verified chain, or only parsed (or cached) with insecure. */
 static int
 server_key(struct tt_conn *c, const uint8_t *const *certs, const size_t *lens, size_t n,
            EVP_PKEY **key)
 {
 	const struct tt_client_hs *hs = &c->hs.client;
+	if (hs->insecure && hs->leaf_cache != NULL)
+		return tt_leaf_cache_key(hs->leaf_cache, certs[0], lens[0], key);
 	if (hs->insecure)
 		return tt_cert_public_key(certs[0], lens[0], key);
 	return tt_verify_chain(hs->trust, hs->dns_name, certs, lens, n, key, &c->error_detail);
@@ -143,9 +147,9 @@ on_server_auth(struct tt_conn *c, const uint8_t *payload, size_t len)
 	if (err == 0)
 		err = tt_verify(leaf_key, hs->kp.pub, hs->server_pub, sig.value, sig.len);
 	if (err == 0)
-		err = tt_x25519_derive(&hs->kp, hs->server_pub, shared);
+		err = tt_x25519_derive_kex(hs->kex, &hs->kp, hs->server_pub, shared);
 	if (err == 0)
-		err = tt_conn_establish(c, NULL, shared);
+		err = tt_conn_establish(c, hs->kex, shared);
 	EVP_PKEY_free(leaf_key);
 	OPENSSL_cleanse(shared, sizeof(shared));
 	return err;

@@ -28,6 +28,8 @@ struct tt_client_hs {
 	const struct tt_trust *trust;
 	char *dns_name; /* own copy, for the name check; NULL with insecure */
 	bool insecure;
+	struct tt_kex *kex;               /* borrowed, may be NULL */
+	struct tt_leaf_cache *leaf_cache; /* borrowed, may be NULL */
 };
 
 /** Server handshake state: dies (cleansed) when the handshake ends either way. */

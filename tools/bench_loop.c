@@ -53,6 +53,9 @@ struct loop {
 	size_t *reopen;
 	size_t n_reopen;
 	uint8_t *rbuf;
+	struct tt_client_params tls; /* the target's, with this thread's reused contexts */
+	struct tt_kex kex;
+	struct tt_leaf_cache leaf_cache;
 };
 
 static const char *const err_names[BENCH_ERR_KINDS] = {
@@ -220,7 +223,7 @@ on_connected(struct loop *l, struct conn *c, uint64_t now)
 	l->stats->connections++;
 	if (!l->t->toytls)
 		return on_ready(l, c, now);
-	c->tls = tt_conn_new_client(&l->t->tls);
+	c->tls = tt_conn_new_client(&l->tls);
 	if (c->tls == NULL) {
 		conn_fail(l, c, BENCH_ERR_HANDSHAKE, "cannot start a toy-TLS client");
 		return -1;
@@ -475,6 +478,7 @@ bench_worker_run(struct bench_worker *w)
 	    .stats = &w->stats,
 	    .n_conns = w->n_conns,
 	    .live = w->n_conns,
+	    .tls = w->run->target->tls,
 	};
 	w->result = KW_ERR_NOMEM;
 	l.conns = calloc(l.n_conns, sizeof(*l.conns));
@@ -484,8 +488,11 @@ bench_worker_run(struct bench_worker *w)
 	if (l.conns == NULL || l.reopen == NULL || l.rbuf == NULL)
 		goto out;
 	w->result = KW_ERR_INTERNAL;
-	if (l.ep < 0)
+	if (l.ep < 0 || (l.t->toytls && tt_kex_init(&l.kex) != 0))
 		goto out;
+	/* a thread's handshakes reuse its contexts and, with insecure, its leaf key */
+	l.tls.kex = l.t->toytls ? &l.kex : NULL;
+	l.tls.leaf_cache = &l.leaf_cache;
 	for (size_t i = 0; i < l.n_conns; i++)
 		l.conns[i].fd = -1;
 	loop_run(&l);
@@ -496,6 +503,8 @@ bench_worker_run(struct bench_worker *w)
 out:
 	if (l.ep >= 0)
 		close(l.ep);
+	tt_kex_dispose(&l.kex);
+	tt_leaf_cache_dispose(&l.leaf_cache);
 	free(l.rbuf);
 	free(l.reopen);
 	free(l.conns);

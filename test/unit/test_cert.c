@@ -250,6 +250,42 @@ Test(cert, trailing_byte_after_der)
 	der_chain_free(&dc);
 }
 
+/* The leaf cache parses a leaf once, answers the same bytes with the same key, and
+ * replaces its leaf when another comes; a leaf that does not parse leaves it alone. */
+Test(cert, leaf_cache_reuses_the_key_of_the_same_leaf)
+{
+	struct der_chain dc;
+	struct tt_leaf_cache cache = {0};
+	EVP_PKEY *first = NULL, *again = NULL, *other = NULL, *bad = NULL;
+
+	der_chain_load(&dc, CERTS);
+	cr_assert_eq(tt_leaf_cache_key(&cache, dc.certs[0], dc.lens[0], &first), 0);
+	cr_assert_not_null(first);
+	cr_assert_eq(cache.key, first);
+	cr_assert_eq(tt_leaf_cache_key(&cache, dc.certs[0], dc.lens[0], &again), 0);
+	cr_assert_eq(again, first, "the same leaf must give the cached key");
+
+	cr_assert_eq(tt_leaf_cache_key(&cache, dc.certs[0], dc.lens[0] - 1, &bad),
+	             KW_ERR_CERT_PARSE);
+	cr_assert_null(bad);
+	cr_assert_eq(cache.key, first, "a leaf that does not parse must not replace the cache");
+
+	cr_assert_eq(tt_leaf_cache_key(&cache, dc.certs[1], dc.lens[1], &other), 0);
+	cr_assert_not_null(other);
+	cr_assert_neq(other, first);
+	cr_assert_eq(cache.key, other);
+	cr_assert_eq(cache.len, dc.lens[1]);
+	cr_assert_eq(EVP_PKEY_eq(first, again), 1);
+
+	EVP_PKEY_free(first);
+	EVP_PKEY_free(again);
+	EVP_PKEY_free(other);
+	tt_leaf_cache_dispose(&cache);
+	cr_assert_null(cache.key);
+	tt_leaf_cache_dispose(&cache); /* twice is fine */
+	der_chain_free(&dc);
+}
+
 Test(cert, leaf_without_server_auth_purpose_is_invalid)
 {
 	struct test_cert_spec spec = TEST_LEAF_SPEC("localhost");

@@ -362,6 +362,58 @@ Test(handshake, insecure_client_skips_chain_and_name)
 	test_identity_dispose(&ident);
 }
 
+/* An insecure client with reused contexts and a leaf cache: several handshakes in a
+ * row each verify the signature with the cached leaf key and carry traffic; a wrong
+ * signature is still refused with the cached key. */
+Test(handshake, insecure_client_reuses_contexts_and_leaf_key)
+{
+	struct test_identity ident;
+	struct tt_kex kex;
+	struct tt_leaf_cache cache = {0};
+	EVP_PKEY *cached = NULL;
+
+	test_identity_files(&ident);
+	cr_assert_eq(tt_kex_init(&kex), 0);
+	struct tt_client_params cp = {.insecure = true, .kex = &kex, .leaf_cache = &cache};
+	struct tt_server_params sp = test_server_params(&ident);
+	for (int i = 0; i < 3; i++) {
+		struct tt_conn *client = tt_conn_new_client(&cp);
+		struct tt_conn *server = tt_conn_new_server(&sp);
+		cr_assert_not_null(client);
+		cr_assert_not_null(server);
+		test_handshake(client, server, ident.key, 0);
+		expect_traffic(client, server);
+		cr_assert_not_null(cache.key);
+		if (i == 0)
+			cached = cache.key;
+		cr_assert_eq(cache.key, cached, "handshake %d parsed the same leaf again", i);
+		tt_conn_free(client);
+		tt_conn_free(server);
+	}
+
+	/* A signature that does not verify fails the handshake even with a cached key. */
+	struct tt_conn *client = tt_conn_new_client(&cp);
+	struct tt_conn *server = tt_conn_new_server(&sp);
+	cr_assert_not_null(client);
+	cr_assert_not_null(server);
+	struct tt_sign_request req;
+	uint8_t sig[TT_MAX_SIGNATURE_LEN];
+	size_t sig_len = 0;
+	cr_assert_eq(test_pump(client, server, 0), 0);
+	cr_assert(tt_conn_sign_request(server, &req));
+	cr_assert_eq(tt_sign(ident.key, req.client_pub, req.server_pub, sig, &sig_len), 0);
+	sig[sig_len / 2] ^= 0x01;
+	cr_assert_eq(tt_conn_supply_signature(server, sig, sig_len), 0);
+	cr_assert_eq(test_pump(server, client, 0), KW_ERR_BAD_SIGNATURE);
+	test_assert_dead(client, KW_ERR_BAD_SIGNATURE);
+	tt_conn_free(client);
+	tt_conn_free(server);
+
+	tt_leaf_cache_dispose(&cache);
+	tt_kex_dispose(&kex);
+	test_identity_dispose(&ident);
+}
+
 /* ---- the vectors ---- */
 
 /* A server pinned to the vectors' X25519 key and server nonce. */
