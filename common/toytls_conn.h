@@ -75,7 +75,7 @@ struct tt_client_params {
 	tt_nonce_fn nonce_fn;          /* NULL: tt_nonce_random */
 	void *nonce_arg;
 	const uint8_t *fixed_x25519_private; /* NULL in production */
-	struct tt_kex *kex; /* key-exchange contexts to reuse (borrowed), or NULL */
+	struct tt_kex *kex;               /* key-exchange contexts to reuse (borrowed), or NULL */
 	struct tt_leaf_cache *leaf_cache; /* insecure: leaf keys to reuse (borrowed), or NULL */
 };
 
