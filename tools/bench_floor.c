@@ -82,7 +82,7 @@ step_once(struct floor *f, enum step s)
 	return -1;
 }
 
-#define BULK_RECORD (16u * 1024u)
+#define BULK_RECORD  (16u * 1024u)
 #define BULK_RECORDS 64u
 
 /* CPU microseconds to seal 1 MiB in place as 64 records of 16 KiB, mean of n; -1 on failure. */
@@ -97,8 +97,10 @@ measure_bulk(long n)
 	double t0 = thread_cpu_us(), us = -1;
 	for (long r = 0; r < n; r++) {
 		for (unsigned i = 0; i < BULK_RECORDS; i++) {
-			memcpy(nonce, &(uint64_t){(uint64_t)r * BULK_RECORDS + i}, sizeof(uint64_t));
-			if (tt_aes256gcm.seal(ctx, nonce, aad, sizeof(aad), buf, sizeof(buf), buf, tag))
+			memcpy(nonce, &(uint64_t){(uint64_t)r * BULK_RECORDS + i},
+			       sizeof(uint64_t));
+			if (tt_aes256gcm.seal(ctx, nonce, aad, sizeof(aad), buf, sizeof(buf), buf,
+			                      tag))
 				goto out;
 		}
 	}
