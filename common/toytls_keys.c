@@ -153,14 +153,19 @@ hkdf_ctx(void)
 	return EVP_KDF_CTX_new(hkdf);
 }
 
-/* One HKDF-SHA256 step (extract, or expand with info) into out. Returns 0 or KW_ERR_INTERNAL. */
+/*
+ * One HKDF-SHA256 step (extract, or expand with info) into out. The digest is named in
+ * the extract step only: the context keeps it for the expand steps that follow (one
+ * digest fetch per key schedule instead of three). Returns 0 or KW_ERR_INTERNAL.
+ */
 static int
 hkdf_step(EVP_KDF_CTX *k, int mode, const uint8_t *key, size_t key_len, const char *info,
           uint8_t out[SHA256_LEN])
 {
 	OSSL_PARAM params[5], *p = params;
 
-	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	if (mode == EVP_KDF_HKDF_MODE_EXTRACT_ONLY)
+		*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
 	*p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, key_len);
 	if (info != NULL)

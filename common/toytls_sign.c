@@ -124,6 +124,44 @@ tt_sign(EVP_PKEY *key, const uint8_t client_pub[TT_X25519_LEN],
 }
 
 int
+tt_signer_init(struct tt_signer *s, EVP_PKEY *key)
+{
+	*s = (struct tt_signer){0};
+	int err = scheme_init(key, 1, &s->prepared);
+	if (err)
+		return err;
+	s->work = EVP_MD_CTX_new();
+	if (s->work == NULL) {
+		tt_signer_dispose(s);
+		return KW_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+int
+tt_signer_sign(struct tt_signer *s, const uint8_t client_pub[TT_X25519_LEN],
+               const uint8_t server_pub[TT_X25519_LEN], uint8_t *sig, size_t *sig_len)
+{
+	uint8_t input[TT_SIGNATURE_INPUT_LEN];
+	size_t len = TT_MAX_SIGNATURE_LEN;
+
+	tt_signature_input(client_pub, server_pub, input);
+	if (EVP_MD_CTX_copy_ex(s->work, s->prepared) != 1 ||
+	    EVP_DigestSign(s->work, sig, &len, input, sizeof(input)) != 1)
+		return KW_ERR_INTERNAL;
+	*sig_len = len;
+	return 0;
+}
+
+void
+tt_signer_dispose(struct tt_signer *s)
+{
+	EVP_MD_CTX_free(s->prepared);
+	EVP_MD_CTX_free(s->work);
+	*s = (struct tt_signer){0};
+}
+
+int
 tt_verify(EVP_PKEY *key, const uint8_t client_pub[TT_X25519_LEN],
           const uint8_t server_pub[TT_X25519_LEN], const uint8_t *sig, size_t sig_len)
 {

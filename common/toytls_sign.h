@@ -42,6 +42,29 @@ int tt_sign(EVP_PKEY *key, const uint8_t client_pub[TT_X25519_LEN],
             const uint8_t server_pub[TT_X25519_LEN], uint8_t *sig, size_t *sig_len);
 
 /**
+ * A private key prepared for many signatures: its signing context (scheme, digest,
+ * RSA-PSS parameters) is set up once and every signature works on a copy of it,
+ * instead of setting one up per signature. Not thread-safe: one per thread.
+ */
+struct tt_signer {
+	EVP_MD_CTX *prepared; /* set up once, never signs itself */
+	EVP_MD_CTX *work;     /* the copy each signature uses */
+};
+
+/**
+ * Prepares key, which is borrowed and must outlive the signer. Returns 0,
+ * KW_ERR_UNSUPPORTED_KEY or KW_ERR_INTERNAL (with nothing left allocated).
+ */
+int tt_signer_init(struct tt_signer *s, EVP_PKEY *key);
+
+/** tt_sign() with the prepared key: the same signatures, the same errors. */
+int tt_signer_sign(struct tt_signer *s, const uint8_t client_pub[TT_X25519_LEN],
+                   const uint8_t server_pub[TT_X25519_LEN], uint8_t *sig, size_t *sig_len);
+
+/** Frees the contexts (a zeroed or disposed signer is fine). */
+void tt_signer_dispose(struct tt_signer *s);
+
+/**
  * Verifies a signature over client_pub || server_pub with a public key (the
  * leaf's). Returns 0, KW_ERR_BAD_SIGNATURE, KW_ERR_UNSUPPORTED_KEY or KW_ERR_INTERNAL.
  */

@@ -149,7 +149,8 @@ channel_rearm(struct signer_service *svc, struct channel *ch)
  * an error when the channel must be closed (ch is then not re-armed).
  */
 static int
-handle_request(struct signer_service *svc, struct channel *ch, const struct sp_sign_request *req)
+handle_request(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch,
+               const struct sp_sign_request *req)
 {
 	struct sp_sign_reply rep;
 	int verdict;
@@ -169,7 +170,7 @@ handle_request(struct signer_service *svc, struct channel *ch, const struct sp_s
 	}
 	channel_rearm(svc, ch);
 	if (verdict == STUB_SIGN) {
-		sign_stub(svc->keys, req, &rep);
+		sign_stub(svc->keys, prepared, req, &rep);
 		pthread_mutex_lock(&svc->lock);
 		stub_finish(&ch->stub, req->request_id);
 		pthread_mutex_unlock(&svc->lock);
@@ -188,7 +189,7 @@ handle_request(struct signer_service *svc, struct channel *ch, const struct sp_s
  * -1 when the channel must be closed (EOF, error), or -2 when its worker broke the
  * protocol (the channel is closed and the master told). */
 static int
-serve_one(struct signer_service *svc, struct channel *ch)
+serve_one(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch)
 {
 	uint8_t msg[SP_SIGN_REQUEST_LEN + 1];
 	struct sp_sign_request req;
@@ -210,7 +211,7 @@ serve_one(struct signer_service *svc, struct channel *ch)
 		            n, (unsigned)ch->stub.slot);
 		return -2;
 	}
-	switch (handle_request(svc, ch, &req)) {
+	switch (handle_request(svc, prepared, ch, &req)) {
 	case 0:
 		return 1;
 	case KW_ERR_UNEXPECTED_MESSAGE:
@@ -222,9 +223,9 @@ serve_one(struct signer_service *svc, struct channel *ch)
 
 /* A signing thread took ch's event: one request is served, or the channel closed. */
 static void
-serve_channel(struct signer_service *svc, struct channel *ch)
+serve_channel(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch)
 {
-	int rc = serve_one(svc, ch);
+	int rc = serve_one(svc, prepared, ch);
 
 	if (rc == -2)
 		report_broken_worker(svc, ch);
@@ -234,10 +235,38 @@ serve_channel(struct signer_service *svc, struct channel *ch)
 		channel_rearm(svc, ch);
 }
 
+/*
+ * The calling thread's prepared keys, by key id: set up before the sandbox (a thread
+ * counts as running only afterwards). A key that cannot be prepared is left zeroed
+ * and signs without preparation. NULL when out of memory (every key then does).
+ */
+static struct tt_signer *
+prepare_keys(const struct signer_keys *keys)
+{
+	struct tt_signer *prepared = calloc(keys->n ? keys->n : 1, sizeof(*prepared));
+
+	for (size_t i = 0; prepared != NULL && i < keys->n; i++) {
+		int rc = tt_signer_init(&prepared[i], keys->keys[i].pkey);
+		if (rc)
+			kw_log_warn("prepare_keys: key %zu: %s (it signs unprepared)", i,
+			            kw_strerror(rc));
+	}
+	return prepared;
+}
+
+static void
+dispose_keys(const struct signer_keys *keys, struct tt_signer *prepared)
+{
+	for (size_t i = 0; prepared != NULL && i < keys->n; i++)
+		tt_signer_dispose(&prepared[i]);
+	free(prepared);
+}
+
 static void *
 signing_thread(void *arg)
 {
 	struct signer_service *svc = arg;
+	struct tt_signer *prepared = prepare_keys(svc->keys);
 
 	pthread_mutex_lock(&svc->lock);
 	svc->n_running++;
@@ -251,12 +280,14 @@ signing_thread(void *arg)
 			continue;
 		if (n < 0) {
 			kw_log_err("signing_thread: epoll_wait: %s", strerror(errno));
-			return NULL;
+			break;
 		}
 		if (ev.data.ptr == svc->stop)
-			return NULL;
-		serve_channel(svc, ev.data.ptr);
+			break;
+		serve_channel(svc, prepared, ev.data.ptr);
 	}
+	dispose_keys(svc->keys, prepared);
+	return NULL;
 }
 
 static void

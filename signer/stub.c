@@ -125,8 +125,8 @@ stub_finish(struct stub_channel *ch, uint32_t request_id)
 }
 
 void
-sign_stub(const struct signer_keys *keys, const struct sp_sign_request *req,
-          struct sp_sign_reply *rep)
+sign_stub(const struct signer_keys *keys, struct tt_signer *prepared,
+          const struct sp_sign_request *req, struct sp_sign_reply *rep)
 {
 	size_t sig_len = 0;
 	int rc;
@@ -137,8 +137,12 @@ sign_stub(const struct signer_keys *keys, const struct sp_sign_request *req,
 		rep->status = SP_STATUS_BAD_KEY;
 		return;
 	}
-	rc = tt_sign(keys->keys[req->key_id].pkey, req->client_pub, req->server_pub, rep->sig,
-	             &sig_len);
+	struct tt_signer *signer = prepared != NULL ? &prepared[req->key_id] : NULL;
+	if (signer != NULL && signer->prepared != NULL)
+		rc = tt_signer_sign(signer, req->client_pub, req->server_pub, rep->sig, &sig_len);
+	else
+		rc = tt_sign(keys->keys[req->key_id].pkey, req->client_pub, req->server_pub,
+		             rep->sig, &sig_len);
 	if (rc) {
 		kw_log_err("sign_stub: key %u (%s): %s", (unsigned)req->key_id,
 		           tt_scheme_name(keys->keys[req->key_id].scheme), kw_strerror(rc));

@@ -69,11 +69,13 @@ void stub_finish(struct stub_channel *ch, uint32_t request_id);
 
 /**
  * Signs an admitted request: the key named by req->key_id signs client_pub ||
- * server_pub with the scheme its type fixes. Fills *rep with SP_STATUS_OK and the
- * signature, SP_STATUS_BAD_KEY for an unknown key id, or SP_STATUS_FAILED (logged).
- * Thread-safe: keys are only read.
+ * server_pub with the scheme its type fixes, through prepared[key_id] when the
+ * calling thread has prepared its keys (prepared: by key id, or NULL; an entry that
+ * could not be prepared is zeroed). Fills *rep with SP_STATUS_OK and the signature,
+ * SP_STATUS_BAD_KEY for an unknown key id, or SP_STATUS_FAILED (logged).
+ * Thread-safe as long as each thread has its own prepared keys: keys are only read.
  */
-void sign_stub(const struct signer_keys *keys, const struct sp_sign_request *req,
-               struct sp_sign_reply *rep);
+void sign_stub(const struct signer_keys *keys, struct tt_signer *prepared,
+               const struct sp_sign_request *req, struct sp_sign_reply *rep);
 
 #endif

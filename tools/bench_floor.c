@@ -43,7 +43,7 @@ thread_cpu_us(void)
 
 /* What the steps work on: each step uses what the previous ones made. */
 struct floor {
-	EVP_PKEY *key;
+	struct tt_signer signer; /* the key, prepared as the signer's threads prepare it */
 	struct tt_kex kex;
 	struct tt_x25519 peer; /* the client's key share */
 	struct tt_x25519 kp;   /* the server's */
@@ -65,7 +65,7 @@ step_once(struct floor *f, enum step s)
 	case STEP_HKDF:
 		return tt_derive_keys_kex(&f->kex, f->shared, &f->keys);
 	case STEP_SIGN:
-		return tt_sign(f->key, f->peer.pub, f->kp.pub, sig, &sig_len);
+		return tt_signer_sign(&f->signer, f->peer.pub, f->kp.pub, sig, &sig_len);
 	case STEP_AEAD: {
 		struct tt_aead_ctx *client = tt_aes256gcm.new_ctx(f->keys.client_write);
 		struct tt_aead_ctx *server = tt_aes256gcm.new_ctx(f->keys.server_write);
@@ -114,8 +114,10 @@ out:
 static int
 measure(EVP_PKEY *key, long n, double us[STEPS])
 {
-	struct floor f = {.key = key};
-	int err = tt_kex_init(&f.kex);
+	struct floor f = {0};
+	int err = tt_signer_init(&f.signer, key);
+	if (err == 0)
+		err = tt_kex_init(&f.kex);
 	if (err == 0)
 		err = tt_x25519_generate(&f.peer);
 	for (enum step s = 0; s < STEPS && err == 0; s++)
@@ -131,6 +133,7 @@ measure(EVP_PKEY *key, long n, double us[STEPS])
 	tt_x25519_dispose(&f.peer);
 	tt_x25519_dispose(&f.kp);
 	tt_kex_dispose(&f.kex);
+	tt_signer_dispose(&f.signer);
 	OPENSSL_cleanse(f.shared, sizeof(f.shared));
 	tt_keys_dispose(&f.keys);
 	return err;

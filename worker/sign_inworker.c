@@ -25,7 +25,8 @@
 struct sign_proxy {
 	struct worker *w;
 	struct kw_timer_queue *timeouts;
-	EVP_PKEY **keys; /* by key id */
+	EVP_PKEY **keys;           /* by key id */
+	struct tt_signer *signers; /* the keys prepared, as the signer's threads prepare them */
 	size_t n_keys;
 	TAILQ_HEAD(, sign_waiter) pending;
 };
@@ -62,13 +63,22 @@ sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsign
 	sp->timeouts = timeouts;
 	TAILQ_INIT(&sp->pending);
 	sp->keys = calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof(*sp->keys));
-	if (sp->keys == NULL)
+	sp->signers = calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof(*sp->signers));
+	if (sp->keys == NULL || sp->signers == NULL)
 		goto fail;
 	for (; sp->n_keys < cfg->n_keys; sp->n_keys++) {
-		rc = kw_private_key_load(cfg->keys[sp->n_keys].path, &sp->keys[sp->n_keys], err,
-		                         sizeof(err));
+		size_t i = sp->n_keys;
+		rc = kw_private_key_load(cfg->keys[i].path, &sp->keys[i], err, sizeof(err));
 		if (rc) {
 			kw_log_err("sign_proxy_new: %s", err);
+			goto fail;
+		}
+		rc = tt_signer_init(&sp->signers[i], sp->keys[i]);
+		if (rc) {
+			kw_log_err("sign_proxy_new: key %s: %s", cfg->keys[i].path,
+			           kw_strerror(rc));
+			EVP_PKEY_free(sp->keys[i]);
+			sp->keys[i] = NULL;
 			goto fail;
 		}
 	}
@@ -85,8 +95,11 @@ sign_proxy_free(struct sign_proxy *sp)
 {
 	if (sp == NULL)
 		return;
-	for (size_t i = 0; i < sp->n_keys; i++)
+	for (size_t i = 0; i < sp->n_keys; i++) {
+		tt_signer_dispose(&sp->signers[i]);
 		EVP_PKEY_free(sp->keys[i]);
+	}
+	free(sp->signers);
 	free(sp->keys);
 	free(sp);
 }
@@ -122,8 +135,8 @@ sign_proxy_flush(struct sign_proxy *sp)
 		size_t len = 0;
 		sign_proxy_cancel(sp, wt);
 		int rc = wt->req.key_id < sp->n_keys
-		             ? tt_sign(sp->keys[wt->req.key_id], wt->req.client_pub,
-		                       wt->req.server_pub, sig, &len)
+		             ? tt_signer_sign(&sp->signers[wt->req.key_id], wt->req.client_pub,
+		                              wt->req.server_pub, sig, &len)
 		             : KW_ERR_ARGUMENT;
 		wt->done(wt, rc ? KW_ERR_SIGN_FAILED : 0, sig, len);
 	}

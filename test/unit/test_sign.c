@@ -107,6 +107,22 @@ expect_sign_verify(EVP_PKEY *key, enum tt_scheme want_scheme, size_t max_len)
 	cr_expect_eq(tt_verify(pub, client_pub, server_pub, sig, TT_MAX_SIGNATURE_LEN + 1),
 	             KW_ERR_BAD_SIGNATURE);
 	cr_expect_eq(tt_verify(pub, client_pub, server_pub, sig, len), 0);
+
+	/* the prepared key signs the same way, signature after signature */
+	struct tt_signer signer;
+	cr_assert_eq(tt_signer_init(&signer, key), 0);
+	for (int i = 0; i < 3; i++) {
+		len = 0;
+		cr_assert_eq(tt_signer_sign(&signer, client_pub, server_pub, sig, &len), 0);
+		cr_assert_gt(len, 0);
+		cr_assert_leq(len, max_len);
+		cr_expect_eq(tt_verify(pub, client_pub, server_pub, sig, len), 0,
+		             "%s: prepared signature %d", tt_scheme_name(scheme), i);
+		cr_expect_eq(tt_verify(pub, client_pub, other, sig, len), KW_ERR_BAD_SIGNATURE);
+	}
+	tt_signer_dispose(&signer);
+	cr_expect_null(signer.prepared);
+	tt_signer_dispose(&signer); /* twice is fine */
 	EVP_PKEY_free(pub);
 }
 
@@ -142,7 +158,8 @@ Test(sign, rsa_pss_uses_max_salt)
 	size_t len;
 	int salt = 256 - 32 - 2;
 
-	cr_assert_eq(tt_sign(key, client_pub, server_pub, sig, &len), 0);
+	struct tt_signer signer;
+	cr_assert_eq(tt_signer_init(&signer, key), 0);
 	tt_signature_input(client_pub, server_pub, input);
 	OSSL_PARAM params[] = {
 	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, (char *)"pss", 0),
@@ -150,11 +167,19 @@ Test(sign, rsa_pss_uses_max_salt)
 	    OSSL_PARAM_construct_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, &salt),
 	    OSSL_PARAM_construct_end(),
 	};
-	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	cr_assert_not_null(mctx);
-	cr_assert_eq(EVP_DigestVerifyInit_ex(mctx, NULL, "SHA256", NULL, NULL, key, params), 1);
-	cr_expect_eq(EVP_DigestVerify(mctx, sig, len, input, sizeof(input)), 1);
-	EVP_MD_CTX_free(mctx);
+	for (int prepared = 0; prepared < 2; prepared++) {
+		cr_assert_eq(prepared ? tt_signer_sign(&signer, client_pub, server_pub, sig, &len)
+		                      : tt_sign(key, client_pub, server_pub, sig, &len),
+		             0);
+		EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+		cr_assert_not_null(mctx);
+		cr_assert_eq(EVP_DigestVerifyInit_ex(mctx, NULL, "SHA256", NULL, NULL, key, params),
+		             1);
+		cr_expect_eq(EVP_DigestVerify(mctx, sig, len, input, sizeof(input)), 1,
+		             "prepared: %d", prepared);
+		EVP_MD_CTX_free(mctx);
+	}
+	tt_signer_dispose(&signer);
 	EVP_PKEY_free(key);
 }
 
@@ -179,6 +204,12 @@ Test(sign, ed25519)
 	cr_assert_eq(tt_sign(key, client_pub, server_pub, b, &b_len), 0);
 	cr_expect_eq(a_len, 64);
 	cr_expect_arr_eq(a, b, 64, "pure Ed25519 is deterministic");
+	struct tt_signer signer;
+	cr_assert_eq(tt_signer_init(&signer, key), 0);
+	cr_assert_eq(tt_signer_sign(&signer, client_pub, server_pub, b, &b_len), 0);
+	cr_expect_eq(b_len, 64);
+	cr_expect_arr_eq(a, b, 64, "prepared or not, the same signature");
+	tt_signer_dispose(&signer);
 	EVP_PKEY_free(key);
 }
 
@@ -213,6 +244,11 @@ expect_unsupported(EVP_PKEY *key, const char *what)
 	             what);
 	cr_expect_eq(tt_verify(key, client_pub, server_pub, sig, 64), KW_ERR_UNSUPPORTED_KEY, "%s",
 	             what);
+	struct tt_signer signer;
+	memset(&signer, 0xaa, sizeof(signer));
+	cr_expect_eq(tt_signer_init(&signer, key), KW_ERR_UNSUPPORTED_KEY, "%s", what);
+	cr_expect_null(signer.prepared, "%s: nothing kept", what);
+	cr_expect_null(signer.work);
 	EVP_PKEY_free(key);
 }
 

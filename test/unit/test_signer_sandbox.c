@@ -308,7 +308,11 @@ sign_with_every_key_type(void)
 	table[0].pkey = loaded.keys[0].pkey;
 	table[1].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	table[2].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	if (!table[1].pkey || !table[2].pkey || signer_sandbox_lock(err, sizeof(err)) != 0)
+	struct tt_signer signers[3]; /* prepared before the sandbox, as the signing threads do */
+	for (size_t k = 0; k < 3; k++)
+		if (!table[k].pkey || tt_signer_init(&signers[k], table[k].pkey) != 0)
+			_exit(2);
+	if (signer_sandbox_lock(err, sizeof(err)) != 0)
 		_exit(2);
 	for (uint32_t k = 0; k < 3; k++) {
 		struct sp_sign_request req = {.request_id = k, .key_id = k};
@@ -317,13 +321,15 @@ sign_with_every_key_type(void)
 		for (int round = 0; round < 50; round++) {
 			memset(req.client_pub, round + 1, TT_X25519_LEN);
 			memset(req.server_pub, 0x55, TT_X25519_LEN);
-			sign_stub(&keys, &req, &rep);
+			sign_stub(&keys, round % 2 ? signers : NULL, &req, &rep);
 			if (rep.status != SP_STATUS_OK ||
 			    tt_verify(table[k].pkey, req.client_pub, req.server_pub, rep.sig,
 			              rep.sig_len) != 0)
 				_exit(10 + (int)k);
 		}
 	}
+	for (size_t k = 0; k < 3; k++)
+		tt_signer_dispose(&signers[k]);
 	EVP_PKEY_free(table[1].pkey);
 	EVP_PKEY_free(table[2].pkey);
 	signer_keys_free(&loaded);

@@ -234,28 +234,36 @@ Test(signer_stub, signatures_verify_for_every_scheme)
 	};
 	struct signer_keys keys = {.keys = table, .n = 3};
 	static const size_t max_len[] = {256, 72, 64};
+	struct tt_signer signers[3];
 
-	for (uint32_t k = 0; k < 3; k++) {
-		struct sp_sign_request req = request(40 + k, k);
-		struct sp_sign_reply rep;
-
-		memset(&rep, 0xaa, sizeof(rep));
-		sign_stub(&keys, &req, &rep);
-		cr_assert_eq(rep.status, SP_STATUS_OK, "key %u", (unsigned)k);
-		cr_expect_eq(rep.request_id, 40 + k);
-		cr_expect(rep.sig_len > 0 && rep.sig_len <= max_len[k]);
-		cr_expect_eq(
-		    tt_verify(table[k].pkey, req.client_pub, req.server_pub, rep.sig, rep.sig_len),
-		    0, "key %u", (unsigned)k);
-
-		/* the signature covers client_pub || server_pub, not any other bytes */
-		req.server_pub[0] ^= 1;
-		cr_expect_eq(
-		    tt_verify(table[k].pkey, req.client_pub, req.server_pub, rep.sig, rep.sig_len),
-		    KW_ERR_BAD_SIGNATURE);
-	}
 	for (size_t k = 0; k < 3; k++)
+		cr_assert_eq(tt_signer_init(&signers[k], table[k].pkey), 0);
+	/* without prepared keys, then with the calling thread's */
+	for (int prepared = 0; prepared < 2; prepared++) {
+		for (uint32_t k = 0; k < 3; k++) {
+			struct sp_sign_request req = request(40 + k, k);
+			struct sp_sign_reply rep;
+
+			memset(&rep, 0xaa, sizeof(rep));
+			sign_stub(&keys, prepared ? signers : NULL, &req, &rep);
+			cr_assert_eq(rep.status, SP_STATUS_OK, "key %u", (unsigned)k);
+			cr_expect_eq(rep.request_id, 40 + k);
+			cr_expect(rep.sig_len > 0 && rep.sig_len <= max_len[k]);
+			cr_expect_eq(tt_verify(table[k].pkey, req.client_pub, req.server_pub,
+			                       rep.sig, rep.sig_len),
+			             0, "key %u", (unsigned)k);
+
+			/* the signature covers client_pub || server_pub, not any other bytes */
+			req.server_pub[0] ^= 1;
+			cr_expect_eq(tt_verify(table[k].pkey, req.client_pub, req.server_pub,
+			                       rep.sig, rep.sig_len),
+			             KW_ERR_BAD_SIGNATURE);
+		}
+	}
+	for (size_t k = 0; k < 3; k++) {
+		tt_signer_dispose(&signers[k]);
 		EVP_PKEY_free(table[k].pkey);
+	}
 }
 
 Test(signer_stub, sign_with_unknown_key_id)
@@ -265,7 +273,7 @@ Test(signer_stub, sign_with_unknown_key_id)
 	struct sp_sign_reply rep;
 
 	memset(&rep, 0xaa, sizeof(rep));
-	sign_stub(&keys, &req, &rep);
+	sign_stub(&keys, NULL, &req, &rep);
 	cr_expect_eq(rep.request_id, 5);
 	cr_expect_eq(rep.status, SP_STATUS_BAD_KEY);
 	cr_expect_eq(rep.sig_len, 0);
@@ -287,7 +295,7 @@ Test(signer_stub, signing_failure_is_reported)
 	struct sp_sign_reply rep;
 
 	cr_assert_not_null(table[0].pkey);
-	sign_stub(&keys, &req, &rep);
+	sign_stub(&keys, NULL, &req, &rep);
 	cr_expect_eq(rep.request_id, 6);
 	cr_expect_eq(rep.status, SP_STATUS_FAILED);
 	cr_expect_eq(rep.sig_len, 0);
