@@ -345,20 +345,27 @@ Test(handshake, ed25519_identity)
 	handshake_with_key(TEST_KEY_ED25519, TT_SCHEME_ED25519);
 }
 
+/* A client made with cp completes a handshake with a server of ident and carries traffic. */
+static void
+handshake_and_traffic(const struct tt_client_params *cp, struct test_identity *ident)
+{
+	struct tt_server_params sp = test_server_params(ident);
+	struct tt_conn *client = tt_conn_new_client(cp);
+	struct tt_conn *server = tt_conn_new_server(&sp);
+	cr_assert_not_null(client);
+	cr_assert_not_null(server);
+	test_handshake(client, server, ident->key, 0);
+	expect_traffic(client, server);
+	tt_conn_free(client);
+	tt_conn_free(server);
+}
+
 Test(handshake, insecure_client_skips_chain_and_name)
 {
 	struct test_identity ident;
 	test_identity_files(&ident);
 	struct tt_client_params cp = {.dns_name = "not-the-name", .insecure = true};
-	struct tt_server_params sp = test_server_params(&ident);
-	struct tt_conn *client = tt_conn_new_client(&cp);
-	struct tt_conn *server = tt_conn_new_server(&sp);
-	cr_assert_not_null(client);
-	cr_assert_not_null(server);
-	test_handshake(client, server, ident.key, 0);
-	expect_traffic(client, server);
-	tt_conn_free(client);
-	tt_conn_free(server);
+	handshake_and_traffic(&cp, &ident);
 	test_identity_dispose(&ident);
 }
 
@@ -377,18 +384,11 @@ Test(handshake, insecure_client_reuses_contexts_and_leaf_key)
 	struct tt_client_params cp = {.insecure = true, .kex = &kex, .leaf_cache = &cache};
 	struct tt_server_params sp = test_server_params(&ident);
 	for (int i = 0; i < 3; i++) {
-		struct tt_conn *client = tt_conn_new_client(&cp);
-		struct tt_conn *server = tt_conn_new_server(&sp);
-		cr_assert_not_null(client);
-		cr_assert_not_null(server);
-		test_handshake(client, server, ident.key, 0);
-		expect_traffic(client, server);
+		handshake_and_traffic(&cp, &ident);
 		cr_assert_not_null(cache.key);
 		if (i == 0)
 			cached = cache.key;
 		cr_assert_eq(cache.key, cached, "handshake %d parsed the same leaf again", i);
-		tt_conn_free(client);
-		tt_conn_free(server);
 	}
 
 	/* A signature that does not verify fails the handshake even with a cached key. */
