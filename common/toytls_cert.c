@@ -104,8 +104,12 @@ int
 tt_leaf_cache_key(struct tt_leaf_cache *cache, const uint8_t *der, size_t len, EVP_PKEY **key)
 {
 	if (cache->key != NULL && cache->len == len && memcmp(cache->der, der, len) == 0) {
+		if (EVP_PKEY_up_ref(cache->key) != 1) {
+			*key = NULL;
+			return KW_ERR_INTERNAL;
+		}
 		*key = cache->key;
-		return EVP_PKEY_up_ref(*key) == 1 ? 0 : KW_ERR_INTERNAL;
+		return 0;
 	}
 	int err = tt_cert_public_key(der, len, key);
 	if (err)

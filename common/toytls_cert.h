@@ -57,7 +57,8 @@ struct tt_leaf_cache {
 /**
  * tt_cert_public_key() through cache: the cached key when der is the cached leaf, else
  * the parsed one, which then replaces the cached leaf. *key is a new reference (caller
- * frees). Returns what tt_cert_public_key() returns.
+ * frees), NULL on failure. Returns what tt_cert_public_key() returns, or
+ * KW_ERR_INTERNAL when a reference to the cached key cannot be taken.
  */
 int tt_leaf_cache_key(struct tt_leaf_cache *cache, const uint8_t *der, size_t len, EVP_PKEY **key);
 

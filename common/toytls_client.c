@@ -100,7 +100,7 @@ server_key(struct tt_conn *c, const uint8_t *const *certs, const size_t *lens, s
            EVP_PKEY **key)
 {
 	const struct tt_client_hs *hs = &c->hs.client;
-	if (hs->insecure && hs->leaf_cache != NULL)
+	if (hs->leaf_cache != NULL) /* set with insecure only */
 		return tt_leaf_cache_key(hs->leaf_cache, certs[0], lens[0], key);
 	if (hs->insecure)
 		return tt_cert_public_key(certs[0], lens[0], key);

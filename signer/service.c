@@ -236,15 +236,18 @@ serve_channel(struct signer_service *svc, struct tt_signer *prepared, struct cha
 }
 
 /*
- * The calling thread's prepared keys, by key id: set up before the sandbox (a thread
- * counts as running only afterwards). A key that cannot be prepared is left zeroed
- * and signs without preparation. NULL when out of memory (every key then does).
+ * The calling thread's prepared keys, by key id: set up before the seccomp filter is
+ * locked (a thread counts as running only afterwards). A key that cannot be prepared
+ * is left zeroed and signs without preparation. NULL when out of memory (every key
+ * then does).
  */
 static struct tt_signer *
 prepare_keys(const struct signer_keys *keys)
 {
 	struct tt_signer *prepared = calloc(keys->n ? keys->n : 1, sizeof(*prepared));
 
+	if (prepared == NULL)
+		kw_log_warn("prepare_keys: out of memory (keys sign unprepared)");
 	for (size_t i = 0; prepared != NULL && i < keys->n; i++) {
 		int rc = tt_signer_init(&prepared[i], keys->keys[i].pkey);
 		if (rc)

@@ -507,8 +507,11 @@ conn_sent(struct conn *c, size_t n, size_t *budget)
 /*
  * MSG_MORE when more of the response follows, and also on the end of a response the
  * connection closes after: the kernel then holds its last segment until close(2) or
- * shutdown(2), which comes in the same turn, and sends the FIN in it (one segment
- * and one acknowledgement fewer per connection).
+ * shutdown(2), which conn_linger() calls in the same turn, and sends the FIN in it
+ * (one segment and one acknowledgement fewer per connection; a large file sent with
+ * sendfile(2) on plain keeps its FIN apart). Data held this way and never followed
+ * would wait for the kernel's probe timer (200 ms or more), so a keep-alive
+ * response always ends without the flag.
  */
 static int
 more_flag(const struct conn *c, bool more_follows)

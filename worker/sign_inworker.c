@@ -26,7 +26,8 @@ struct sign_proxy {
 	struct worker *w;
 	struct kw_timer_queue *timeouts;
 	EVP_PKEY **keys;           /* by key id */
-	struct tt_signer *signers; /* the keys prepared, as the signer's threads prepare them */
+	struct tt_signer *signers; /* the keys prepared as the signer's threads prepare them (here
+	                              a key that cannot be prepared stops the worker) */
 	size_t n_keys;
 	TAILQ_HEAD(, sign_waiter) pending;
 };

@@ -60,10 +60,13 @@ class BenchTest(kwtest.SiteTestCase):
         url = "toytls://localhost:%d/1k.bin" % self.site.tls_port
         p = run([BENCH, "--json", "-c", "2", "-n", "10", "--new-connection", "--root",
                  os.path.join(other, "root_cert.pem"), url])
+        self.assertNotEqual(p.returncode, 0, p.stdout)
         line = next(l for l in p.stdout.splitlines() if l.startswith("{"))
         j = json.loads(line)
         self.assertEqual(j["responses"], 0, j)
-        self.assertGreater(j["errors"]["handshake"], 0, j)
+        self.assertEqual(j["handshakes"], 0, j)
+        self.assertEqual(j["errors"]["handshake"], 10, j)
+        self.assertEqual(j["errors"]["total"], 10, j)
 
 
 class FloorTest(unittest.TestCase):

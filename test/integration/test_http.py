@@ -8,11 +8,13 @@ client of toytls_ref.py) with the same request bytes. The helpers at the top
 (Client, both_transports, ...) are shared with test_limits.py.
 """
 
+import ctypes
 import functools
 import os
 import random
 import re
 import socket
+import struct
 import time
 
 import kwtest
@@ -692,20 +694,41 @@ class StrictParsingTest(RefusalMixin, kwtest.SiteTestCase):
         self.assertEqual(one(self.site, tr, get("/")).body, INDEX)
 
 
-
 class SegmentCapture:
-    """TCP segments on the loopback interface, as they leave (needs CAP_NET_RAW)."""
+    """TCP segments on the loopback interface from one port, as they leave (needs
+    CAP_NET_RAW). A socket filter keeps only that port's segments, so that other
+    traffic on lo (tests run in parallel) cannot fill the capture's buffer."""
 
-    def __init__(self):
+    SO_ATTACH_FILTER = 26
+
+    def __init__(self, src_port):
+        self.src_port = src_port
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        # IPv4, TCP, source port == src_port (classic BPF over the Ethernet frame of lo)
+        program = [
+            (0x28, 0, 0, 12), (0x15, 0, 5, 0x0800),     # ldh [12]; jeq IPv4
+            (0x30, 0, 0, 23), (0x15, 0, 3, 6),          # ldb [23]; jeq TCP
+            (0xB1, 0, 0, 14), (0x48, 0, 0, 14),         # ldxb 4*([14]&0xf); ldh [x+14]
+            (0x15, 1, 0, src_port),                     # jeq src_port
+            (0x06, 0, 0, 0), (0x06, 0, 0, 0x40000),     # ret 0; ret whole frame
+        ]
+        self.filter = ctypes.create_string_buffer(
+            b"".join(struct.pack("HBBI", *insn) for insn in program))
+        fprog = struct.pack("HL", len(program), ctypes.addressof(self.filter))
+        self.sock.setsockopt(socket.SOL_SOCKET, self.SO_ATTACH_FILTER, fprog)
         self.sock.bind(("lo", 0))
+        while True:  # frames queued before the filter was attached
+            try:
+                self.sock.recv(65600, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
 
     def close(self):
         self.sock.close()
 
-    def until(self, src_port, dst_port, predicate, timeout=10):
-        """Segments (flags, payload length) from src_port to dst_port, read until one
-        satisfies predicate or timeout seconds pass; every one seen is returned."""
+    def until(self, dst_port, predicate, timeout=10):
+        """Segments (flags, payload length) to dst_port, read until one satisfies
+        predicate or timeout seconds pass; every one seen is returned."""
         seen = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -714,12 +737,13 @@ class SegmentCapture:
                 frame, addr = self.sock.recvfrom(65600)
             except socket.timeout:
                 break
-            if addr[2] != socket.PACKET_OUTGOING or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+            if addr[2] != socket.PACKET_OUTGOING:
                 continue
             ihl = (frame[14] & 0x0F) * 4
             total = int.from_bytes(frame[16:18], "big")
             tcp = frame[14 + ihl:]
-            if (int.from_bytes(tcp[0:2], "big"), int.from_bytes(tcp[2:4], "big")) != (src_port, dst_port):
+            if (int.from_bytes(tcp[0:2], "big"), int.from_bytes(tcp[2:4], "big")) != \
+                    (self.src_port, dst_port):
                 continue
             segment = (tcp[13], total - ihl - (tcp[12] >> 4) * 4)
             seen.append(segment)
@@ -733,26 +757,45 @@ class SegmentsTest(kwtest.SiteTestCase):
 
     FIN = 0x01
 
+    def capture(self, port):
+        try:
+            return SegmentCapture(port)
+        except PermissionError:
+            self.skipTest("capturing on lo needs CAP_NET_RAW")
+
     @both_transports
     def test_closing_response_carries_the_fin(self, tr):
         # The end of a response the connection closes after leaves in the segment
         # that carries the FIN: one segment fewer for every such connection.
-        try:
-            capture = SegmentCapture()
-        except PermissionError:
-            self.skipTest("capturing on lo needs CAP_NET_RAW")
+        port = self.site.plain_port if tr == "plain" else self.site.tls_port
+        capture = self.capture(port)
         try:
             with Client(self.site, tr) as c:
                 client_port = c.sock.getsockname()[1]
-                server_port = c.sock.getpeername()[1]
                 c.send(get("/index.html"))
                 self.assertEqual([r.body for r in c.responses_until_eof()], [INDEX])
-            seen = capture.until(server_port, client_port, lambda s: s[0] & self.FIN)
+            seen = capture.until(client_port, lambda s: s[0] & self.FIN)
         finally:
             capture.close()
         fins = [s for s in seen if s[0] & self.FIN]
         self.assertEqual(len(fins), 1, seen)
         self.assertGreater(fins[0][1], 0, "the FIN came in a segment of its own: %r" % seen)
+
+    @both_transports
+    def test_keep_alive_responses_are_not_held_back(self, tr):
+        # A keep-alive response must leave at once: held back (corked) it would wait
+        # for the kernel's probe timer, 200 ms or more. Exchanges on loopback take a
+        # millisecond or so; the median of seven must stay far below 200 ms.
+        took = []
+        with Client(self.site, tr) as c:
+            for _ in range(7):
+                start = time.monotonic()
+                c.send(get("/index.html", close=False))
+                self.assertEqual(c.response().body, INDEX)
+                took.append(time.monotonic() - start)
+        took.sort()
+        self.assertLess(took[3], 0.15, "keep-alive exchanges took %r s" % took)
+
 
 if __name__ == "__main__":
     kwtest.main()

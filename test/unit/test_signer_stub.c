@@ -266,6 +266,32 @@ Test(signer_stub, signatures_verify_for_every_scheme)
 	}
 }
 
+/* A key its thread could not prepare (a zeroed entry) still signs, unprepared. */
+Test(signer_stub, unprepared_entry_signs_without_preparation)
+{
+	struct signer_key table[2] = {
+	    {generate("EC", "P-256"), TT_SCHEME_ECDSA_P256_SHA256},
+	    {generate("ED25519", NULL), TT_SCHEME_ED25519},
+	};
+	struct signer_keys keys = {.keys = table, .n = 2};
+	struct tt_signer prepared[2] = {{0}};
+
+	cr_assert_eq(tt_signer_init(&prepared[1], table[1].pkey), 0);
+	for (uint32_t k = 0; k < 2; k++) {
+		struct sp_sign_request req = request(60 + k, k);
+		struct sp_sign_reply rep;
+
+		sign_stub(&keys, prepared, &req, &rep);
+		cr_assert_eq(rep.status, SP_STATUS_OK, "key %u", (unsigned)k);
+		cr_expect_eq(
+		    tt_verify(table[k].pkey, req.client_pub, req.server_pub, rep.sig, rep.sig_len),
+		    0, "key %u", (unsigned)k);
+	}
+	tt_signer_dispose(&prepared[1]);
+	EVP_PKEY_free(table[0].pkey);
+	EVP_PKEY_free(table[1].pkey);
+}
+
 Test(signer_stub, sign_with_unknown_key_id)
 {
 	struct signer_keys keys = {.keys = NULL, .n = 0};
