@@ -46,20 +46,21 @@ class BenchTest(kwtest.SiteTestCase):
         self.assert_all_served(self.load(url, "--new-connection"), 200, 0)
 
     def test_toytls_new_connections_with_the_cached_leaf_key(self):
-        url = "toytls://localhost:%d/1k.bin" % self.site.tls_port
+        url = "toytls://127.0.0.1:%d/1k.bin" % self.site.tls_port
         self.assert_all_served(self.load(url, "--new-connection", "--insecure"), 200, 200)
 
     def test_toytls_with_chain_verification(self):
-        url = "toytls://localhost:%d/1k.bin" % self.site.tls_port
-        j = self.load(url, "--new-connection", "--root", self.site.root_pem, n=50)
+        url = "toytls://127.0.0.1:%d/1k.bin" % self.site.tls_port
+        j = self.load(url, "--new-connection", "--root", self.site.root_pem, "--name",
+                      "localhost", n=50)
         self.assert_all_served(j, 50, 50)
 
     def test_wrong_root_fails_every_handshake(self):
         # The leaf of another chain: verification refuses it, every connection fails.
         other = kwtest.make_certs(os.path.join(self.site.dir, "other"), key="ecdsa")
-        url = "toytls://localhost:%d/1k.bin" % self.site.tls_port
+        url = "toytls://127.0.0.1:%d/1k.bin" % self.site.tls_port
         p = run([BENCH, "--json", "-c", "2", "-n", "10", "--new-connection", "--root",
-                 os.path.join(other, "root_cert.pem"), url])
+                 os.path.join(other, "root_cert.pem"), "--name", "localhost", url])
         self.assertNotEqual(p.returncode, 0, p.stdout)
         line = next(l for l in p.stdout.splitlines() if l.startswith("{"))
         j = json.loads(line)
