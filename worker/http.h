@@ -104,22 +104,29 @@ struct http_segment {
 
 #define HTTP_MAX_SEGMENTS 64
 
+struct shared_fd;
+
 /** A response ready to be sent. Owned by the caller; release with http_response_dispose(). */
 struct http_response {
 	int status;
 	struct kw_buf head;       /* status line and headers, ending with CRLF CRLF */
 	struct kw_buf mem;        /* storage for in-memory segments (error pages, multipart parts) */
 	int fd;                   /* file for file segments, or -1 */
+	/* holds fd when the file cache shares it, else NULL (then fd is the response's) */
+	struct shared_fd *fd_shared;
 	struct http_segment segments[HTTP_MAX_SEGMENTS];
 	size_t n_segments;        /* 0 for HEAD and bodiless statuses */
 	uint64_t body_len;        /* Content-Length sent (also for HEAD) */
 	bool close;               /* close the connection after sending */
 };
 
-/** Sets up an empty response (fd = -1). */
+/** Sets up an empty response (fd = -1, fd_shared = NULL). */
 void http_response_init(struct http_response *resp);
 
-/** Releases the response's buffers and file; the response can be initialised again. */
+/**
+ * Releases the response's buffers and file (closed, or its shared reference dropped);
+ * the response can be initialised again.
+ */
 void http_response_dispose(struct http_response *resp);
 
 /**

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "shared_fd.h"
 
 static const struct {
 	int status;
@@ -252,7 +253,9 @@ http_response_dispose(struct http_response *resp)
 {
 	kw_buf_free(&resp->head);
 	kw_buf_free(&resp->mem);
-	if (resp->fd >= 0)
+	if (resp->fd_shared != NULL)
+		shared_fd_release(resp->fd_shared);
+	else if (resp->fd >= 0)
 		close(resp->fd);
 	http_response_init(resp);
 }

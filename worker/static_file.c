@@ -27,6 +27,7 @@
 #include "err.h"
 #include "http_path.h"
 #include "http_response.h"
+#include "shared_fd.h"
 
 #define MAX_RANGES (HTTP_MAX_SEGMENTS / 3)
 #define ETAG_MAX   40
@@ -34,7 +35,7 @@
 /* What the responder knows about the file it is answering with. */
 struct file_info {
 	int fd;
-	bool cached; /* fd belongs to the static_cache */
+	struct shared_fd *cached; /* holds fd when the static_cache has it, else NULL */
 	struct stat st;
 	const char *type;
 	char etag[ETAG_MAX];
@@ -350,9 +351,9 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 	}
 	if (err == 0)
 		err = http_response_header_u64(resp, "Content-Length", resp->body_len);
-	if (err == 0 && f->cached) {
-		resp->fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
-		err = resp->fd < 0 ? KW_ERR_INTERNAL : 0;
+	if (err == 0 && f->cached != NULL) {
+		resp->fd = f->fd;
+		resp->fd_shared = shared_fd_hold(f->cached);
 	} else if (err == 0) {
 		resp->fd = f->fd;
 		f->fd = -1;
@@ -489,10 +490,10 @@ lookup_dispose(struct lookup *lk)
 static void
 file_release(struct file_info *f)
 {
-	if (f->fd >= 0 && !f->cached)
+	if (f->fd >= 0 && f->cached == NULL)
 		close(f->fd);
 	f->fd = -1;
-	f->cached = false;
+	f->cached = NULL;
 }
 
 /* Opens and stats rel beneath the root into f, or finds it open already; 0, or a negative status.
@@ -503,9 +504,9 @@ open_file(struct lookup *lk, const char *rel, struct file_info *f)
 	struct static_cache *c = lk->cache;
 	for (size_t i = 0; c != NULL && i < c->n_files; i++) {
 		if (c->files[i].loc == lk->loc && strcmp(c->files[i].rel, rel) == 0) {
-			f->fd = c->files[i].fd;
+			f->fd = c->files[i].file->fd;
 			f->st = c->files[i].st;
-			f->cached = true;
+			f->cached = c->files[i].file;
 			return 0;
 		}
 	}
@@ -516,10 +517,12 @@ open_file(struct lookup *lk, const char *rel, struct file_info *f)
 		err = -500;
 	if (err == 0 && c != NULL && c->n_files < STATIC_CACHE_FILES &&
 	    strlen(rel) < sizeof(c->files[0].rel)) {
-		c->files[c->n_files] =
-		    (struct static_cached_file){.loc = lk->loc, .fd = f->fd, .st = f->st};
-		strcpy(c->files[c->n_files++].rel, rel);
-		f->cached = true;
+		f->cached = shared_fd_new(f->fd); /* NULL: not cached, f->fd stays f's own */
+		if (f->cached != NULL) {
+			c->files[c->n_files] = (struct static_cached_file){
+			    .loc = lk->loc, .file = f->cached, .st = f->st};
+			strcpy(c->files[c->n_files++].rel, rel);
+		}
 	}
 	return err;
 }
@@ -622,7 +625,7 @@ void
 static_cache_clear(struct static_cache *c)
 {
 	for (size_t i = 0; i < c->n_files; i++)
-		close(c->files[i].fd);
+		shared_fd_release(c->files[i].file);
 	for (size_t i = 0; i < c->n_roots; i++)
 		close(c->roots[i].fd);
 	static_cache_init(c);

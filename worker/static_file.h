@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "shared_fd.h"
 
 struct mime_table;
 
@@ -42,7 +43,7 @@ void static_respond(const struct kw_config *cfg, const struct kw_server *srv,
 
 struct static_cached_file {
 	const struct kw_location *loc;
-	int fd;
+	struct shared_fd *file; /* the open file, shared with the responses that send it */
 	struct stat st;
 	char rel[128]; /* path beneath the root; longer paths are not cached */
 };
@@ -66,12 +67,13 @@ struct static_cache {
 /** Sets up an empty cache. */
 void static_cache_init(struct static_cache *c);
 
-/** Closes everything the cache holds (responses keep descriptors of their own). */
+/** Lets go of everything the cache holds (a file stays open while a response sends it). */
 void static_cache_clear(struct static_cache *c);
 
 /**
  * static_respond() sharing what cache holds and adding what it opens (cache may be
- * NULL). A response never borrows from the cache: its file descriptor is its own.
+ * NULL). A response from a cached file holds a reference to it (resp->fd_shared): the
+ * file stays open until the turn has ended and the response is disposed.
  */
 void static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
                            const struct mime_table *mime, const struct http_request *req,

@@ -1074,16 +1074,50 @@ Test(static_cache, same_turn_shares_the_open_file)
 	cr_assert_eq(respond_cached("/hello.txt"), 404);
 }
 
-Test(static_cache, response_owns_its_descriptor)
+/* A response shares the cache's open file: no second descriptor, and the file stays
+ * open until both the turn has ended and the response is done, whichever comes last. */
+Test(static_cache, response_shares_the_cached_file)
 {
 	cr_assert_eq(respond_cached("/data.bin"), 200);
 	cr_assert_geq(resp.fd, 0);
-	cr_assert_neq(resp.fd, cache.files[0].fd);
-	static_cache_clear(&cache);
+	cr_assert_not_null(resp.fd_shared);
+	cr_assert_eq(resp.fd_shared, cache.files[0].file);
+	cr_assert_eq(resp.fd, cache.files[0].file->fd);
+	cr_assert_eq(cache.files[0].file->refs, 2);
+	int fd = resp.fd;
+
+	static_cache_clear(&cache); /* the turn ends: the response still sends the file */
+	cr_assert_geq(fcntl(fd, F_GETFD), 0);
 	size_t n;
 	const char *b = body(&n);
 	cr_assert_eq(n, sizeof(data));
 	cr_assert_eq(memcmp(b, data, n), 0);
+	http_response_dispose(&resp); /* the last reference closes it */
+	cr_assert_eq(fcntl(fd, F_GETFD), -1);
+	cr_assert_eq(errno, EBADF);
+}
+
+/* The other order: the response is done first, the cache keeps the file for the turn. */
+Test(static_cache, cache_outlives_a_done_response)
+{
+	cr_assert_eq(respond_cached("/data.bin"), 200);
+	int fd = resp.fd;
+	http_response_dispose(&resp);
+	cr_assert_geq(fcntl(fd, F_GETFD), 0, "the cache still holds the file");
+	cr_assert_eq(cache.files[0].file->refs, 1);
+	cr_assert_eq(respond_cached("/data.bin"), 200);
+	cr_assert_eq(resp.fd, fd, "the next request of the turn sends the same open file");
+	http_response_dispose(&resp);
+	static_cache_clear(&cache);
+	cr_assert_eq(fcntl(fd, F_GETFD), -1);
+}
+
+/* Without a cache, the response owns its descriptor outright. */
+Test(static_cache, uncached_response_owns_its_descriptor)
+{
+	cr_assert_eq(respond_path("/data.bin"), 200);
+	cr_assert_geq(resp.fd, 0);
+	cr_assert_null(resp.fd_shared);
 }
 
 Test(static_cache, locations_do_not_share_entries)
