@@ -103,22 +103,30 @@ scheme_init(EVP_PKEY *key, int sign, EVP_MD_CTX **out)
 	return 0;
 }
 
+/* Signs client_pub || server_pub with a context ready for EVP_DigestSign. */
+static int
+digest_sign(EVP_MD_CTX *mctx, const uint8_t client_pub[TT_X25519_LEN],
+            const uint8_t server_pub[TT_X25519_LEN], uint8_t *sig, size_t *sig_len)
+{
+	uint8_t input[TT_SIGNATURE_INPUT_LEN];
+	size_t len = TT_MAX_SIGNATURE_LEN;
+
+	tt_signature_input(client_pub, server_pub, input);
+	if (EVP_DigestSign(mctx, sig, &len, input, sizeof(input)) != 1)
+		return KW_ERR_INTERNAL;
+	*sig_len = len;
+	return 0;
+}
+
 int
 tt_sign(EVP_PKEY *key, const uint8_t client_pub[TT_X25519_LEN],
         const uint8_t server_pub[TT_X25519_LEN], uint8_t *sig, size_t *sig_len)
 {
-	uint8_t input[TT_SIGNATURE_INPUT_LEN];
 	EVP_MD_CTX *mctx = NULL;
-
-	tt_signature_input(client_pub, server_pub, input);
 	int err = scheme_init(key, 1, &mctx);
 	if (err)
 		return err;
-	size_t len = TT_MAX_SIGNATURE_LEN;
-	if (EVP_DigestSign(mctx, sig, &len, input, sizeof(input)) != 1)
-		err = KW_ERR_INTERNAL;
-	else
-		*sig_len = len;
+	err = digest_sign(mctx, client_pub, server_pub, sig, sig_len);
 	EVP_MD_CTX_free(mctx);
 	return err;
 }
@@ -142,15 +150,9 @@ int
 tt_signer_sign(struct tt_signer *s, const uint8_t client_pub[TT_X25519_LEN],
                const uint8_t server_pub[TT_X25519_LEN], uint8_t *sig, size_t *sig_len)
 {
-	uint8_t input[TT_SIGNATURE_INPUT_LEN];
-	size_t len = TT_MAX_SIGNATURE_LEN;
-
-	tt_signature_input(client_pub, server_pub, input);
-	if (EVP_MD_CTX_copy_ex(s->work, s->prepared) != 1 ||
-	    EVP_DigestSign(s->work, sig, &len, input, sizeof(input)) != 1)
+	if (EVP_MD_CTX_copy_ex(s->work, s->prepared) != 1)
 		return KW_ERR_INTERNAL;
-	*sig_len = len;
-	return 0;
+	return digest_sign(s->work, client_pub, server_pub, sig, sig_len);
 }
 
 void

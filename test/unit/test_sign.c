@@ -15,6 +15,7 @@
 #include "toytls.h"
 #include "toytls_sign.h"
 #include "toytls_wire.h"
+#include "tt_conn_test.h"
 #include "tt_vectors.h"
 
 static uint8_t client_pub[TT_X25519_LEN], server_pub[TT_X25519_LEN];
@@ -30,28 +31,6 @@ setup(void)
 }
 
 TestSuite(sign, .init = setup);
-
-static EVP_PKEY *
-load_private_key(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f, "cannot open %s", path);
-	EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	cr_assert_not_null(key, "no private key in %s", path);
-	return key;
-}
-
-static X509 *
-load_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f, "cannot open %s", path);
-	X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	cr_assert_not_null(cert, "no certificate in %s", path);
-	return cert;
-}
 
 /* The public half of a key, as a separate object without private material. */
 static EVP_PKEY *
@@ -128,7 +107,7 @@ expect_sign_verify(EVP_PKEY *key, enum tt_scheme want_scheme, size_t max_len)
 
 Test(sign, rsa_pss)
 {
-	EVP_PKEY *key = load_private_key(TEST_DATA_DIR "/certs/server_key.pem");
+	EVP_PKEY *key = test_load_key(CERTS "server_key.pem");
 
 	expect_sign_verify(key, TT_SCHEME_RSA_PSS_SHA256, 256);
 	EVP_PKEY_free(key);
@@ -136,7 +115,7 @@ Test(sign, rsa_pss)
 
 Test(sign, rsa_pss_is_randomized)
 {
-	EVP_PKEY *key = load_private_key(TEST_DATA_DIR "/certs/server_key.pem");
+	EVP_PKEY *key = test_load_key(CERTS "server_key.pem");
 	uint8_t a[TT_MAX_SIGNATURE_LEN], b[TT_MAX_SIGNATURE_LEN];
 	size_t a_len, b_len;
 
@@ -153,7 +132,7 @@ Test(sign, rsa_pss_is_randomized)
 /* The reference verifies with salt length = maximum (222 for RSA-2048): check that exact value. */
 Test(sign, rsa_pss_uses_max_salt)
 {
-	EVP_PKEY *key = load_private_key(TEST_DATA_DIR "/certs/server_key.pem");
+	EVP_PKEY *key = test_load_key(CERTS "server_key.pem");
 	uint8_t sig[TT_MAX_SIGNATURE_LEN], input[TT_SIGNATURE_INPUT_LEN];
 	size_t len;
 	int salt = 256 - 32 - 2;
@@ -321,7 +300,7 @@ static void
 expect_server_auth_verifies(const char *vector, const char *leaf_path)
 {
 	struct server_auth sa;
-	X509 *leaf = load_cert(leaf_path);
+	X509 *leaf = test_load_cert(leaf_path);
 	unsigned char *leaf_der = NULL;
 	int leaf_len = i2d_X509(leaf, &leaf_der);
 
@@ -339,7 +318,7 @@ expect_server_auth_verifies(const char *vector, const char *leaf_path)
 
 Test(sign, server_auth_vector_verifies)
 {
-	expect_server_auth_verifies("server_auth_wire", TEST_DATA_DIR "/certs/server_cert.pem");
+	expect_server_auth_verifies("server_auth_wire", CERTS "server_cert.pem");
 }
 
 Test(sign, reference_server_auth_vector_verifies)
@@ -350,7 +329,7 @@ Test(sign, reference_server_auth_vector_verifies)
 
 Test(sign, server_auth_signature_bound_to_leaf_key)
 {
-	X509 *other = load_cert(TEST_DATA_DIR "/reference-certs/server_cert.pem");
+	X509 *other = test_load_cert(TEST_DATA_DIR "/reference-certs/server_cert.pem");
 	struct server_auth sa;
 
 	server_auth_read("server_auth_wire", &sa);
@@ -358,7 +337,7 @@ Test(sign, server_auth_signature_bound_to_leaf_key)
 	    tt_verify(X509_get0_pubkey(other), client_pub, server_pub, sa.sig.value, sa.sig.len),
 	    KW_ERR_BAD_SIGNATURE);
 	sa.sig.len--;
-	X509 *own = load_cert(TEST_DATA_DIR "/certs/server_cert.pem");
+	X509 *own = test_load_cert(CERTS "server_cert.pem");
 	cr_expect_eq(
 	    tt_verify(X509_get0_pubkey(own), client_pub, server_pub, sa.sig.value, sa.sig.len),
 	    KW_ERR_BAD_SIGNATURE, "one byte short");
