@@ -1,7 +1,8 @@
-#include "static_file.h"
+#include "mime.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

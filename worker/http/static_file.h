@@ -12,22 +12,8 @@
 
 #include "config.h"
 #include "http.h"
+#include "mime.h"
 #include "shared_fd.h"
-
-struct mime_table;
-
-/**
- * Loads a mime.types file ("type ext ext ...;" lines as nginx's, or the
- * /etc/mime.types format). path NULL gives the built-in table. Returns 0 or a code
- * with "FILE:LINE: reason" in err.
- */
-int mime_table_load(const char *path, struct mime_table **out, char *err, size_t err_len);
-
-/** The type for a file name by its extension, or default_type. */
-const char *mime_lookup(const struct mime_table *t, const char *name, const char *default_type);
-
-/** Frees a table. */
-void mime_table_free(struct mime_table *t);
 
 /**
  * Builds the response to a GET or HEAD request for server srv (resp freshly
