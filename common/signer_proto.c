@@ -6,7 +6,8 @@
  * payload must be what the encoder writes. The request decoder also refuses a
  * client or server X25519 key of small order, all-zero included (an invalid point a
  * sane worker never forwards); the signer trusts nothing else about the keys: it
- * only signs them.
+ * only signs them. A TLS 1.3 request carries a scheme code point and a transcript
+ * hash of 32 or 48 bytes: the content to sign is built by the signer from them.
  * A reply carries a signature exactly when its status is SP_STATUS_OK.
  */
 #include <assert.h>
@@ -53,11 +54,30 @@ decode_header(const uint8_t *msg, size_t len, enum sp_type type, uint32_t *reque
 	return 0;
 }
 
+/* Every scheme a keyward key may sign TLS 1.3 content with, whatever the key. */
+static bool
+tls13_scheme_known(uint16_t scheme)
+{
+	return tls13_scheme_fits(scheme, TT_SCHEME_RSA_PSS_SHA256) ||
+	       tls13_scheme_fits(scheme, TT_SCHEME_ECDSA_P256_SHA256) ||
+	       tls13_scheme_fits(scheme, TT_SCHEME_ED25519);
+}
+
 size_t
 sp_encode_sign_request(const struct sp_sign_request *req, uint8_t out[SP_SIGN_REQUEST_LEN])
 {
 	uint8_t *p = out + SP_HEADER_LEN;
 
+	if (req->kind == SP_KIND_TLS13_CV) {
+		assert(tls13_cv_hash_len_ok(req->tls13.hash_len));
+		encode_header(out, SP_SIGN_TLS13_CV_V1, req->request_id,
+		              SP_SIGN_TLS13_FIXED_LEN - SP_HEADER_LEN + req->tls13.hash_len);
+		tt_store_u32(p, req->key_id);
+		store_u16(p + 4, req->tls13.scheme);
+		store_u16(p + 6, req->tls13.hash_len);
+		memcpy(p + 8, req->tls13.hash, req->tls13.hash_len);
+		return SP_SIGN_TLS13_FIXED_LEN + req->tls13.hash_len;
+	}
 	encode_header(out, SP_SIGN_TOYTLS_V1, req->request_id, SP_SIGN_REQUEST_PAYLOAD_LEN);
 	tt_store_u32(p, req->key_id);
 	memcpy(p + 4, req->client_pub, TT_X25519_LEN);
@@ -65,8 +85,8 @@ sp_encode_sign_request(const struct sp_sign_request *req, uint8_t out[SP_SIGN_RE
 	return SP_SIGN_REQUEST_LEN;
 }
 
-int
-sp_decode_sign_request(const uint8_t *msg, size_t len, struct sp_sign_request *req)
+static int
+decode_toytls_request(const uint8_t *msg, size_t len, struct sp_sign_request *req)
 {
 	const uint8_t *p = msg + SP_HEADER_LEN;
 	uint32_t request_id;
@@ -76,11 +96,42 @@ sp_decode_sign_request(const uint8_t *msg, size_t len, struct sp_sign_request *r
 		return KW_ERR_UNEXPECTED_MESSAGE;
 	if (tt_x25519_is_low_order(p + 4) || tt_x25519_is_low_order(p + 4 + TT_X25519_LEN))
 		return KW_ERR_UNEXPECTED_MESSAGE;
-	req->request_id = request_id;
+	*req = (struct sp_sign_request){.request_id = request_id, .kind = SP_KIND_TOYTLS};
 	req->key_id = tt_load_u32(p);
 	memcpy(req->client_pub, p + 4, TT_X25519_LEN);
 	memcpy(req->server_pub, p + 4 + TT_X25519_LEN, TT_X25519_LEN);
 	return 0;
+}
+
+static int
+decode_tls13_request(const uint8_t *msg, size_t len, struct sp_sign_request *req)
+{
+	const uint8_t *p = msg + SP_HEADER_LEN;
+	uint32_t request_id;
+
+	if (len < SP_SIGN_TLS13_FIXED_LEN ||
+	    decode_header(msg, len, SP_SIGN_TLS13_CV_V1, &request_id) != 0)
+		return KW_ERR_UNEXPECTED_MESSAGE;
+	uint16_t scheme = load_u16(p + 4), hash_len = load_u16(p + 6);
+	if (!tls13_scheme_known(scheme) || !tls13_cv_hash_len_ok(hash_len) ||
+	    len != SP_SIGN_TLS13_FIXED_LEN + hash_len)
+		return KW_ERR_UNEXPECTED_MESSAGE;
+	*req = (struct sp_sign_request){.request_id = request_id, .kind = SP_KIND_TLS13_CV};
+	req->key_id = tt_load_u32(p);
+	req->tls13.scheme = scheme;
+	req->tls13.hash_len = hash_len;
+	memcpy(req->tls13.hash, p + 8, hash_len);
+	return 0;
+}
+
+int
+sp_decode_sign_request(const uint8_t *msg, size_t len, struct sp_sign_request *req)
+{
+	if (len < SP_HEADER_LEN)
+		return KW_ERR_UNEXPECTED_MESSAGE;
+	if (msg[1] == SP_SIGN_TLS13_CV_V1)
+		return decode_tls13_request(msg, len, req);
+	return decode_toytls_request(msg, len, req);
 }
 
 size_t

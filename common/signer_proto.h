@@ -15,14 +15,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tls13_cv.h"
 #include "toytls.h"
 
 #define SP_VERSION 1u
 #define SP_HEADER_LEN 12u
 
 enum sp_type {
-	SP_SIGN_TOYTLS_V1 = 1, /* worker -> signer */
-	SP_SIGN_REPLY = 2,     /* signer -> worker */
+	SP_SIGN_TOYTLS_V1 = 1,   /* worker -> signer */
+	SP_SIGN_REPLY = 2,       /* signer -> worker */
+	SP_SIGN_TLS13_CV_V1 = 3, /* worker -> signer */
 };
 
 enum sp_status {
@@ -33,15 +35,38 @@ enum sp_status {
 	SP_STATUS_FAILED = 4,       /* signing failed */
 };
 
-/** SP_SIGN_TOYTLS_V1 payload: key_id:u32 || client_pub[32] || server_pub[32]. */
+/** What a signing request asks the signer to sign. */
+enum sp_sign_kind {
+	SP_KIND_TOYTLS = 0,   /* toy-TLS v1 ServerAuth: client_pub || server_pub */
+	SP_KIND_TLS13_CV = 1, /* TLS 1.3 server CertificateVerify content over tls13.hash */
+};
+
+/**
+ * A signing request, one of two messages:
+ *
+ *   SP_SIGN_TOYTLS_V1 payload:   key_id:u32 || client_pub[32] || server_pub[32]
+ *   SP_SIGN_TLS13_CV_V1 payload: key_id:u32 || scheme:u16 || hash_len:u16 || hash[hash_len]
+ *
+ * hash_len is 32 or 48 (the TLS 1.3 suites' hashes) and scheme one of enum tls13_scheme;
+ * the signer checks that the scheme fits the key and builds the content itself
+ * (tls13_cv_content()). A zeroed request is a toy-TLS one.
+ */
 struct sp_sign_request {
 	uint32_t request_id;
 	uint32_t key_id;
-	uint8_t client_pub[TT_X25519_LEN];
+	enum sp_sign_kind kind;
+	uint8_t client_pub[TT_X25519_LEN]; /* SP_KIND_TOYTLS */
 	uint8_t server_pub[TT_X25519_LEN];
+	struct {
+		uint16_t scheme; /* SP_KIND_TLS13_CV */
+		uint16_t hash_len;
+		uint8_t hash[TLS13_CV_MAX_HASH_LEN];
+	} tls13;
 };
 #define SP_SIGN_REQUEST_PAYLOAD_LEN (4u + 2u * TT_X25519_LEN)
+/** The length of an SP_SIGN_TOYTLS_V1 request, also the longest request of any kind. */
 #define SP_SIGN_REQUEST_LEN (SP_HEADER_LEN + SP_SIGN_REQUEST_PAYLOAD_LEN)
+#define SP_SIGN_TLS13_FIXED_LEN (SP_HEADER_LEN + 8u)
 
 /** SP_SIGN_REPLY payload: status:u16 || sig_len:u16 || sig[sig_len]. */
 struct sp_sign_reply {
@@ -52,12 +77,17 @@ struct sp_sign_reply {
 };
 #define SP_SIGN_REPLY_MAX_LEN (SP_HEADER_LEN + 4u + TT_MAX_SIGNATURE_LEN)
 
-/** Encodes a request into out (SP_SIGN_REQUEST_LEN bytes). Returns the length. */
+/**
+ * Encodes a request of either kind into out (at most SP_SIGN_REQUEST_LEN bytes; a
+ * TLS 1.3 request's hash_len must be 32 or 48). Returns the length.
+ */
 size_t sp_encode_sign_request(const struct sp_sign_request *req, uint8_t out[SP_SIGN_REQUEST_LEN]);
 
 /**
- * Decodes a request, checking version, type, reserved bits, length fields and the
- * datagram size exactly, and refusing X25519 keys of small order. Returns 0 or
+ * Decodes a request of either kind, checking version, type, reserved bits, length
+ * fields and the datagram size exactly; refuses X25519 keys of small order (toy-TLS),
+ * a hash length other than 32 or 48 and a scheme outside enum tls13_scheme (TLS 1.3).
+ * Whether the scheme fits the key is for the signer to check. Returns 0 or
  * KW_ERR_UNEXPECTED_MESSAGE.
  */
 int sp_decode_sign_request(const uint8_t *msg, size_t len, struct sp_sign_request *req);

@@ -155,6 +155,16 @@ handle_request(struct signer_service *svc, struct tt_signer *prepared, struct ch
 	struct sp_sign_reply rep;
 	int verdict;
 
+	if (stub_check_request(svc->keys, req) != 0) {
+		kw_log_warn("handle_request: worker %u sent request id %u for key %u with a "
+		            "scheme (%s) that does not fit the key, or for no key: closing its "
+		            "channel",
+		            (unsigned)ch->stub.slot, (unsigned)req->request_id,
+		            (unsigned)req->key_id,
+		            req->kind == SP_KIND_TLS13_CV ? tls13_scheme_name(req->tls13.scheme)
+		                                          : "toy-TLS");
+		return KW_ERR_UNEXPECTED_MESSAGE;
+	}
 	pthread_mutex_lock(&svc->lock);
 	verdict = stub_admit(&ch->stub, svc->keys->n, req, kw_now_ms(), &rep);
 	if (verdict >= 0)
@@ -163,7 +173,7 @@ handle_request(struct signer_service *svc, struct tt_signer *prepared, struct ch
 
 	if (verdict < 0) {
 		kw_log_warn("handle_request: worker %u sent request id %u for key %u, not newer "
-		            "than the last or for no key: closing its channel",
+		            "than the last: closing its channel",
 		            (unsigned)ch->stub.slot, (unsigned)req->request_id,
 		            (unsigned)req->key_id);
 		return verdict;

@@ -124,6 +124,17 @@ stub_finish(struct stub_channel *ch, uint32_t request_id)
 	}
 }
 
+int
+stub_check_request(const struct signer_keys *keys, const struct sp_sign_request *req)
+{
+	if (req->key_id >= keys->n)
+		return KW_ERR_UNEXPECTED_MESSAGE;
+	if (req->kind == SP_KIND_TLS13_CV &&
+	    !tls13_scheme_fits(req->tls13.scheme, keys->keys[req->key_id].scheme))
+		return KW_ERR_UNEXPECTED_MESSAGE;
+	return 0;
+}
+
 void
 sign_stub(const struct signer_keys *keys, struct tt_signer *prepared,
           const struct sp_sign_request *req, struct sp_sign_reply *rep)
@@ -138,14 +149,20 @@ sign_stub(const struct signer_keys *keys, struct tt_signer *prepared,
 		return;
 	}
 	struct tt_signer *signer = prepared != NULL ? &prepared[req->key_id] : NULL;
-	if (signer != NULL && signer->prepared != NULL)
+	if (req->kind == SP_KIND_TLS13_CV)
+		rc = tls13_cv_sign(keys->keys[req->key_id].pkey, req->tls13.scheme, req->tls13.hash,
+		                   req->tls13.hash_len, rep->sig, &sig_len);
+	else if (signer != NULL && signer->prepared != NULL)
 		rc = tt_signer_sign(signer, req->client_pub, req->server_pub, rep->sig, &sig_len);
 	else
 		rc = tt_sign(keys->keys[req->key_id].pkey, req->client_pub, req->server_pub,
 		             rep->sig, &sig_len);
 	if (rc) {
 		kw_log_err("sign_stub: key %u (%s): %s", (unsigned)req->key_id,
-		           tt_scheme_name(keys->keys[req->key_id].scheme), kw_strerror(rc));
+		           req->kind == SP_KIND_TLS13_CV
+		               ? tls13_scheme_name(req->tls13.scheme)
+		               : tt_scheme_name(keys->keys[req->key_id].scheme),
+		           kw_strerror(rc));
 		ERR_clear_error();
 		rep->status = SP_STATUS_FAILED;
 		return;

@@ -68,10 +68,19 @@ int stub_admit(struct stub_channel *ch, size_t n_keys, const struct sp_sign_requ
 void stub_finish(struct stub_channel *ch, uint32_t request_id);
 
 /**
- * Signs an admitted request: the key named by req->key_id signs client_pub ||
+ * Checks what only the key table can tell about a decoded request: its key id names a
+ * key and, for TLS 1.3, its scheme fits that key (tls13_scheme_fits()). Returns 0, or
+ * KW_ERR_UNEXPECTED_MESSAGE: the peer is broken, close the channel.
+ */
+int stub_check_request(const struct signer_keys *keys, const struct sp_sign_request *req);
+
+/**
+ * Signs an admitted request. Toy-TLS: the key named by req->key_id signs client_pub ||
  * server_pub with the scheme its type fixes, through prepared[key_id] when the
  * calling thread has prepared its keys (prepared: by key id, or NULL; an entry that
- * could not be prepared is zeroed). Fills *rep with SP_STATUS_OK and the signature,
+ * could not be prepared is zeroed). TLS 1.3: the key signs the CertificateVerify
+ * content it builds from req->tls13 with req->tls13.scheme (tls13_cv_sign()), which
+ * stub_check_request() found fitting. Fills *rep with SP_STATUS_OK and the signature,
  * SP_STATUS_BAD_KEY for an unknown key id, or SP_STATUS_FAILED (logged).
  * Thread-safe as long as each thread has its own prepared keys: keys are only read.
  */

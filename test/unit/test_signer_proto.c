@@ -293,3 +293,120 @@ Test(signer_proto, status_names)
 	cr_expect_str_eq(sp_status_name(SP_STATUS_FAILED), "failed");
 	cr_expect_str_eq(sp_status_name(99), "unknown status");
 }
+
+static struct sp_sign_request
+sample_tls13_request(uint16_t scheme, uint16_t hash_len)
+{
+	struct sp_sign_request req = {
+	    .request_id = 0x0a0b0c0du, .key_id = 2, .kind = SP_KIND_TLS13_CV};
+
+	req.tls13.scheme = scheme;
+	req.tls13.hash_len = hash_len;
+	for (unsigned i = 0; i < hash_len; i++)
+		req.tls13.hash[i] = (uint8_t)(0x40 + i);
+	return req;
+}
+
+Test(signer_proto, tls13_request_round_trip_every_scheme_and_hash)
+{
+	static const uint16_t schemes[] = {0x0403, 0x0804, 0x0805, 0x0806, 0x0807};
+
+	for (size_t s = 0; s < sizeof(schemes) / sizeof(schemes[0]); s++) {
+		for (uint16_t hash_len = 32; hash_len <= 48; hash_len += 16) {
+			struct sp_sign_request req = sample_tls13_request(schemes[s], hash_len),
+			                       got;
+			uint8_t msg[SP_SIGN_REQUEST_LEN];
+			size_t len = sp_encode_sign_request(&req, msg);
+
+			cr_assert_eq(len, SP_HEADER_LEN + 8u + hash_len);
+			cr_assert_eq(sp_decode_sign_request(msg, len, &got), 0);
+			cr_expect_eq(got.kind, SP_KIND_TLS13_CV);
+			cr_expect_eq(got.request_id, req.request_id);
+			cr_expect_eq(got.key_id, 2);
+			cr_expect_eq(got.tls13.scheme, schemes[s]);
+			cr_expect_eq(got.tls13.hash_len, hash_len);
+			cr_expect_arr_eq(got.tls13.hash, req.tls13.hash, hash_len);
+		}
+	}
+}
+
+Test(signer_proto, tls13_request_wire_layout)
+{
+	struct sp_sign_request req = sample_tls13_request(0x0805, 48);
+	uint8_t msg[SP_SIGN_REQUEST_LEN];
+	static const uint8_t head[] = {1, 3,  0, 0, 0x0a, 0x0b, 0x0c, 0x0d, 0, 0,
+	                               0, 56, 0, 0, 0,    2,    8,    5,    0, 48};
+
+	cr_assert_eq(sp_encode_sign_request(&req, msg), 68u);
+	cr_expect_arr_eq(msg, head, sizeof(head));
+	cr_expect_arr_eq(msg + 20, req.tls13.hash, 48);
+}
+
+Test(signer_proto, tls13_request_every_other_hash_length_refused)
+{
+	struct sp_sign_request req = sample_tls13_request(0x0807, 48);
+	uint8_t msg[SP_SIGN_REQUEST_LEN + 64] = {0};
+
+	sp_encode_sign_request(&req, msg);
+	for (unsigned hash_len = 0; hash_len <= 64; hash_len++) {
+		if (hash_len == 32 || hash_len == 48)
+			continue;
+		size_t len = SP_HEADER_LEN + 8u + hash_len;
+		msg[11] = (uint8_t)(8u + hash_len);
+		msg[SP_HEADER_LEN + 6] = 0;
+		msg[SP_HEADER_LEN + 7] = (uint8_t)hash_len;
+		expect_bad_request(msg, len);
+	}
+	/* hash_len and the datagram disagree, by one either way */
+	sp_encode_sign_request(&req, msg);
+	msg[SP_HEADER_LEN + 7] = 47;
+	expect_bad_request(msg, 68);
+	msg[SP_HEADER_LEN + 7] = 48;
+	expect_bad_request(msg, 67);
+	expect_bad_request(msg, 69);
+	msg[SP_HEADER_LEN + 6] = 1; /* 0x0130 */
+	expect_bad_request(msg, 68);
+}
+
+Test(signer_proto, tls13_request_unknown_schemes_refused)
+{
+	struct sp_sign_request req = sample_tls13_request(0x0403, 32);
+	uint8_t msg[SP_SIGN_REQUEST_LEN];
+	size_t len = sp_encode_sign_request(&req, msg);
+	unsigned accepted = 0;
+
+	for (unsigned scheme = 0; scheme <= 0xffff; scheme++) {
+		struct sp_sign_request got;
+
+		msg[SP_HEADER_LEN + 4] = (uint8_t)(scheme >> 8);
+		msg[SP_HEADER_LEN + 5] = (uint8_t)scheme;
+		if (sp_decode_sign_request(msg, len, &got) == 0) {
+			accepted++;
+			cr_expect(scheme == 0x0403 || (scheme >= 0x0804 && scheme <= 0x0807),
+			          "scheme 0x%04x accepted", scheme);
+		}
+	}
+	cr_expect_eq(accepted, 5);
+}
+
+Test(signer_proto, tls13_request_bad_header_fields)
+{
+	struct sp_sign_request req = sample_tls13_request(0x0804, 32);
+	uint8_t good[SP_SIGN_REQUEST_LEN], msg[SP_SIGN_REQUEST_LEN];
+	size_t len = sp_encode_sign_request(&req, good);
+	static const struct {
+		size_t off;
+		uint8_t value;
+	} edits[] = {{0, 0}, {0, 2},   {1, SP_SIGN_REPLY}, {1, 4}, {2, 1},
+	             {3, 1}, {11, 39}, {11, 41},           {8, 1}};
+
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		memcpy(msg, good, len);
+		msg[edits[i].off] = edits[i].value;
+		expect_bad_request(msg, len);
+	}
+	/* as a toy-TLS request, a TLS 1.3 one is refused by its length */
+	memcpy(msg, good, len);
+	msg[1] = SP_SIGN_TOYTLS_V1;
+	expect_bad_request(msg, len);
+}

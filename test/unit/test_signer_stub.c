@@ -328,3 +328,57 @@ Test(signer_stub, signing_failure_is_reported)
 	EVP_PKEY_free(table[0].pkey);
 	EVP_PKEY_free(priv);
 }
+
+static struct sp_sign_request
+tls13_request(uint32_t id, uint32_t key_id, uint16_t scheme, uint16_t hash_len)
+{
+	struct sp_sign_request req = {.request_id = id, .key_id = key_id, .kind = SP_KIND_TLS13_CV};
+
+	req.tls13.scheme = scheme;
+	req.tls13.hash_len = hash_len;
+	for (unsigned i = 0; i < hash_len; i++)
+		req.tls13.hash[i] = (uint8_t)(id + i);
+	return req;
+}
+
+/* Each key signs TLS 1.3 content with the schemes of its type and no other. */
+Test(signer_stub, tls13_schemes_checked_against_the_key_and_signed)
+{
+	struct signer_key table[3] = {
+	    {generate_rsa(2048), TT_SCHEME_RSA_PSS_SHA256},
+	    {generate("EC", "P-256"), TT_SCHEME_ECDSA_P256_SHA256},
+	    {generate("ED25519", NULL), TT_SCHEME_ED25519},
+	};
+	struct signer_keys keys = {.keys = table, .n = 3};
+	static const uint16_t schemes[] = {0x0403, 0x0804, 0x0805, 0x0806, 0x0807};
+	unsigned signed_ok = 0;
+
+	for (uint32_t k = 0; k < 3; k++) {
+		for (size_t s = 0; s < sizeof(schemes) / sizeof(schemes[0]); s++) {
+			struct sp_sign_request req = tls13_request(100 + k, k, schemes[s], 48);
+			bool fits = tls13_scheme_fits(schemes[s], table[k].scheme);
+
+			cr_expect_eq(stub_check_request(&keys, &req),
+			             fits ? 0 : KW_ERR_UNEXPECTED_MESSAGE, "key %u scheme 0x%04x",
+			             (unsigned)k, schemes[s]);
+			if (!fits)
+				continue;
+			struct sp_sign_reply rep;
+			sign_stub(&keys, NULL, &req, &rep);
+			cr_assert_eq(rep.status, SP_STATUS_OK);
+			cr_expect_eq(tls13_cv_verify(table[k].pkey, schemes[s], req.tls13.hash, 48,
+			                             rep.sig, rep.sig_len),
+			             0);
+			signed_ok++;
+		}
+	}
+	cr_expect_eq(signed_ok, 5);
+	struct sp_sign_request req = tls13_request(200, 3, 0x0807, 32);
+	cr_expect_eq(stub_check_request(&keys, &req), KW_ERR_UNEXPECTED_MESSAGE);
+	req = request(201, 3);
+	cr_expect_eq(stub_check_request(&keys, &req), KW_ERR_UNEXPECTED_MESSAGE);
+	req = request(202, 2);
+	cr_expect_eq(stub_check_request(&keys, &req), 0);
+	for (size_t k = 0; k < 3; k++)
+		EVP_PKEY_free(table[k].pkey);
+}
