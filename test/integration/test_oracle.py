@@ -77,6 +77,11 @@ class OracleTest(kwtest.SiteTestCase):
         self.abuse(request(0x7ffffff0)[:-1])
         self.abuse(request(0x7ffffff1) + b"\0")
 
+    def test_one_byte_long_with_a_matching_header(self):
+        """Only the datagram's size is wrong: its header counts the extra byte."""
+        msg = request(0x7ffffff8) + b"\0"
+        self.abuse(msg[:8] + struct.pack(">I", len(msg) - HEADER.size) + msg[12:])
+
     def test_unknown_type_and_version(self):
         good = request(0x7ffffff2)
         self.abuse(good[:1] + b"\x09" + good[2:])

@@ -166,6 +166,18 @@ class ServeTest(kwtest.SiteTestCase):
             self.assertIn(status, (400, 403, 404), path)
 
 
+    def test_workers_and_signer_have_no_new_privs(self):
+        """Each worker and the signer set no_new_privs, each on its own code path."""
+        workers = self.site.children("worker")
+        signers = self.site.children("signer")
+        self.assertEqual(len(workers), 2)
+        self.assertEqual(len(signers), 1)
+        for pid in workers + signers:
+            with open("/proc/%d/status" % pid) as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            self.assertEqual(fields["NoNewPrivs"].strip(), "1", "pid %d" % pid)
+
+
 class BadToyTlsInputTest(kwtest.SiteTestCase):
     """Each malformed toy-TLS input closes its connection; the server keeps serving."""
 

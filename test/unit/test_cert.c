@@ -325,6 +325,48 @@ Test(cert, leaf_without_server_auth_purpose_is_invalid)
 	test_chain_free(&ch);
 }
 
+/* Verifies a made chain whose leaf follows spec, for dns_name. */
+static int
+verify_made_leaf(const struct test_cert_spec *spec, const char *dns_name)
+{
+	struct test_chain ch;
+	struct tt_trust trust;
+	EVP_PKEY *key = NULL;
+	uint8_t *der[2];
+	const uint8_t *certs[2];
+	size_t lens[2];
+
+	test_chain_make(&ch, TEST_KEY_EC, spec);
+	test_trust_chain(&trust, &ch);
+	lens[0] = test_cert_der(ch.leaf, &der[0]);
+	lens[1] = test_cert_der(ch.inter, &der[1]);
+	certs[0] = der[0];
+	certs[1] = der[1];
+	int err = tt_verify_chain(&trust, dns_name, certs, lens, 2, &key, NULL);
+	cr_assert_eq(key != NULL, err == 0, "a leaf key comes back exactly on success");
+	EVP_PKEY_free(key);
+	OPENSSL_free(der[0]);
+	OPENSSL_free(der[1]);
+	tt_trust_dispose(&trust);
+	test_chain_free(&ch);
+	return err;
+}
+
+/* A whole leftmost label "*" matches one label; a partial one ("f*") matches nothing. */
+Test(cert, wildcard_whole_label_only)
+{
+	const struct test_cert_spec whole = TEST_LEAF_SPEC("*.example.com");
+	const struct test_cert_spec partial = TEST_LEAF_SPEC("f*.example.com");
+	const struct test_cert_spec suffix = TEST_LEAF_SPEC("*o.example.com");
+
+	cr_expect_eq(verify_made_leaf(&whole, "foo.example.com"), 0);
+	cr_expect_eq(verify_made_leaf(&whole, "example.com"), KW_ERR_CERT_NAME);
+	cr_expect_eq(verify_made_leaf(&whole, "a.foo.example.com"), KW_ERR_CERT_NAME);
+	cr_expect_eq(verify_made_leaf(&partial, "foo.example.com"), KW_ERR_CERT_NAME);
+	cr_expect_eq(verify_made_leaf(&partial, "f.example.com"), KW_ERR_CERT_NAME);
+	cr_expect_eq(verify_made_leaf(&suffix, "foo.example.com"), KW_ERR_CERT_NAME);
+}
+
 Test(cert, bad_arguments)
 {
 	struct tt_trust trust = {0};

@@ -345,6 +345,49 @@ Test(reject, handshake_record_over_the_limit)
 	tt_conn_free(c);
 }
 
+/*
+ * A record of body_len bytes (zeros) fed to c whole in one call, or in two pieces split
+ * inside its header: the two paths tt_conn_feed reads records on. Returns the result.
+ */
+static int
+feed_record(struct tt_conn *c, size_t body_len, bool whole)
+{
+	uint8_t *rec = calloc(1, TT_RECORD_HEADER_LEN + body_len);
+	size_t len = TT_RECORD_HEADER_LEN + body_len, split = whole ? len : 2;
+
+	cr_assert_not_null(rec);
+	tt_store_u32(rec, (uint32_t)body_len);
+	int err = tt_conn_feed(c, rec, split);
+	if (err == 0 && split < len)
+		err = tt_conn_feed(c, rec + split, len - split);
+	free(rec);
+	return err;
+}
+
+/* The handshake record limit, at it and one past, on both read paths. */
+Test(reject, handshake_record_limit_whole_and_in_pieces)
+{
+	struct tt_client_params p = {.insecure = true, .max_handshake_record = 1000};
+
+	for (int whole = 0; whole <= 1; whole++) {
+		struct tt_conn *c = tt_conn_new_client(&p);
+
+		cr_assert_not_null(c);
+		cr_assert_eq(feed_record(c, 1001, whole), KW_ERR_RECORD_TOO_LARGE, "whole: %d",
+		             whole);
+		test_assert_dead(c, KW_ERR_RECORD_TOO_LARGE);
+		tt_conn_free(c);
+
+		/* at the limit the record is read and parsed (zeros are no ServerHello) */
+		c = tt_conn_new_client(&p);
+		cr_assert_not_null(c);
+		int err = feed_record(c, 1000, whole);
+		cr_assert_neq(err, KW_ERR_RECORD_TOO_LARGE, "whole: %d: %s", whole,
+		              kw_strerror(err));
+		tt_conn_free(c);
+	}
+}
+
 Test(reject, client_refuses_bad_params)
 {
 	struct tt_trust trust;
@@ -511,6 +554,37 @@ Test(reject, largest_record_is_accepted)
 	cr_assert_eq(tt_conn_protect(p.client, big, TT_MAX_PLAINTEXT), 0);
 	cr_assert_eq(tt_load_u32(kw_buf_head(tt_conn_wire(p.client))), TT_MAX_APP_RECORD);
 	cr_assert_eq(test_pump(p.client, p.server, 0), 0);
+	cr_assert_eq(kw_buf_size(tt_conn_plaintext(p.server)), TT_MAX_PLAINTEXT);
+	free(big);
+	pair_free(&p);
+}
+
+/* The application record limit one past it, read whole or in pieces. */
+Test(reject, whole_record_over_the_limit)
+{
+	for (int whole = 0; whole <= 1; whole++) {
+		struct pair p;
+
+		pair_with_record(&p, 0);
+		cr_assert_eq(feed_record(p.server, TT_MAX_APP_RECORD + 1, whole),
+		             KW_ERR_RECORD_TOO_LARGE, "whole: %d: %s", whole,
+		             kw_strerror(tt_conn_error(p.server)));
+		cr_assert_eq(kw_buf_size(tt_conn_plaintext(p.server)), 0, "no plaintext released");
+		test_assert_dead(p.server, KW_ERR_RECORD_TOO_LARGE);
+		pair_free(&p);
+	}
+}
+
+/* The largest record, read in pieces (largest_record_is_accepted reads it whole). */
+Test(reject, largest_record_in_pieces_is_accepted)
+{
+	struct pair p;
+	uint8_t *big = calloc(1, TT_MAX_PLAINTEXT);
+
+	cr_assert_not_null(big);
+	pair_with_record(&p, 0);
+	cr_assert_eq(tt_conn_protect(p.client, big, TT_MAX_PLAINTEXT), 0);
+	cr_assert_eq(test_pump(p.client, p.server, 1000), 0);
 	cr_assert_eq(kw_buf_size(tt_conn_plaintext(p.server)), TT_MAX_PLAINTEXT);
 	free(big);
 	pair_free(&p);

@@ -86,6 +86,29 @@ Test(signer_proto, request_size_off_by_one)
 	expect_bad_request(msg, SP_HEADER_LEN);
 }
 
+/*
+ * The datagram size and the header's length field are two checks: a request one byte
+ * long whose header counts that byte passes the header check, so only the datagram
+ * check stops it; one of the right size whose header says a byte more is stopped by
+ * the header check alone.
+ */
+Test(signer_proto, request_datagram_and_header_length_checked_apart)
+{
+	struct sp_sign_request req = sample_request(), got;
+	uint8_t msg[SP_SIGN_REQUEST_LEN + 1] = {0};
+
+	sp_encode_sign_request(&req, msg);
+	cr_assert_eq(sp_decode_sign_request(msg, SP_SIGN_REQUEST_LEN, &got), 0, "at the size");
+
+	msg[11] = SP_SIGN_REQUEST_PAYLOAD_LEN + 1; /* the header counts the extra byte */
+	expect_bad_request(msg, SP_SIGN_REQUEST_LEN + 1);
+	expect_bad_request(msg, SP_SIGN_REQUEST_LEN);
+
+	msg[11] = SP_SIGN_REQUEST_PAYLOAD_LEN - 1; /* and one short, both ways */
+	expect_bad_request(msg, SP_SIGN_REQUEST_LEN - 1);
+	expect_bad_request(msg, SP_SIGN_REQUEST_LEN);
+}
+
 Test(signer_proto, request_bad_header_fields)
 {
 	struct sp_sign_request req = sample_request();

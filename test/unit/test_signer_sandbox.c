@@ -103,12 +103,25 @@ try_connect(void)
 	connect(shared_fd, (struct sockaddr *)&addr, sizeof(addr));
 }
 
+/*
+ * execve and execveat of a path that does not exist: were the call allowed, it would
+ * fail and return, and the child would exit REACHED. (Running a real program could
+ * not tell: the new program would die of its loader's first forbidden call.)
+ */
 static void
 try_execve(void)
 {
-	char *const argv[] = {"true", NULL};
+	char *const argv[] = {"missing", NULL};
 
-	execve("/bin/true", argv, NULL);
+	execve("/nonexistent/keyward-test", argv, NULL);
+}
+
+static void
+try_execveat(void)
+{
+	char *const argv[] = {"missing", NULL};
+
+	syscall(SYS_execveat, AT_FDCWD, "/nonexistent/keyward-test", argv, NULL, 0);
 }
 
 static void
@@ -198,6 +211,7 @@ Test(signer_sandbox, socket_and_connect_kill)
 Test(signer_sandbox, exec_and_new_processes_kill)
 {
 	expect_killed(try_execve, "execve");
+	expect_killed(try_execveat, "execveat");
 	expect_killed(try_fork, "fork");
 	expect_killed(try_thread, "pthread_create");
 }

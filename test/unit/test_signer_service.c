@@ -294,6 +294,17 @@ Test(signer_service, long_request_closes_its_channel)
 	expect_malformed_closes_only_its_channel(msg, sizeof(msg));
 }
 
+/* One byte long, with a header that counts it: only the datagram's size is wrong. */
+Test(signer_service, long_request_with_matching_header_closes_its_channel)
+{
+	struct sp_sign_request req = request(5, 0);
+	uint8_t msg[SP_SIGN_REQUEST_LEN + 1] = {0};
+
+	sp_encode_sign_request(&req, msg);
+	msg[11] = SP_SIGN_REQUEST_PAYLOAD_LEN + 1;
+	expect_malformed_closes_only_its_channel(msg, sizeof(msg));
+}
+
 Test(signer_service, wrong_type_closes_its_channel)
 {
 	struct sp_sign_request req = request(5, 0);

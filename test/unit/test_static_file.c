@@ -859,6 +859,24 @@ Test(static_respond, range_clamped_to_length)
 	assert_single_range(99, 99);
 }
 
+/* A last byte at the file's size and one past it is clipped to the last byte there is. */
+Test(static_respond, range_last_byte_at_and_past_the_size)
+{
+	ranged("bytes=0-99");
+	assert_single_range(0, 99);
+	ranged("bytes=0-100");
+	assert_single_range(0, 99);
+	ranged("bytes=0-101");
+	assert_single_range(0, 99);
+	ranged("bytes=99-100");
+	assert_single_range(99, 99);
+	ranged("bytes=-100");
+	assert_single_range(0, 99);
+	ranged("bytes=-101");
+	assert_single_range(0, 99);
+	cr_assert_eq(ranged("bytes=100-100"), 416);
+}
+
 Test(static_respond, range_unit_case_and_spaces)
 {
 	ranged("Bytes=1-2");
