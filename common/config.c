@@ -19,8 +19,9 @@
  * - pid_file defaults to KW_RUNSTATEDIR/keyward.pid for a process running as root, and to
  *   keyward.pid in the config file's directory otherwise.
  * - Location roots must be existing directories and are stored canonical (realpath).
- *   Certificates and chain files must hold a PEM certificate. certificate_key is never opened
- *   here: only the signer reads private keys.
+ *   Certificates and chain files must hold a PEM certificate; their text is kept in
+ *   cfg->files, which the master passes to children in the snapshot, so that a child reads
+ *   none of them. certificate_key is never opened here: only the signer reads private keys.
  * - Failures return KW_ERR_ARGUMENT (KW_ERR_NOMEM, KW_ERR_INTERNAL for getcwd) with
  *   "FILE:LINE: message" in err; FILE is the path as the caller gave it, or the included file.
  */
@@ -42,6 +43,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "err.h"
 #include "kw_build_config.h"
@@ -57,6 +59,9 @@ struct loader {
 	const char *name; /* the file as the caller named it, for messages */
 	char *err;
 	size_t err_len;
+	const struct kw_file *given; /* from a snapshot: certificates come from here only */
+	size_t n_given;
+	bool snapshot;
 };
 
 enum kind {
@@ -414,21 +419,81 @@ load_number(struct loader *ld, const config_setting_t *s, const struct key *k, v
 	return 0;
 }
 
+static int read_stream(FILE *f, const char *path, char **text, char *err, size_t err_len);
+
+static const char *
+find_file(const struct kw_file *files, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(files[i].path, path) == 0)
+			return files[i].text;
+	return NULL;
+}
+
+const char *
+kw_config_file_text(const struct kw_config *cfg, const char *path)
+{
+	return find_file(cfg->files, cfg->n_files, path);
+}
+
+/* The text of certificate file path: captured already, given by the snapshot, or read. */
+static int
+capture_pem(struct loader *ld, const config_setting_t *s, const char *name, const char *path,
+            char **text)
+{
+	const char *given;
+	char why[256];
+	FILE *f;
+
+	if (!ld->snapshot) {
+		f = fopen(path, "re");
+		if (f == NULL)
+			return fail(ld, s, "'%s': cannot open %s: %s", name, path, strerror(errno));
+		if (read_stream(f, path, text, why, sizeof why) != 0)
+			return fail(ld, s, "'%s': %s", name, why);
+		return 0;
+	}
+	given = find_file(ld->given, ld->n_given, path);
+	if (given == NULL)
+		return fail(ld, s, "'%s': %s is not in the configuration snapshot", name, path);
+	*text = strdup(given);
+	return *text != NULL ? 0 : nomem(ld);
+}
+
 static int
 check_pem(struct loader *ld, const config_setting_t *s, const char *name, const char *path)
 {
-	FILE *f = fopen(path, "re");
+	struct kw_config *cfg = ld->cfg;
+	struct kw_file *files;
+	char *text = NULL;
+	BIO *bio;
 	X509 *x;
+	int ret;
 
-	if (f == NULL)
-		return fail(ld, s, "'%s': cannot open %s: %s", name, path, strerror(errno));
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
+	if (kw_config_file_text(cfg, path) != NULL)
+		return 0;
+	ret = capture_pem(ld, s, name, path, &text);
+	if (ret != 0)
+		return ret;
+	bio = BIO_new_mem_buf(text, -1);
+	x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
 	if (x == NULL) {
 		ERR_clear_error();
+		free(text);
 		return fail(ld, s, "'%s': %s holds no PEM certificate", name, path);
 	}
 	X509_free(x);
+	files = reallocarray(cfg->files, cfg->n_files + 1, sizeof *files);
+	if (files == NULL) {
+		free(text);
+		return nomem(ld);
+	}
+	cfg->files = files;
+	files[cfg->n_files].path = strdup(path);
+	files[cfg->n_files].text = text;
+	if (files[cfg->n_files++].path == NULL)
+		return nomem(ld);
 	return 0;
 }
 
@@ -911,6 +976,55 @@ attach_key(struct loader *ld, const config_setting_t *s, struct kw_server *srv)
 	return 0;
 }
 
+static X509 *
+captured_cert(const struct kw_config *cfg, const char *path)
+{
+	const char *text = kw_config_file_text(cfg, path);
+	BIO *bio = text != NULL ? BIO_new_mem_buf(text, -1) : NULL;
+	X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+
+	BIO_free(bio);
+	return x;
+}
+
+/*
+ * Each certificate_chain[i] must be the issuer of, and have signed, the certificate
+ * before it (the leaf for i = 0): the chain a client is sent has to verify from the
+ * leaf through every intermediate.
+ */
+static int
+check_chain(struct loader *ld, const config_setting_t *s, const struct kw_server *srv)
+{
+	const config_setting_t *at =
+	    config_setting_lookup((config_setting_t *)s, "certificate_chain");
+	X509 *subject, *issuer = NULL;
+	int ret = 0;
+
+	if (srv->certificate == NULL || srv->n_chain == 0)
+		return 0;
+	subject = captured_cert(ld->cfg, srv->certificate);
+	for (size_t i = 0; ret == 0 && i < srv->n_chain; i++) {
+		int why = X509_V_ERR_UNSPECIFIED;
+
+		issuer = captured_cert(ld->cfg, srv->chain[i]);
+		if (subject != NULL && issuer != NULL) {
+			why = X509_check_issued(issuer, subject);
+			if (why == X509_V_OK && X509_verify(subject, X509_get0_pubkey(issuer)) != 1)
+				why = X509_V_ERR_CERT_SIGNATURE_FAILURE;
+		}
+		if (why != X509_V_OK)
+			ret = fail(ld, at != NULL ? at : s,
+			           "'certificate_chain': %s does not verify %s: %s", srv->chain[i],
+			           i == 0 ? srv->certificate : srv->chain[i - 1],
+			           X509_verify_cert_error_string(why));
+		X509_free(subject);
+		subject = issuer;
+	}
+	X509_free(subject);
+	ERR_clear_error();
+	return ret;
+}
+
 static int
 load_servers(struct loader *ld, const config_setting_t *s, void *base)
 {
@@ -931,6 +1045,8 @@ load_servers(struct loader *ld, const config_setting_t *s, void *base)
 		ret = load_section(ld, e, &server_section, &cfg->servers[i]);
 		if (ret == 0)
 			ret = attach_key(ld, e, &cfg->servers[i]);
+		if (ret == 0)
+			ret = check_chain(ld, e, &cfg->servers[i]);
 		if (ret != 0)
 			return ret;
 	}
@@ -1015,11 +1131,12 @@ default_pid_file(struct loader *ld)
 	                 &cfg->pid_file);
 }
 
-int
-kw_config_load_string(const char *text, const char *path, struct kw_config **out, char *err,
-                      size_t err_len)
+static int
+load_text(struct loader *ld_in, const char *text, const char *path, struct kw_config **out)
 {
-	struct loader ld = {.name = path, .err = err, .err_len = err_len};
+	struct loader ld = *ld_in;
+	char *err = ld.err;
+	size_t err_len = ld.err_len;
 	config_t lc;
 	int ret;
 
@@ -1056,20 +1173,113 @@ out:
 	return 0;
 }
 
+int
+kw_config_load_string(const char *text, const char *path, struct kw_config **out, char *err,
+                      size_t err_len)
+{
+	struct loader ld = {.name = path, .err = err, .err_len = err_len};
+
+	return load_text(&ld, text, path, out);
+}
+
+/*
+ * The snapshot: the configuration text and its NUL, then for each captured file its
+ * path and its text, each followed by a NUL (read_stream() refuses NUL bytes inside).
+ */
+int
+kw_config_snapshot_encode(const struct kw_config *cfg, const char *text, char **out,
+                          size_t *out_len)
+{
+	size_t len = strlen(text) + 1, pos;
+	char *buf;
+
+	for (size_t i = 0; i < cfg->n_files; i++)
+		len += strlen(cfg->files[i].path) + 1 + strlen(cfg->files[i].text) + 1;
+	buf = malloc(len);
+	if (buf == NULL)
+		return KW_ERR_NOMEM;
+	pos = strlen(text) + 1;
+	memcpy(buf, text, pos);
+	for (size_t i = 0; i < cfg->n_files; i++) {
+		size_t n = strlen(cfg->files[i].path) + 1;
+
+		memcpy(buf + pos, cfg->files[i].path, n);
+		pos += n;
+		n = strlen(cfg->files[i].text) + 1;
+		memcpy(buf + pos, cfg->files[i].text, n);
+		pos += n;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+int
+kw_config_load_snapshot(const char *snap, size_t len, const char *path, struct kw_config **out,
+                        char *err, size_t err_len)
+{
+	struct loader ld = {.name = path, .err = err, .err_len = err_len, .snapshot = true};
+	struct kw_file *given = NULL;
+	const char *p = snap, *end = snap + len, *nul;
+	int ret = 0;
+
+	*out = NULL;
+	nul = len > 0 ? memchr(p, '\0', len) : NULL;
+	if (nul == NULL) {
+		snprintf(err, err_len, "%s: configuration snapshot without its text", path);
+		return KW_ERR_ARGUMENT;
+	}
+	for (p = nul + 1; p < end && ret == 0;) {
+		const char *path_end = memchr(p, '\0', (size_t)(end - p));
+		const char *text_end =
+		    path_end != NULL ? memchr(path_end + 1, '\0', (size_t)(end - path_end - 1))
+		                     : NULL;
+		struct kw_file *grown;
+
+		if (text_end == NULL || path_end == p) {
+			snprintf(err, err_len, "%s: malformed configuration snapshot", path);
+			ret = KW_ERR_ARGUMENT;
+			break;
+		}
+		grown = reallocarray(given, ld.n_given + 1, sizeof *given);
+		if (grown == NULL) {
+			snprintf(err, err_len, "%s: out of memory", path);
+			ret = KW_ERR_NOMEM;
+			break;
+		}
+		given = grown;
+		given[ld.n_given++] = (struct kw_file){(char *)p, (char *)path_end + 1};
+		p = text_end + 1;
+	}
+	ld.given = given;
+	if (ret == 0)
+		ret = load_text(&ld, snap, path, out);
+	free(given);
+	return ret;
+}
+
 static int
 read_text(const char *path, char **text, char *err, size_t err_len)
 {
 	FILE *f = fopen(path, "re");
+
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+		return KW_ERR_ARGUMENT;
+	}
+	return read_stream(f, path, text, err, err_len);
+}
+
+/* Reads f (closed after) into *text; err says "PATH: reason". */
+static int
+read_stream(FILE *f, const char *path, char **text, char *err, size_t err_len)
+{
 	char *buf = NULL;
 	char *grown;
 	size_t len = 0;
 	size_t cap = 0;
 	int ret = KW_ERR_ARGUMENT;
 
-	if (f == NULL) {
-		snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
-		return KW_ERR_ARGUMENT;
-	}
 	do {
 		if (cap > MAX_FILE_SIZE) {
 			snprintf(err, err_len, "%s: larger than %u bytes", path, MAX_FILE_SIZE);
@@ -1156,6 +1366,11 @@ kw_config_free(struct kw_config *cfg)
 		free(cfg->keys[i].certificate);
 	}
 	free(cfg->keys);
+	for (size_t i = 0; i < cfg->n_files; i++) {
+		free(cfg->files[i].path);
+		free(cfg->files[i].text);
+	}
+	free(cfg->files);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg->user);

@@ -60,6 +60,12 @@ struct kw_key {
 	char *certificate;     /* absolute path of the matching certificate */
 };
 
+/** A certificate file as read once, by the master (children get it from the snapshot). */
+struct kw_file {
+	char *path;            /* absolute path, as in the configuration */
+	char *text;            /* its PEM text, NUL-terminated, no NUL inside */
+};
+
 struct kw_config {
 	char *path;            /* absolute path of the file */
 	char *dir;             /* its directory */
@@ -103,6 +109,8 @@ struct kw_config {
 	size_t n_listeners;
 	struct kw_key *keys;
 	size_t n_keys;
+	struct kw_file *files; /* every certificate and certificate_chain file, once each */
+	size_t n_files;
 };
 
 /**
@@ -117,6 +125,25 @@ int kw_config_load_file(const char *path, struct kw_config **out, char *err, siz
  */
 int kw_config_load_string(const char *text, const char *path, struct kw_config **out,
                           char *err, size_t err_len);
+
+/**
+ * Encodes the snapshot a child receives: text, then the captured certificate files
+ * of cfg (loaded from text), so that a child started later needs none of them on
+ * disk. On success *out (free) holds *out_len bytes. Returns 0 or KW_ERR_NOMEM.
+ */
+int kw_config_snapshot_encode(const struct kw_config *cfg, const char *text, char **out,
+                              size_t *out_len);
+
+/**
+ * Loads the snapshot of kw_config_snapshot_encode() (len bytes at snap, path naming
+ * the original file): certificates and chains come from the snapshot, never from
+ * disk. A malformed snapshot or a certificate missing from it is KW_ERR_ARGUMENT.
+ */
+int kw_config_load_snapshot(const char *snap, size_t len, const char *path,
+                            struct kw_config **out, char *err, size_t err_len);
+
+/** The captured PEM text of the certificate file path, or NULL when cfg has none. */
+const char *kw_config_file_text(const struct kw_config *cfg, const char *path);
 
 /**
  * What the master checks beyond the loader, on the host it runs on: every

@@ -121,7 +121,7 @@ kw_proc_drop_privileges(const char *user, char *err, size_t err_len)
 }
 
 char *
-kw_proc_read_fd(int fd, size_t max_len)
+kw_proc_read_fd(int fd, size_t max_len, size_t *len_out)
 {
 	size_t cap = max_len < READ_CHUNK ? max_len : READ_CHUNK, len = 0;
 	char *buf = malloc(cap + 1), *bigger;
@@ -149,6 +149,8 @@ kw_proc_read_fd(int fd, size_t max_len)
 		len += (size_t)n;
 	}
 	buf[len] = '\0';
+	if (len_out)
+		*len_out = len;
 	return buf;
 
 fail:
@@ -192,7 +194,8 @@ kw_proc_read_config(const char *path)
 	struct kw_config *cfg = NULL;
 	enum kw_log_level level;
 	char err[512];
-	char *text = kw_proc_read_fd(KW_FD_CONFIG, KW_CONFIG_SNAPSHOT_MAX);
+	size_t len = 0;
+	char *text = kw_proc_read_fd(KW_FD_CONFIG, KW_CONFIG_SNAPSHOT_MAX, &len);
 
 	if (!text) {
 		kw_log_err("kw_proc_read_config: cannot read the configuration snapshot (fd %d): %s",
@@ -200,7 +203,7 @@ kw_proc_read_config(const char *path)
 		return NULL;
 	}
 	close(KW_FD_CONFIG);
-	if (kw_config_load_string(text, path, &cfg, err, sizeof(err)) != 0) {
+	if (kw_config_load_snapshot(text, len, path, &cfg, err, sizeof(err)) != 0) {
 		kw_log_err("%s", err);
 		cfg = NULL;
 	} else if (kw_log_level_parse(cfg->log_level, &level) == 0) {

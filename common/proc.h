@@ -36,8 +36,12 @@ void kw_proc_set_title(int argc, char **argv, const char *title);
  */
 int kw_proc_drop_privileges(const char *user, char *err, size_t err_len);
 
-/** Reads a whole descriptor (from offset 0) into a NUL-terminated heap string. NULL on failure. */
-char *kw_proc_read_fd(int fd, size_t max_len);
+/**
+ * Reads a whole descriptor (from offset 0, at most max_len bytes) into a heap buffer
+ * with a NUL after its end; stores the length read in *len_out when it is not NULL.
+ * NULL on failure.
+ */
+char *kw_proc_read_fd(int fd, size_t max_len, size_t *len_out);
 
 struct kw_config;
 
@@ -66,7 +70,8 @@ int kw_proc_follow_master(void);
 
 /**
  * For a child: reads the configuration snapshot on KW_FD_CONFIG (then closes it),
- * parses it with path naming the original file, and applies its log_level. Returns
+ * parses it with path naming the original file (kw_config_load_snapshot: no
+ * certificate file is read), and applies its log_level. Returns
  * the configuration (caller frees), or NULL with the reason logged.
  */
 struct kw_config *kw_proc_read_config(const char *path);

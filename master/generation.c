@@ -75,7 +75,7 @@ gen_create(unsigned id, struct kw_config *cfg, const char *text, struct generati
 	for (size_t i = 0; i < gen->n_workers; i++)
 		init_child(&gen->workers[i], gen, CHILD_WORKER, (unsigned)i);
 
-	rc = gen->snapshot_fd = snapshot_seal(text, err, err_len);
+	rc = gen->snapshot_fd = snapshot_seal(cfg, text, err, err_len);
 	if (rc < 0)
 		goto fail;
 	rc = open_log(cfg, "error_log", error_log_path(cfg), &gen->error_log_fd, err, err_len);

@@ -83,6 +83,17 @@ notify_ready(const struct master *m, const char *suffix)
 		           gen->n_workers, suffix);
 }
 
+/* The STATUS line alone (every respawned child of the current generation serves again). */
+static void
+notify_status(const struct master *m, const char *suffix)
+{
+	const struct generation *gen = m->current;
+
+	if (gen)
+		sd_notifyf(0, "STATUS=generation %u, %zu workers%s", gen->id, gen->n_workers,
+		           suffix);
+}
+
 static void
 notify_stopping(struct master *m)
 {
@@ -245,15 +256,25 @@ find_child(struct master *m, pid_t pid)
 	return NULL;
 }
 
+/*
+ * A child of the current generation died: it is started again after its backoff,
+ * whatever the cause, as long as its generation serves. One that exited
+ * KW_EXIT_FATAL_CONFIG said why in its own log line (a key file gone, say); it is
+ * retried all the same, since the file may come back, and systemd's STATUS says so.
+ */
 static void
 schedule_respawn(struct child *c, unsigned long long now, const char *name, pid_t pid,
-                 const char *how)
+                 const char *how, bool unusable)
 {
 	if (now - c->started_ms >= MASTER_GOOD_LIFE_MS)
 		c->backoff_ms = MASTER_BACKOFF_MIN_MS;
 	c->respawn_at_ms = now + c->backoff_ms;
-	kw_log_warn("%s (pid %ld, generation %u) %s; respawning in %llu ms", name, (long)pid,
-	            c->gen->id, how, c->backoff_ms);
+	kw_log_err("%s (pid %ld, generation %u) %s%s; respawning in %llu ms", name, (long)pid,
+	           c->gen->id, how, unusable ? " (configuration unusable)" : "", c->backoff_ms);
+	sd_notifyf(0, "STATUS=generation %u, %zu workers; %s %s%s, respawning in %llu ms",
+	           c->gen->id, c->gen->n_workers, name, how,
+	           unusable ? " (configuration unusable)" : "", c->backoff_ms);
+	c->failing = true;
 	c->backoff_ms *= 2;
 	if (c->backoff_ms > MASTER_BACKOFF_MAX_MS)
 		c->backoff_ms = MASTER_BACKOFF_MAX_MS;
@@ -281,11 +302,9 @@ child_exited(struct master *m, struct child *c, int status)
 		snprintf(reason, sizeof(reason), "%s (pid %ld) %s during startup", name, (long)pid,
 		         how);
 		pending_failed(m, reason);
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == KW_EXIT_FATAL_CONFIG) {
-		kw_log_err("%s (pid %ld, generation %u) %s (configuration unusable): not respawned",
-		           name, (long)pid, gen->id, how);
 	} else {
-		schedule_respawn(c, kw_now_ms(), name, pid, how);
+		schedule_respawn(c, kw_now_ms(), name, pid, how,
+		                 WIFEXITED(status) && WEXITSTATUS(status) == KW_EXIT_FATAL_CONFIG);
 	}
 }
 
@@ -336,10 +355,24 @@ handle_signals(struct master *m)
 		reopen_logs(m);
 }
 
+/* True when a child of gen died and has not said CTL_READY since. */
+static bool
+gen_failing(const struct generation *gen)
+{
+	if (gen->signer.failing)
+		return true;
+	for (size_t i = 0; i < gen->n_workers; i++) {
+		if (gen->workers[i].failing)
+			return true;
+	}
+	return false;
+}
+
 static void
 child_ready(struct master *m, struct child *c)
 {
 	struct generation *gen = c->gen;
+	bool was_failing;
 	char name[32];
 
 	if (c->ready)
@@ -348,6 +381,10 @@ child_ready(struct master *m, struct child *c)
 	child_name(c, name, sizeof(name));
 	if (gen->state != GEN_STARTING) {
 		kw_log_notice("%s ready: pid %ld, generation %u", name, (long)c->pid, gen->id);
+		was_failing = c->failing;
+		c->failing = false;
+		if (was_failing && gen == m->current && !gen_failing(gen))
+			notify_status(m, "");
 		return;
 	}
 	kw_log_info("%s ready: pid %ld, generation %u", name, (long)c->pid, gen->id);

@@ -19,7 +19,7 @@
 #define MASTER_KILL_GRACE_MS    2000ULL       /* SIGTERM, then SIGKILL after this */
 #define MASTER_DRAIN_SLACK_MS   1000ULL       /* past shutdown_timeout_ms before SIGKILL */
 #define MASTER_BACKOFF_MIN_MS   100ULL        /* first respawn delay */
-#define MASTER_BACKOFF_MAX_MS   5000ULL       /* respawn delay cap */
+#define MASTER_BACKOFF_MAX_MS   30000ULL      /* respawn delay cap */
 #define MASTER_GOOD_LIFE_MS     10000ULL      /* a child living this long resets its backoff */
 #define MASTER_CONFIG_MAX       (1024 * 1024) /* largest configuration file read */
 
@@ -43,6 +43,7 @@ struct child {
 	int epoll_fd;  /* the epoll set ctl is registered in */
 	bool ready;    /* the current process said CTL_READY */
 	bool stopping; /* told to stop: never respawned */
+	bool failing;  /* died while serving and not ready since (systemd STATUS says so) */
 	unsigned long long started_ms;
 	unsigned long long backoff_ms;    /* delay of the next respawn */
 	unsigned long long respawn_at_ms; /* 0: no respawn scheduled */
@@ -109,11 +110,12 @@ int master_run(const char *config_path, int argc, char **argv);
 int snapshot_load(const char *path, char **text, struct kw_config **cfg, char *err, size_t err_len);
 
 /**
- * Puts text in a sealed memfd (no write, grow, shrink, or further sealing), which
- * children read with kw_proc_read_fd(). Returns the fd, or a negative code with a
- * message in err.
+ * Puts text and the certificate files cfg captured (kw_config_snapshot_encode) in a
+ * sealed memfd (no write, grow, shrink, or further sealing), which children read
+ * with kw_proc_read_config(). Returns the fd, or a negative code with a message in
+ * err.
  */
-int snapshot_seal(const char *text, char *err, size_t err_len);
+int snapshot_seal(const struct kw_config *cfg, const char *text, char *err, size_t err_len);
 
 /* pidfile.c */
 

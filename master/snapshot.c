@@ -1,6 +1,7 @@
 /*
  * snapshot.c - the configuration as every process sees it: the master reads the
- * file's text once, checks it, and hands children the same text in a sealed memfd.
+ * file's text once, checks it, and hands children the same text in a sealed memfd,
+ * with the certificate files it read (so that a respawned child needs none of them).
  */
 #include "master.h"
 
@@ -34,7 +35,7 @@ snapshot_load(const char *path, char **text, struct kw_config **cfg, char *err, 
 		goto out;
 	}
 	errno = 0;
-	buf = kw_proc_read_fd(fd, MASTER_CONFIG_MAX);
+	buf = kw_proc_read_fd(fd, MASTER_CONFIG_MAX, NULL);
 	if (!buf) {
 		snprintf(err, err_len, "%s: cannot read: %s", path,
 		         errno ? strerror(errno) : "file grew too large");
@@ -60,18 +61,24 @@ out:
 }
 
 int
-snapshot_seal(const char *text, char *err, size_t err_len)
+snapshot_seal(const struct kw_config *cfg, const char *text, char *err, size_t err_len)
 {
-	size_t len = strlen(text), done = 0;
+	size_t len = 0, done = 0;
+	char *snap = NULL;
 	int fd;
 
+	if (kw_config_snapshot_encode(cfg, text, &snap, &len) < 0) {
+		snprintf(err, err_len, "out of memory for the configuration snapshot");
+		return KW_ERR_NOMEM;
+	}
 	fd = memfd_create("keyward.conf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		snprintf(err, err_len, "memfd_create: %s", strerror(errno));
+		free(snap);
 		return KW_ERR_INTERNAL;
 	}
 	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
+		ssize_t n = write(fd, snap + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -86,9 +93,11 @@ snapshot_seal(const char *text, char *err, size_t err_len)
 		snprintf(err, err_len, "sealing the configuration snapshot: %s", strerror(errno));
 		goto fail;
 	}
+	free(snap);
 	return fd;
 
 fail:
+	free(snap);
 	close(fd);
 	return KW_ERR_INTERNAL;
 }

@@ -119,26 +119,28 @@ out:
 }
 
 int
-kw_certificate_key_load(const char *path, EVP_PKEY **out, char *err, size_t err_len)
+kw_certificate_key_parse(const char *pem, const char *name, EVP_PKEY **out, char *err,
+                         size_t err_len)
 {
-	BIO *bio = BIO_new_file(path, "r");
+	BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
 	X509 *cert = NULL;
 
 	if (!bio) {
-		snprintf(err, err_len, "certificate %s: cannot open: %s", path, strerror(errno));
-		return KW_ERR_ARGUMENT;
+		snprintf(err, err_len, "certificate %s: %s", name,
+		         pem ? "out of memory" : "not in the configuration");
+		return pem ? KW_ERR_NOMEM : KW_ERR_ARGUMENT;
 	}
 	cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
 	BIO_free(bio);
 	if (!cert) {
-		snprintf(err, err_len, "certificate %s: not a PEM certificate: %s", path,
+		snprintf(err, err_len, "certificate %s: not a PEM certificate: %s", name,
 		         openssl_reason());
 		return KW_ERR_ARGUMENT;
 	}
 	*out = X509_get_pubkey(cert);
 	X509_free(cert);
 	if (!*out) {
-		snprintf(err, err_len, "certificate %s: unreadable public key: %s", path,
+		snprintf(err, err_len, "certificate %s: unreadable public key: %s", name,
 		         openssl_reason());
 		return KW_ERR_ARGUMENT;
 	}

@@ -21,10 +21,12 @@
 int kw_private_key_load(const char *path, EVP_PKEY **out, char *err, size_t err_len);
 
 /**
- * Reads the PEM certificate at path and returns its public key in *out (caller
- * frees), to check a private key against. Returns 0, or KW_ERR_ARGUMENT with
- * "certificate PATH: reason" in err.
+ * Parses the PEM certificate text pem (the configuration's capture of the file
+ * name; NULL when it has none) and returns its public key in *out (caller frees),
+ * to check a private key against. Returns 0, or KW_ERR_ARGUMENT / KW_ERR_NOMEM with
+ * "certificate NAME: reason" in err.
  */
-int kw_certificate_key_load(const char *path, EVP_PKEY **out, char *err, size_t err_len);
+int kw_certificate_key_parse(const char *pem, const char *name, EVP_PKEY **out, char *err,
+                             size_t err_len);
 
 #endif

@@ -19,7 +19,8 @@ static const uint8_t probe_pub[TT_X25519_LEN] = {9};
 
 /* Checks a loaded key against its certificate and signs once with it. */
 static int
-check_key(const struct kw_key *conf, struct signer_key *key, char *err, size_t err_len)
+check_key(const struct kw_config *cfg, const struct kw_key *conf, struct signer_key *key, char *err,
+          size_t err_len)
 {
 	uint8_t sig[TT_MAX_SIGNATURE_LEN];
 	size_t sig_len = 0;
@@ -33,7 +34,8 @@ check_key(const struct kw_key *conf, struct signer_key *key, char *err, size_t e
 		         conf->path);
 		return rc;
 	}
-	rc = kw_certificate_key_load(conf->certificate, &pub, err, err_len);
+	rc = kw_certificate_key_parse(kw_config_file_text(cfg, conf->certificate),
+	                              conf->certificate, &pub, err, err_len);
 	if (rc)
 		return rc;
 	if (EVP_PKEY_eq(pub, key->pkey) != 1) {
@@ -71,7 +73,7 @@ signer_keys_load(const struct kw_config *cfg, struct signer_keys *out, char *err
 
 		rc = kw_private_key_load(cfg->keys[keys.n].path, &key->pkey, err, err_len);
 		if (rc == 0)
-			rc = check_key(&cfg->keys[keys.n], key, err, err_len);
+			rc = check_key(cfg, &cfg->keys[keys.n], key, err, err_len);
 		if (rc) {
 			keys.n++;
 			goto out;

@@ -71,15 +71,26 @@ signals_init(void)
 		signal(ignored[i], SIG_IGN);
 }
 
-/* Pre-encodes the certificate fields of srv (leaf, then chain) and finds its scheme. */
+/*
+ * Pre-encodes the certificate fields of srv (leaf, then chain) from the texts the
+ * configuration snapshot carries (no file is read) and finds its scheme.
+ */
 static int
-identity_load(const struct kw_server *srv, struct worker_identity *id, char *err, size_t err_len)
+identity_load(const struct kw_config *cfg, const struct kw_server *srv, struct worker_identity *id,
+              char *err, size_t err_len)
 {
 	struct tt_field field;
 	size_t pos = 0;
 	EVP_PKEY *key = NULL;
-	int rc = tt_identity_encode_chain(srv->certificate, (const char *const *)srv->chain,
-	                                  srv->n_chain, &id->fields);
+	const char **chain = calloc(srv->n_chain + 1, sizeof(*chain));
+	int rc = chain ? 0 : KW_ERR_NOMEM;
+
+	for (size_t i = 0; chain && i < srv->n_chain; i++)
+		chain[i] = kw_config_file_text(cfg, srv->chain[i]);
+	if (rc == 0)
+		rc = tt_identity_encode_chain(kw_config_file_text(cfg, srv->certificate), chain,
+		                              srv->n_chain, &id->fields);
+	free(chain);
 	if (rc) {
 		snprintf(err, err_len, "%s: %s", srv->certificate, kw_strerror(rc));
 		return rc;
@@ -135,7 +146,7 @@ startup(struct startup *s, const char *path)
 	for (size_t i = 0; i < cfg->n_servers; i++) {
 		if (!cfg->servers[i].has_tls)
 			continue;
-		rc = identity_load(&cfg->servers[i], &s->identities[i], err, sizeof(err));
+		rc = identity_load(cfg, &cfg->servers[i], &s->identities[i], err, sizeof(err));
 		if (rc) {
 			kw_log_err("certificate: %s", err);
 			return rc == KW_ERR_NOMEM ? EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;

@@ -197,9 +197,9 @@ done:
 }
 
 static int
-append_pem_cert(struct kw_buf *out, const char *path)
+append_pem_cert(struct kw_buf *out, const char *pem)
 {
-	BIO *bio = BIO_new_file(path, "r");
+	BIO *bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
 	X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
 	uint8_t *der = NULL;
 	int der_len = x != NULL ? i2d_X509(x, &der) : -1;

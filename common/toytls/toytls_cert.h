@@ -67,10 +67,11 @@ void tt_leaf_cache_dispose(struct tt_leaf_cache *cache);
 
 /**
  * Pre-encodes a server identity's certificate fields for struct tt_identity: one
- * 0x0020 field per certificate, the leaf (first certificate of cert_pem) first,
- * then the first certificate of each chain_pems[0, n) in order (the leaf's issuer
- * first). Appends to out, which the caller owns and frees; on failure out is left
- * as it was. Returns 0, KW_ERR_ARGUMENT (a file cannot be read or holds no PEM
+ * 0x0020 field per certificate, the leaf (first certificate of the PEM text
+ * cert_pem) first, then the first certificate of each PEM text chain_pems[0, n) in
+ * order (the leaf's issuer first). The texts are what the configuration captured,
+ * so no file is read. Appends to out, which the caller owns and frees; on failure
+ * out is left as it was. Returns 0, KW_ERR_ARGUMENT (a text is NULL or holds no PEM
  * certificate) or KW_ERR_NOMEM.
  */
 int tt_identity_encode_chain(const char *cert_pem, const char *const *chain_pems, size_t n,

@@ -404,7 +404,7 @@ Test(cert, identity_chain_matches_vector_fields)
 	size_t auth_len;
 	uint8_t *auth = tt_vector("server_auth_wire", &auth_len);
 
-	cr_assert_eq(tt_identity_encode_chain(CERTS "server_cert.pem", chain, 1, &out), 0);
+	cr_assert_eq(test_encode_chain_files(CERTS "server_cert.pem", chain, 1, &out), 0);
 	/* server_auth_wire = header || certificate fields || signature field */
 	size_t sig_field = auth_len - TT_RECORD_HEADER_LEN - kw_buf_size(&out);
 	cr_assert_lt(kw_buf_size(&out), auth_len);
@@ -425,13 +425,13 @@ Test(cert, identity_chain_failure_leaves_output_alone)
 	static const uint8_t before[] = "kept";
 
 	cr_assert_eq(kw_buf_append(&out, before, sizeof(before)), 0);
-	cr_assert_eq(tt_identity_encode_chain(CERTS "server_cert.pem", chain, 2, &out),
+	cr_assert_eq(test_encode_chain_files(CERTS "server_cert.pem", chain, 2, &out),
 	             KW_ERR_ARGUMENT);
 	cr_assert_eq(kw_buf_size(&out), sizeof(before));
 	cr_assert_arr_eq(kw_buf_head(&out), before, sizeof(before));
-	cr_assert_eq(tt_identity_encode_chain(CERTS "server_cert.pem", missing, 1, &out),
+	cr_assert_eq(test_encode_chain_files(CERTS "server_cert.pem", missing, 1, &out),
 	             KW_ERR_ARGUMENT);
-	cr_assert_eq(tt_identity_encode_chain(TEST_DATA_DIR "/no-such-file.pem", NULL, 0, &out),
+	cr_assert_eq(test_encode_chain_files(TEST_DATA_DIR "/no-such-file.pem", NULL, 0, &out),
 	             KW_ERR_ARGUMENT);
 	cr_assert_eq(kw_buf_size(&out), sizeof(before));
 	kw_buf_free(&out);

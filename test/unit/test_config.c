@@ -76,6 +76,7 @@ setup(void)
 	link_cert(CERTS "/server_cert.pem", "certs/server_cert.pem");
 	link_cert(CERTS "/server_key.pem", "certs/server_key.pem");
 	link_cert(CERTS "/intermediate_cert.pem", "certs/chain.pem");
+	link_cert(CERTS "/root_cert.pem", "certs/root.pem");
 	write_file("not_pem.pem", "this is not a certificate\n", 26);
 	write_file("plain_file", "x", 1);
 }
@@ -240,7 +241,7 @@ Test(config, every_value)
 	    "  listen = ( " LISTEN_TLS(
 	        9443) " );\n"
 	              "  " CERT_AND_KEY "\n"
-	              "  certificate_chain = [ \"certs/chain.pem\", \"certs/server_cert.pem\" ];\n"
+	              "  certificate_chain = [ \"certs/chain.pem\", \"certs/root.pem\" ];\n"
 	              "  locations = ( { prefix = \"/\"; root = \"../www\"; index = [ \"a.html\", "
 	              "\"b.htm\" ];\n"
 	              "                  follow_symlinks = false; },\n"
@@ -288,7 +289,7 @@ Test(config, every_value)
 	cr_expect_eq(srv->listeners[0], 0);
 	cr_assert_eq(srv->n_chain, 2);
 	expect_path(srv->chain[0], etc, "certs/chain.pem");
-	expect_path(srv->chain[1], etc, "certs/server_cert.pem");
+	expect_path(srv->chain[1], etc, "certs/root.pem");
 	cr_expect_eq(srv->key_id, 0);
 	cr_assert_eq(srv->n_locations, 2);
 	cr_expect_str_eq(srv->locations[0].prefix, "/");
@@ -1028,6 +1029,75 @@ Test(config, load_string_equals_load_file)
 	                                   conf, &from_string, err, sizeof err),
 	             KW_ERR_ARGUMENT);
 	cr_expect_not_null(strstr(err, ":2: missing 'locations' in server"), "%s", err);
+}
+
+Test(config, chain_must_verify_from_the_leaf)
+{
+	char words[PATH_MAX * 2 + 64], leaf[PATH_MAX], chain[PATH_MAX];
+
+	in_dir(leaf, etc, "certs/server_cert.pem");
+	in_dir(chain, etc, "certs/root.pem");
+	snprintf(words, sizeof words, "'certificate_chain': %s does not verify %s: ", chain, leaf);
+	expect_error("servers = ( { " LOCATION " listen = ( " LISTEN_TLS(443) " );\n"
+	             "  " CERT_AND_KEY "\n"
+	             "  certificate_chain = [ \"certs/root.pem\" ]; } );\n",
+	             3, words);
+	in_dir(leaf, etc, "certs/chain.pem");
+	in_dir(chain, etc, "certs/server_cert.pem");
+	snprintf(words, sizeof words, "'certificate_chain': %s does not verify %s: ", chain, leaf);
+	expect_error("servers = ( { " LOCATION " listen = ( " LISTEN_TLS(443) " );\n"
+	             "  " CERT_AND_KEY "\n"
+	             "  certificate_chain = [ \"certs/chain.pem\",\n"
+	             "                        \"certs/server_cert.pem\" ]; } );\n",
+	             3, words);
+}
+
+/* A snapshot made by the master loads with every certificate file gone. */
+Test(config, snapshot_carries_the_certificates)
+{
+	const char *text = "servers = ( { " LOCATION " listen = ( " LISTEN_TLS(443) " );\n"
+	                   "  " CERT_AND_KEY "\n"
+	                   "  certificate_chain = \"certs/chain.pem\"; } );\n";
+	struct kw_config *cfg = load_ok(text), *child = NULL;
+	char path[PATH_MAX], *snap = NULL;
+	size_t len = 0;
+
+	cr_assert_eq(cfg->n_files, 2);
+	expect_path(cfg->files[0].path, etc, "certs/server_cert.pem");
+	expect_path(cfg->files[1].path, etc, "certs/chain.pem");
+	cr_assert_eq(kw_config_snapshot_encode(cfg, text, &snap, &len), 0);
+	in_dir(path, etc, "certs/server_cert.pem");
+	cr_assert_eq(unlink(path), 0);
+	in_dir(path, etc, "certs/chain.pem");
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(kw_config_load_snapshot(snap, len, conf, &child, err, sizeof err), 0, "%s",
+	             err);
+	cr_assert_eq(child->n_files, 2);
+	for (size_t i = 0; i < 2; i++) {
+		cr_expect_str_eq(child->files[i].path, cfg->files[i].path);
+		cr_expect_str_eq(child->files[i].text, cfg->files[i].text);
+	}
+	cr_expect_str_eq(kw_config_file_text(child, child->servers[0].certificate),
+	                 cfg->files[0].text);
+	cr_expect_null(kw_config_file_text(child, "/nowhere.pem"));
+	kw_config_free(child);
+
+	/* the text alone: the certificate is looked for in the snapshot, not on disk */
+	cr_assert_eq(kw_config_load_snapshot(snap, strlen(text) + 1, conf, &child, err, sizeof err),
+	             KW_ERR_ARGUMENT);
+	cr_expect_not_null(strstr(err, ":2: 'certificate': "), "%s", err);
+	cr_expect_not_null(strstr(err, "server_cert.pem is not in the configuration snapshot"),
+	                   "%s", err);
+	/* one byte short: the last file's terminator is missing */
+	cr_assert_eq(kw_config_load_snapshot(snap, len - 1, conf, &child, err, sizeof err),
+	             KW_ERR_ARGUMENT);
+	cr_expect_not_null(strstr(err, "malformed configuration snapshot"), "%s", err);
+	/* no terminator after the text at all */
+	cr_assert_eq(kw_config_load_snapshot(text, strlen(text), conf, &child, err, sizeof err),
+	             KW_ERR_ARGUMENT);
+	cr_expect_not_null(strstr(err, "configuration snapshot without its text"), "%s", err);
+	free(snap);
+	kw_config_free(cfg);
 }
 
 Test(config, free_accepts_null)

@@ -28,11 +28,11 @@ Test(proc, read_fd_reads_from_offset_zero)
 	int fd = memfd_with("workers = 2;\n", 13);
 	char *text;
 
-	text = kw_proc_read_fd(fd, 1024);
+	text = kw_proc_read_fd(fd, 1024, NULL);
 	cr_assert_not_null(text);
 	cr_assert_str_eq(text, "workers = 2;\n");
 	free(text);
-	text = kw_proc_read_fd(fd, 1024);
+	text = kw_proc_read_fd(fd, 1024, NULL);
 	cr_assert_str_eq(text, "workers = 2;\n");
 	free(text);
 	close(fd);
@@ -41,13 +41,15 @@ Test(proc, read_fd_reads_from_offset_zero)
 Test(proc, read_fd_at_and_over_the_limit)
 {
 	int fd = memfd_with("0123456789", 10);
+	size_t len = 0;
 	char *text;
 
-	text = kw_proc_read_fd(fd, 10);
+	text = kw_proc_read_fd(fd, 10, &len);
+	cr_assert_eq(len, 10);
 	cr_assert_str_eq(text, "0123456789");
 	free(text);
-	cr_assert_null(kw_proc_read_fd(fd, 9));
-	cr_assert_null(kw_proc_read_fd(fd, 0));
+	cr_assert_null(kw_proc_read_fd(fd, 9, NULL));
+	cr_assert_null(kw_proc_read_fd(fd, 0, NULL));
 	close(fd);
 }
 
@@ -57,17 +59,17 @@ Test(proc, read_fd_empty_and_large)
 	int fd = memfd_with("", 0), fd2;
 	char *text;
 
-	text = kw_proc_read_fd(fd, 0);
+	text = kw_proc_read_fd(fd, 0, NULL);
 	cr_assert_str_eq(text, "");
 	free(text);
 	close(fd);
 
 	memset(big, 'x', sizeof(big));
 	fd2 = memfd_with(big, sizeof(big));
-	text = kw_proc_read_fd(fd2, sizeof(big));
+	text = kw_proc_read_fd(fd2, sizeof(big), NULL);
 	cr_assert_eq(strlen(text), sizeof(big));
 	free(text);
-	cr_assert_null(kw_proc_read_fd(fd2, sizeof(big) - 1));
+	cr_assert_null(kw_proc_read_fd(fd2, sizeof(big) - 1, NULL));
 	close(fd2);
 }
 
@@ -75,9 +77,9 @@ Test(proc, read_fd_bad_descriptor)
 {
 	int p[2];
 
-	cr_assert_null(kw_proc_read_fd(-1, 100));
+	cr_assert_null(kw_proc_read_fd(-1, 100, NULL));
 	cr_assert_eq(pipe(p), 0);
-	cr_assert_null(kw_proc_read_fd(p[0], 100));
+	cr_assert_null(kw_proc_read_fd(p[0], 100, NULL));
 	close(p[0]);
 	close(p[1]);
 }

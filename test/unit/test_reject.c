@@ -62,8 +62,8 @@ server_auth(struct kw_buf *out, size_t n_certs, EVP_PKEY *key, const uint8_t *a,
 	uint8_t sig[TT_MAX_SIGNATURE_LEN];
 	size_t sig_len;
 
-	cr_assert_eq(
-	    tt_identity_encode_chain(CERTS "server_cert.pem", chain, n_certs - 1, &payload), 0);
+	cr_assert_eq(test_encode_chain_files(CERTS "server_cert.pem", chain, n_certs - 1, &payload),
+	             0);
 	cr_assert_eq(tt_sign(key, a, b, sig, &sig_len), 0);
 	cr_assert_eq(tt_field_write(&payload, TT_TAG_CERT_VERIFY, sig, sig_len), 0);
 	cr_assert_eq(tt_record_write(out, kw_buf_head(&payload), kw_buf_size(&payload)), 0);
@@ -224,7 +224,7 @@ Test(reject, server_auth_without_signature)
 	struct kw_buf payload = {0}, auth = {0};
 
 	vclient_new(&v, CERTS "root_cert.pem", "localhost", T_2027);
-	cr_assert_eq(tt_identity_encode_chain(CERTS "server_cert.pem", chain, 1, &payload), 0);
+	cr_assert_eq(test_encode_chain_files(CERTS "server_cert.pem", chain, 1, &payload), 0);
 	as_record(&payload, &auth);
 	client_rejects(&v, &auth, KW_ERR_NO_SIGNATURE, false);
 	kw_buf_free(&auth);
@@ -269,7 +269,7 @@ Test(reject, server_auth_with_too_many_certificates)
 	for (size_t i = 0; i < 8; i++)
 		chain[i] = CERTS "intermediate_cert.pem";
 	vclient_new(&v, CERTS "root_cert.pem", "localhost", T_2027);
-	cr_assert_eq(tt_identity_encode_chain(CERTS "server_cert.pem", chain, 8, &payload), 0);
+	cr_assert_eq(test_encode_chain_files(CERTS "server_cert.pem", chain, 8, &payload), 0);
 	add_field(&payload, TT_TAG_CERT_VERIFY, "sig", 3);
 	as_record(&payload, &auth);
 	client_rejects(&v, &auth, KW_ERR_CERT_INVALID, true);

@@ -29,6 +29,7 @@
 
 #include "control.h"
 #include "err.h"
+#include "test_text.h"
 #include "signer/keys.h"
 #include "signer/sandbox.h"
 #include "signer/service.h"
@@ -313,7 +314,8 @@ sign_with_every_key_type(void)
 	                              {NULL, TT_SCHEME_ED25519}};
 	struct signer_keys keys = {.keys = table, .n = 3};
 	struct kw_key list[1] = {{CERTS "server_key.pem", CERTS "server_cert.pem"}};
-	struct kw_config cfg = {.keys = list, .n_keys = 1};
+	struct kw_file cert = test_capture(CERTS "server_cert.pem");
+	struct kw_config cfg = {.keys = list, .n_keys = 1, .files = &cert, .n_files = 1};
 	struct signer_keys loaded;
 	char err[256] = "";
 
@@ -366,7 +368,8 @@ Test(signer_sandbox, signing_works_under_the_filter)
 Test(signer_sandbox, service_keeps_serving_under_the_filter)
 {
 	struct kw_key list[1] = {{CERTS "server_key.pem", CERTS "server_cert.pem"}};
-	struct kw_config cfg = {.keys = list, .n_keys = 1};
+	struct kw_file cert = test_capture(CERTS "server_cert.pem");
+	struct kw_config cfg = {.keys = list, .n_keys = 1, .files = &cert, .n_files = 1};
 	int control[2], channel[2], status;
 	pid_t pid;
 
@@ -391,6 +394,7 @@ Test(signer_sandbox, service_keeps_serving_under_the_filter)
 		_exit(signer_service_run(svc) == 0 ? 0 : 1);
 	}
 	close(control[1]);
+	free(cert.text);
 	cr_assert_eq(ctl_send(control[0], &(struct ctl_msg){.type = CTL_CHANNEL}, &channel[1], 1),
 	             0);
 	close(channel[1]);

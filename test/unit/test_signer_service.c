@@ -16,6 +16,7 @@
 
 #include "control.h"
 #include "err.h"
+#include "test_text.h"
 #include "signer/keys.h"
 #include "signer/service.h"
 #include "signer_proto.h"
@@ -32,7 +33,8 @@ static struct signer
 start_signer(unsigned threads, unsigned max_inflight, unsigned rate_limit)
 {
 	struct kw_key list[1] = {{CERTS "server_key.pem", CERTS "server_cert.pem"}};
-	struct kw_config cfg = {.keys = list, .n_keys = 1};
+	struct kw_file cert = test_capture(CERTS "server_cert.pem");
+	struct kw_config cfg = {.keys = list, .n_keys = 1, .files = &cert, .n_files = 1};
 	struct signer s;
 	int sv[2];
 
@@ -58,6 +60,7 @@ start_signer(unsigned threads, unsigned max_inflight, unsigned rate_limit)
 		_exit(rc == 0 ? 0 : 1);
 	}
 	close(sv[1]);
+	free(cert.text);
 	s.control = sv[0];
 	return s;
 }

@@ -9,6 +9,8 @@
 #define KW_TEST_TT_CONN_TEST_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "err.h"
+#include "test_text.h"
 #include "toytls.h"
 #include "toytls_cert.h"
 #include "toytls_conn.h"
@@ -228,13 +231,32 @@ test_identity_finish(struct test_identity *ti)
 	cr_assert_eq(tt_scheme_for_key(ti->key, &ti->id.scheme), 0);
 }
 
+/** tt_identity_encode_chain() with the PEM texts of the files at these paths. */
+static inline int
+test_encode_chain_files(const char *cert_path, const char *const *chain_paths, size_t n,
+                        struct kw_buf *out)
+{
+	char *texts[8] = {0};
+	char *leaf = test_read_text(cert_path);
+	int rc;
+
+	cr_assert_leq(n, 8);
+	for (size_t i = 0; i < n; i++)
+		texts[i] = test_read_text(chain_paths[i]);
+	rc = tt_identity_encode_chain(leaf, (const char *const *)texts, n, out);
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(leaf);
+	return rc;
+}
+
 /** The RSA identity of test/data/certs (leaf for localhost and one intermediate). */
 static inline void
 test_identity_files(struct test_identity *ti)
 {
 	const char *chain[] = {CERTS "intermediate_cert.pem"};
 	*ti = (struct test_identity){0};
-	cr_assert_eq(tt_identity_encode_chain(CERTS "server_cert.pem", chain, 1, &ti->fields), 0);
+	cr_assert_eq(test_encode_chain_files(CERTS "server_cert.pem", chain, 1, &ti->fields), 0);
 	ti->key = test_load_key(CERTS "server_key.pem");
 	test_identity_finish(ti);
 }
