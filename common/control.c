@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define CTL_WIRE_LEN 8u
 
 union ctl_cmsg_buf {
@@ -116,4 +118,60 @@ ctl_recv(int sock, struct ctl_msg *msg, int *fds, size_t *n_fds)
 	msg->arg = ntohl(wire[1]);
 	*n_fds = count;
 	return 1;
+}
+
+static const struct ctl_handler *
+find_handler(const struct ctl_handler *handlers, size_t n, uint32_t type)
+{
+	for (size_t i = 0; i < n; i++)
+		if (handlers[i].type == type)
+			return &handlers[i];
+	return NULL;
+}
+
+enum ctl_dispatch_result
+ctl_dispatch(int sock, const struct ctl_handler *handlers, size_t n_handlers, void *ctx,
+             const char *peer, unsigned max_msgs)
+{
+	for (unsigned done = 0; max_msgs == 0 || done < max_msgs; done++) {
+		struct ctl_msg msg;
+		int fds[CTL_MAX_FDS];
+		size_t n_fds = 0;
+		int rc = ctl_recv(sock, &msg, fds, &n_fds);
+		const struct ctl_handler *h;
+		enum ctl_verdict verdict = CTL_CONTINUE;
+
+		if (rc == -EAGAIN)
+			return CTL_DISPATCH_IDLE;
+		if (rc == 0 || rc == -ECONNRESET)
+			return CTL_DISPATCH_EOF;
+		if (rc == -EPROTO) {
+			kw_log_err("control channel of %s: malformed message dropped", peer);
+			continue;
+		}
+		if (rc < 0) {
+			kw_log_err("control channel of %s: %s", peer, strerror(-rc));
+			return CTL_DISPATCH_BROKEN;
+		}
+		h = find_handler(handlers, n_handlers, msg.type);
+		if (h == NULL) {
+			kw_log_err(
+			    "control channel of %s: unknown message type %u: closing the channel",
+			    peer, (unsigned)msg.type);
+			close_fds(fds, n_fds);
+			return CTL_DISPATCH_BROKEN;
+		}
+		if (n_fds >= h->min_fds && n_fds <= h->max_fds)
+			verdict = h->handle(ctx, &msg, fds, n_fds);
+		else
+			kw_log_err(
+			    "control channel of %s: message type %u with %zu descriptors dropped",
+			    peer, (unsigned)msg.type, n_fds);
+		for (size_t i = 0; i < n_fds; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (verdict == CTL_STOP)
+			return CTL_DISPATCH_STOP;
+	}
+	return CTL_DISPATCH_IDLE;
 }

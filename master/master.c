@@ -410,37 +410,60 @@ worker_broke(struct child *signer, uint32_t slot)
 	child_kill(w, SIGKILL, 0);
 }
 
+/* What a control handler of the master works on: the master and the child that spoke. */
+struct control_ctx {
+	struct master *m;
+	struct child *c;
+};
+
+static enum ctl_verdict
+on_ready(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
+{
+	struct control_ctx *cc = ctx;
+
+	child_ready(cc->m, cc->c);
+	return CTL_CONTINUE;
+}
+
+static enum ctl_verdict
+on_worker_broke(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
+{
+	struct control_ctx *cc = ctx;
+
+	worker_broke(cc->c, msg->arg);
+	return CTL_CONTINUE;
+}
+
+/* What each kind of child may say. */
+static const struct ctl_handler worker_handlers[] = {
+    {CTL_READY, 0, 0, on_ready},
+};
+static const struct ctl_handler signer_handlers[] = {
+    {CTL_READY, 0, 0, on_ready},
+    {CTL_WORKER_BROKE, 0, 0, on_worker_broke},
+};
+
 static void
 handle_control(struct master *m, struct child *c)
 {
-	char name[32];
+	struct control_ctx cc = {m, c};
+	char who[32], name[64];
+	bool signer = c->role == CHILD_SIGNER;
 
-	while (c->ctl >= 0) {
-		struct ctl_msg msg;
-		int fds[CTL_MAX_FDS];
-		size_t n_fds = 0;
-		int rc = ctl_recv(c->ctl, &msg, fds, &n_fds);
-
-		if (rc == -EAGAIN)
-			return;
-		if (rc <= 0 && rc != -EPROTO) {
-			if (rc < 0 && rc != -ECONNRESET)
-				kw_log_warn("control channel of %s: %s",
-				            child_name(c, name, sizeof(name)), strerror(-rc));
-			child_close_ctl(c);
-			return;
-		}
-		for (size_t i = 0; i < n_fds; i++)
-			close(fds[i]);
-		if (rc == 1 && msg.type == CTL_READY && n_fds == 0)
-			child_ready(m, c);
-		else if (rc == 1 && msg.type == CTL_WORKER_BROKE && n_fds == 0 &&
-		         c == &c->gen->signer)
-			worker_broke(c, msg.arg);
-		else
-			kw_log_warn("unexpected control message from %s (pid %ld): type %u",
-			            child_name(c, name, sizeof(name)), (long)c->pid,
-			            rc == 1 ? msg.type : 0);
+	if (c->ctl < 0)
+		return;
+	snprintf(name, sizeof(name), "%s (pid %ld)", child_name(c, who, sizeof(who)), (long)c->pid);
+	switch (ctl_dispatch(c->ctl, signer ? signer_handlers : worker_handlers,
+	                     signer ? sizeof(signer_handlers) / sizeof(signer_handlers[0])
+	                            : sizeof(worker_handlers) / sizeof(worker_handlers[0]),
+	                     &cc, name, 0)) {
+	case CTL_DISPATCH_IDLE:
+	case CTL_DISPATCH_STOP:
+		return;
+	case CTL_DISPATCH_EOF:
+	case CTL_DISPATCH_BROKEN:
+		child_close_ctl(c);
+		return;
 	}
 }
 

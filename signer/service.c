@@ -336,92 +336,60 @@ add_channel(struct signer_service *svc, int fd, uint32_t slot)
 	kw_log_info("add_channel: channel of worker %u open", (unsigned)slot);
 }
 
-/* Control message handlers: return 1 to go on serving, 0 to stop. A handler that keeps a
- * descriptor sets its slot in fds to -1; the others are closed after it returns. */
+/* Control message handlers (ctx is the service). */
 
-static int
-on_channel(struct signer_service *svc, const struct ctl_msg *msg, int *fds)
+static enum ctl_verdict
+on_channel(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
 {
-	add_channel(svc, fds[0], msg->arg);
+	add_channel(ctx, fds[0], msg->arg);
 	fds[0] = -1;
-	return 1;
+	return CTL_CONTINUE;
 }
 
-static int
-on_reopen_logs(struct signer_service *svc, const struct ctl_msg *msg, int *fds)
+static enum ctl_verdict
+on_reopen_logs(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
 {
 	if (dup3(fds[0], KW_FD_ERROR_LOG, O_CLOEXEC) < 0) {
 		kw_log_err("on_reopen_logs: dup3: %s", strerror(errno));
-		return 1;
+		return CTL_CONTINUE;
 	}
 	kw_log_set_fd(KW_FD_ERROR_LOG);
 	kw_log_info("on_reopen_logs: error log reopened");
-	return 1;
+	return CTL_CONTINUE;
 }
 
-static int
-on_shutdown(struct signer_service *svc, const struct ctl_msg *msg, int *fds)
+static enum ctl_verdict
+on_shutdown(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
 {
 	kw_log_info("on_shutdown: shutdown requested: exiting");
-	return 0;
+	return CTL_STOP;
 }
 
-static const struct {
-	enum ctl_type type;
-	size_t min_fds, max_fds;
-	int (*handle)(struct signer_service *svc, const struct ctl_msg *msg, int *fds);
-} control_handlers[] = {
+static const struct ctl_handler control_handlers[] = {
     {CTL_CHANNEL, 1, 1, on_channel},
     {CTL_REOPEN_LOGS, 1, CTL_MAX_FDS, on_reopen_logs},
     {CTL_SHUTDOWN, 0, 0, on_shutdown},
 };
 
-static int
-dispatch_control(struct signer_service *svc, const struct ctl_msg *msg, int *fds, size_t n_fds)
-{
-	int go_on = 1;
-	size_t i;
-
-	for (i = 0; i < sizeof(control_handlers) / sizeof(control_handlers[0]); i++) {
-		if (control_handlers[i].type == msg->type && n_fds >= control_handlers[i].min_fds &&
-		    n_fds <= control_handlers[i].max_fds) {
-			go_on = control_handlers[i].handle(svc, msg, fds);
-			break;
-		}
-	}
-	if (i == sizeof(control_handlers) / sizeof(control_handlers[0]))
-		kw_log_err("dispatch_control: unexpected control message %u with %zu fds ignored",
-		           (unsigned)msg->type, n_fds);
-	for (size_t j = 0; j < n_fds; j++)
-		if (fds[j] >= 0)
-			close(fds[j]);
-	return go_on;
-}
-
 /* Reads every waiting control message. Returns 1 to go on serving, 0 to stop. */
 static int
 serve_control(struct signer_service *svc)
 {
-	for (;;) {
-		int fds[CTL_MAX_FDS];
-		size_t n_fds = 0;
-		struct ctl_msg msg;
-		int rc = ctl_recv(svc->control_fd, &msg, fds, &n_fds);
-
-		if (rc == -EAGAIN)
-			return 1;
-		if (rc == -EPROTO) {
-			kw_log_err("serve_control: malformed control message ignored");
-			continue;
-		}
-		if (rc <= 0) {
-			kw_log_info("serve_control: control channel %s: exiting",
-			            rc == 0 ? "closed" : strerror(-rc));
-			return 0;
-		}
-		if (!dispatch_control(svc, &msg, fds, n_fds))
-			return 0;
+	switch (ctl_dispatch(svc->control_fd, control_handlers,
+	                     sizeof(control_handlers) / sizeof(control_handlers[0]), svc,
+	                     "the master", 0)) {
+	case CTL_DISPATCH_IDLE:
+		return 1;
+	case CTL_DISPATCH_EOF:
+		kw_log_info("serve_control: control channel closed: exiting");
+		return 0;
+	case CTL_DISPATCH_BROKEN:
+		kw_log_info("serve_control: control channel broken: exiting");
+		return 0;
+	case CTL_DISPATCH_STOP:
+		break;
 	}
+	return 0;
 }
 
 /* Reads waiting signals. Returns 1 to go on serving, 0 to stop. */

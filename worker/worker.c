@@ -222,17 +222,23 @@ shutdown_fire(struct kw_timer *t)
 	w->stop = true;
 }
 
-static void
-control_channel(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n_fds)
+static enum ctl_verdict
+control_channel(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
 {
+	struct worker *w = ctx;
+
 	sign_proxy_set_channel(w->signer, fds[0]);
+	fds[0] = -1;
+	return CTL_CONTINUE;
 }
 
-static void
-control_shutdown(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n_fds)
+static enum ctl_verdict
+control_shutdown(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
 {
+	struct worker *w = ctx;
+
 	if (w->shutting_down)
-		return;
+		return CTL_CONTINUE;
 	kw_log_info("worker: graceful shutdown, %zu connections open, deadline %u ms", w->n_conns,
 	            msg->arg);
 	drain_and_close_listeners(w);
@@ -240,91 +246,57 @@ control_shutdown(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n
 	kw_timer_queue_init(&w->q_shutdown, msg->arg);
 	kw_timer_arm(&w->shutdown, &w->q_shutdown, w->now);
 	conn_shutdown_idle(w);
+	return CTL_CONTINUE;
 }
 
-/* Moves fd onto target (a fixed descriptor number), closing fd. */
+/* Moves fd onto target (a fixed descriptor number); the dispatcher closes fd. */
 static void
 replace_fd(int fd, int target, const char *what)
 {
 	if (dup3(fd, target, O_CLOEXEC) < 0)
 		kw_log_err("worker: reopening the %s: %s", what, strerror(errno));
-	close(fd);
 }
 
-static void
-control_reopen_logs(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n_fds)
+static enum ctl_verdict
+control_reopen_logs(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
 {
+	struct worker *w = ctx;
+
 	if (n_fds >= 1 && strcmp(w->cfg->error_log, "stderr") != 0)
 		replace_fd(fds[0], KW_FD_ERROR_LOG, "error log");
-	else if (n_fds >= 1)
-		close(fds[0]);
 	if (n_fds >= 2 && w->access_log->fd >= 0)
 		replace_fd(fds[1], KW_FD_ACCESS_LOG, "access log");
-	else if (n_fds >= 2)
-		close(fds[1]);
 	kw_log_info("worker: logs reopened");
+	return CTL_CONTINUE;
 }
 
-static const struct control_handler {
-	uint32_t type;
-	size_t min_fds;
-	size_t max_fds;
-	void (*handle)(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n_fds);
-} control_handlers[] = {
+static const struct ctl_handler control_handlers[] = {
     {CTL_CHANNEL, 1, 1, control_channel},
     {CTL_SHUTDOWN, 0, 0, control_shutdown},
     {CTL_REOPEN_LOGS, 0, 2, control_reopen_logs},
 };
 
 static void
-control_dispatch(struct worker *w, const struct ctl_msg *msg, int *fds, size_t n_fds)
-{
-	for (size_t i = 0; i < sizeof(control_handlers) / sizeof(control_handlers[0]); i++) {
-		const struct control_handler *h = &control_handlers[i];
-		if (h->type != msg->type)
-			continue;
-		if (n_fds >= h->min_fds && n_fds <= h->max_fds) {
-			h->handle(w, msg, fds, n_fds);
-			return;
-		}
-		break;
-	}
-	kw_log_err("worker: unexpected control message %u with %zu descriptors", msg->type, n_fds);
-	for (size_t i = 0; i < n_fds; i++)
-		close(fds[i]);
-}
-
-static void
 control_on_event(struct worker_io *io, uint32_t events)
 {
 	struct worker *w = container_of(io, struct worker, control);
 
-	for (unsigned i = 0; i < CONTROL_BATCH && !w->stop; i++) {
-		struct ctl_msg msg;
-		int fds[CTL_MAX_FDS];
-		size_t n_fds = 0;
-		int rc = ctl_recv(io->fd, &msg, fds, &n_fds);
-		if (rc == -EAGAIN || rc == -EWOULDBLOCK)
-			return;
-		if (rc == 0) {
-			kw_log_notice(
-			    "worker: control channel closed, the master is gone: exiting");
-			conn_close_all(w, "the master is gone");
-			w->stop = true;
-			return;
-		}
-		if (rc == -EPROTO || rc == -EINTR) {
-			kw_log_err("worker: control channel: %s", strerror(-rc));
-			continue;
-		}
-		if (rc < 0) {
-			kw_log_err("worker: control channel: %s: exiting", strerror(-rc));
-			conn_close_all(w, "control channel failed");
-			w->stop = true;
-			return;
-		}
-		control_dispatch(w, &msg, fds, n_fds);
+	switch (ctl_dispatch(io->fd, control_handlers,
+	                     sizeof(control_handlers) / sizeof(control_handlers[0]), w,
+	                     "the master", CONTROL_BATCH)) {
+	case CTL_DISPATCH_IDLE:
+	case CTL_DISPATCH_STOP:
+		return;
+	case CTL_DISPATCH_EOF:
+		kw_log_notice("worker: control channel closed, the master is gone: exiting");
+		conn_close_all(w, "the master is gone");
+		break;
+	case CTL_DISPATCH_BROKEN:
+		kw_log_err("worker: control channel broken: exiting");
+		conn_close_all(w, "control channel failed");
+		break;
 	}
+	w->stop = true;
 }
 
 static int

@@ -407,6 +407,21 @@ Test(signer_service, stops_on_ctl_shutdown)
 	EVP_PKEY_free(pub);
 }
 
+Test(signer_service, unknown_control_message_closes_the_channel)
+{
+	struct signer s = start_signer(1, 4, 0);
+	EVP_PKEY *pub = certificate_key();
+	int fd = open_channel(&s, 0);
+
+	round_trip(pub, fd, 1);
+	cr_assert_eq(ctl_send(s.control, &(struct ctl_msg){.type = 99}, NULL, 0), 0);
+	/* the signer stops reading its control channel and exits: its workers see EOF */
+	cr_expect_eq(wait_exit(&s), 0);
+	expect_eof(fd);
+	close(s.control);
+	EVP_PKEY_free(pub);
+}
+
 Test(signer_service, bad_control_messages_are_ignored)
 {
 	struct signer s = start_signer(1, 4, 0);
@@ -415,10 +430,9 @@ Test(signer_service, bad_control_messages_are_ignored)
 	uint8_t junk[3] = {1, 2, 3};
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	/* a channel without its descriptor, one with two, an unknown type, a short message */
+	/* a channel without its descriptor, one with two, a short message */
 	cr_assert_eq(ctl_send(s.control, &(struct ctl_msg){.type = CTL_CHANNEL}, NULL, 0), 0);
 	cr_assert_eq(ctl_send(s.control, &(struct ctl_msg){.type = CTL_CHANNEL}, sv, 2), 0);
-	cr_assert_eq(ctl_send(s.control, &(struct ctl_msg){.type = 99}, NULL, 0), 0);
 	cr_assert_eq(send(s.control, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
 	close(sv[1]);
 	expect_eof(sv[0]);
