@@ -1,8 +1,31 @@
 #include "err.h"
 
+#include <string.h>
+
+enum kw_err_family
+kw_err_family(int code)
+{
+	if (code >= KW_ERRNO_MIN && code <= KW_ERRNO_MAX)
+		return KW_FAMILY_ERRNO;
+	if (code >= KW_HTTP_ERR_MIN && code <= KW_HTTP_ERR_MAX)
+		return KW_FAMILY_HTTP;
+	if (code >= KW_ERR_MIN && code <= KW_ERR_MAX)
+		return KW_FAMILY_KW;
+	return KW_FAMILY_NONE;
+}
+
 const char *
 kw_strerror(int err)
 {
+	switch (kw_err_family(err)) {
+	case KW_FAMILY_ERRNO:
+		return strerror(-err);
+	case KW_FAMILY_HTTP:
+		return err > -500 ? "HTTP client error status" : "HTTP server error status";
+	case KW_FAMILY_KW:
+	case KW_FAMILY_NONE:
+		break;
+	}
 	switch ((enum kw_err)err) {
 	case KW_OK: return "success";
 	case KW_ERR_NOMEM: return "out of memory";
