@@ -91,6 +91,7 @@ struct key {
 	enum kind kind;
 	size_t offset;       /* of the field in the section's struct */
 	size_t count_offset; /* KIND_LIST, KIND_PEM_LIST: of the size_t element count */
+	size_t line_offset;  /* when not 0: of an int that receives the setting's line */
 	uint64_t min, max;   /* numeric kinds */
 	uint64_t num;        /* default of numeric kinds and KIND_BOOL */
 	const char *text;    /* default of string kinds (the one element of a list), or NULL */
@@ -681,6 +682,8 @@ load_section(struct loader *ld, const config_setting_t *grp, const struct sectio
 		ret = s != NULL ? load_key(ld, s, k, base) : load_default(ld, grp, k, base);
 		if (ret != 0)
 			return ret;
+		if (s != NULL && k->line_offset != 0)
+			*(int *)((char *)base + k->line_offset) = (int)config_setting_source_line(s);
 	}
 	return 0;
 }
@@ -1092,8 +1095,10 @@ static const struct section http_section = {" in http", http_keys, COUNT_OF(http
 static const struct key top_keys[] = {
     {KEY("workers", KIND_COUNT, CFG(workers)), .min = 1, .max = MAX_THREADS, .num = 2},
     {KEY("user", KIND_STRING, CFG(user)), .text = "keyward"},
-    {KEY("error_log", KIND_LOG, CFG(error_log)), .text = "stderr"},
-    {KEY("access_log", KIND_OFF_PATH, CFG(access_log)), .text = "off"},
+    {KEY("error_log", KIND_LOG, CFG(error_log)), .text = "stderr",
+     .line_offset = CFG(error_log_line)},
+    {KEY("access_log", KIND_OFF_PATH, CFG(access_log)), .text = "off",
+     .line_offset = CFG(access_log_line)},
     {KEY("log_level", KIND_STRING, CFG(log_level)), .text = "notice", .check = check_log_level},
     {KEY("pid_file", KIND_PATH, CFG(pid_file))},
     {KEY("shutdown_timeout", KIND_DURATION, CFG(shutdown_timeout_ms)), .max = DAY_MS, .num = 10000},

@@ -74,6 +74,8 @@ struct kw_config {
 	char *user;            /* workers' user when started as root */
 	char *error_log;       /* "stderr" or absolute path */
 	char *access_log;      /* absolute path, or NULL for "off" */
+	int error_log_line;    /* where they are set, 0 when defaulted */
+	int access_log_line;
 	char *log_level;       /* "error", "warn", "notice", "info", "debug" */
 	char *pid_file;        /* absolute path */
 	unsigned shutdown_timeout_ms;

@@ -221,6 +221,7 @@ kw_proc_child_options(int argc, char **argv, bool want_slot, void (*usage)(FILE 
 	    {"config", required_argument, NULL, 'c'},
 	    {"slot", required_argument, NULL, 's'},
 	    {"generation", required_argument, NULL, 'g'},
+	    {"check", no_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -238,6 +239,9 @@ kw_proc_child_options(int argc, char **argv, bool want_slot, void (*usage)(FILE 
 		case 'g':
 			opt->generation = optarg;
 			break;
+		case 'k':
+			opt->check = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -246,7 +250,8 @@ kw_proc_child_options(int argc, char **argv, bool want_slot, void (*usage)(FILE 
 			return KW_EXIT_FATAL_CONFIG;
 		}
 	}
-	if (!opt->config || (opt->slot != NULL) != want_slot || optind != argc) {
+	if (!opt->config || (opt->slot != NULL) != want_slot || (opt->check && want_slot) ||
+	    optind != argc) {
 		usage(stderr);
 		return KW_EXIT_FATAL_CONFIG;
 	}

@@ -45,16 +45,17 @@ char *kw_proc_read_fd(int fd, size_t max_len, size_t *len_out);
 
 struct kw_config;
 
-/** A child's command line: --config PATH [--slot N] [--generation G] [--help]. */
+/** A child's command line: --config PATH [--slot N] [--generation G] [--check] [--help]. */
 struct kw_child_options {
 	const char *config;     /* the file the configuration snapshot came from */
 	const char *slot;       /* worker slot (workers only), for logs */
 	const char *generation; /* configuration generation, for logs, or NULL */
+	bool check;             /* signer only: check the keys and exit (keyward -t) */
 };
 
 /**
  * Parses a child's command line into *opt; --slot is required when want_slot, else
- * refused. usage prints the child's help: to stdout for --help (then exits 0), to
+ * refused (and --check is refused when want_slot). usage prints the child's help: to stdout for --help (then exits 0), to
  * stderr on a bad command line. Returns 0, or KW_EXIT_FATAL_CONFIG (the master must
  * not respawn a child it started wrongly).
  */

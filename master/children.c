@@ -330,6 +330,30 @@ out:
 	return rc < 0 ? KW_ERR_INTERNAL : KW_OK;
 }
 
+int
+child_run_check(const struct master *m, const struct generation *gen)
+{
+	int map[KW_FD_ERROR_LOG + 1] = {-1, -1, -1, -1, gen->snapshot_fd, -1, -1};
+	char *argv[] = {m->signer_path, (char *)"--config", gen->cfg->path, (char *)"--check",
+	                NULL};
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		kw_print_error("cannot start %s: %s", m->signer_path, strerror(errno));
+		return KW_ERR_INTERNAL;
+	}
+	if (pid == 0)
+		exec_child(m->signer_path, argv, m->child_env, map, KW_FD_ERROR_LOG + 1);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			kw_print_error("waiting for %s: %s", m->signer_path, strerror(errno));
+			return KW_ERR_INTERNAL;
+		}
+	}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? KW_OK : KW_ERR_ARGUMENT;
+}
+
 void
 child_kill(struct child *c, int sig, unsigned long long kill_at_ms)
 {

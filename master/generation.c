@@ -17,17 +17,21 @@
 #include "log.h"
 #include "proc.h"
 
-/* Opens the log file path (NULL: none) for appending; err says "CONFIG: KEY PATH: reason". */
+/*
+ * Opens the log file path (NULL: none) for appending, set at line of the
+ * configuration; err says "CONFIG:LINE: KEY PATH: reason".
+ */
 static int
-open_log(const struct kw_config *cfg, const char *key, const char *path, int *fd, char *err,
-         size_t err_len)
+open_log(const struct kw_config *cfg, const char *key, int line, const char *path, int *fd,
+         char *err, size_t err_len)
 {
 	*fd = -1;
 	if (!path)
 		return KW_OK;
 	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
 	if (*fd < 0) {
-		snprintf(err, err_len, "%s: %s %s: %s", cfg->path, key, path, strerror(errno));
+		snprintf(err, err_len, "%s:%d: %s %s: %s", cfg->path, line, key, path,
+		         strerror(errno));
 		return KW_ERR_ARGUMENT;
 	}
 	return KW_OK;
@@ -78,10 +82,12 @@ gen_create(unsigned id, struct kw_config *cfg, const char *text, struct generati
 	rc = gen->snapshot_fd = snapshot_seal(cfg, text, err, err_len);
 	if (rc < 0)
 		goto fail;
-	rc = open_log(cfg, "error_log", error_log_path(cfg), &gen->error_log_fd, err, err_len);
+	rc = open_log(cfg, "error_log", cfg->error_log_line, error_log_path(cfg),
+	              &gen->error_log_fd, err, err_len);
 	if (rc < 0)
 		goto fail;
-	rc = open_log(cfg, "access_log", cfg->access_log, &gen->access_log_fd, err, err_len);
+	rc = open_log(cfg, "access_log", cfg->access_log_line, cfg->access_log, &gen->access_log_fd,
+	              err, err_len);
 	if (rc < 0)
 		goto fail;
 	*out = gen;
@@ -204,12 +210,12 @@ gen_worker_gone(struct generation *gen)
 
 /* Replaces *fd by a new descriptor for path; keeps the old one when the open fails. */
 static int
-reopen_one(const struct kw_config *cfg, const char *key, const char *path, int *fd)
+reopen_one(const struct kw_config *cfg, const char *key, int line, const char *path, int *fd)
 {
 	char err[1024];
 	int fresh, rc;
 
-	rc = open_log(cfg, key, path, &fresh, err, sizeof(err));
+	rc = open_log(cfg, key, line, path, &fresh, err, sizeof(err));
 	if (rc < 0) {
 		kw_log_err("cannot reopen a log file, the old one stays in use: %s", err);
 		return rc;
@@ -225,9 +231,12 @@ reopen_one(const struct kw_config *cfg, const char *key, const char *path, int *
 int
 gen_reopen_logs(struct generation *gen)
 {
-	int rc = reopen_one(gen->cfg, "error_log", error_log_path(gen->cfg), &gen->error_log_fd);
+	const struct kw_config *cfg = gen->cfg;
+	int rc = reopen_one(cfg, "error_log", cfg->error_log_line, error_log_path(cfg),
+	                    &gen->error_log_fd);
 
-	if (reopen_one(gen->cfg, "access_log", gen->cfg->access_log, &gen->access_log_fd) < 0)
+	if (reopen_one(cfg, "access_log", cfg->access_log_line, cfg->access_log,
+	               &gen->access_log_fd) < 0)
 		rc = KW_ERR_ARGUMENT;
 	for (size_t i = 0; i <= gen->n_workers; i++) {
 		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];

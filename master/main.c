@@ -39,7 +39,8 @@ usage(FILE *out)
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE   configuration file (default: %s)\n"
-	        "  -t, --test          check the configuration and exit\n"
+	        "  -t, --test          check the configuration as a start would (certificates,\n"
+	        "                      keys through keyward-signer, log files) and exit\n"
 	        "  -s, --signal SIGNAL send SIGNAL to the master named by the configuration's\n"
 	        "                      pid_file, and exit:\n"
 	        "                        reload  re-read the configuration (SIGHUP)\n"
@@ -58,23 +59,6 @@ usage(FILE *out)
 	        "  1  failure (invalid configuration, startup failed, no running master)\n"
 	        "  2  invalid command line\n",
 	        KW_SYSCONFDIR "/keyward.conf");
-}
-
-static int
-test_config(const char *path)
-{
-	struct kw_config *cfg = NULL;
-	char err[ERR_LEN], *text = NULL;
-
-	if (snapshot_load(path, &text, &cfg, err, sizeof(err)) < 0) {
-		kw_print_error("%s", err);
-		kw_print_error("configuration %s test failed", path);
-		return EXIT_FAILURE;
-	}
-	free(text);
-	kw_config_free(cfg);
-	printf("keyward: configuration %s is ok\n", path);
-	return EXIT_SUCCESS;
 }
 
 static int
@@ -159,7 +143,7 @@ main(int argc, char **argv)
 		return send_signal(path, signo);
 	}
 	if (test)
-		return test_config(path);
+		return master_check(path);
 
 	return master_run(path, argc, argv);
 }

@@ -100,6 +100,17 @@ struct master {
  */
 int master_run(const char *config_path, int argc, char **argv);
 
+/* check.c */
+
+/**
+ * `keyward -t`: checks the configuration at path as a start would, without the
+ * master reading a key: the file, the certificates and chains, the log files
+ * (opened as at start), the descriptor limit (warnings only), and every key, loaded
+ * by keyward-signer in check mode. Prints what is wrong to stderr; returns the
+ * process exit code (0: ok, 1: not).
+ */
+int master_check(const char *path);
+
 /* snapshot.c */
 
 /**
@@ -172,6 +183,13 @@ void children_release(struct master *m);
  * generation. Returns 0 or a negative code (logged).
  */
 int child_spawn(struct master *m, struct child *c);
+
+/**
+ * For `keyward -t`: runs the signer in check mode on the snapshot of gen (it loads
+ * and checks every key, printing what is wrong to the inherited stderr) and waits
+ * for it. Returns 0 when it exits 0, else a negative code.
+ */
+int child_run_check(const struct master *m, const struct generation *gen);
 
 /** Sends sig to the process of c (if any) and schedules SIGKILL at kill_at_ms (0: never). */
 void child_kill(struct child *c, int sig, unsigned long long kill_at_ms);

@@ -5,6 +5,7 @@
 #ifndef KW_SIGNER_KEYS_H
 #define KW_SIGNER_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/evp.h>
@@ -35,6 +36,21 @@ struct signer_keys {
  */
 int signer_keys_load(const struct kw_config *cfg, struct signer_keys *out, char *err,
                      size_t err_len);
+
+/**
+ * The check behind `keyward -t`: loads and checks every cfg->keys[i] as
+ * signer_keys_load() does, without stopping at the first failure, then frees it.
+ * Prints each failure to stderr as "keyward: CONFIG:LINE: key PATH: reason" (LINE of
+ * the server block naming the key), and a warning for a key file that other users
+ * may read or change. Returns 0 when every key loads, else KW_ERR_ARGUMENT.
+ */
+int signer_keys_check(const struct kw_config *cfg);
+
+/**
+ * True when the key file at path has group or other permission bits (ssh refuses
+ * such a key; keyward warns): why then says so, naming path and its mode.
+ */
+bool signer_key_exposed(const char *path, char *why, size_t why_len);
 
 /** Frees every key (EVP_PKEY_free wipes the key material) and empties keys. */
 void signer_keys_free(struct signer_keys *keys);

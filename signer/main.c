@@ -28,7 +28,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: keyward-signer --config PATH [--generation G]\n"
+	        "usage: keyward-signer --config PATH [--generation G] [--check]\n"
 	        "\n"
 	        "Holds keyward's private keys and answers the workers' signing requests.\n"
 	        "Started by keyward (the master) with its control channel on fd %d and\n"
@@ -36,6 +36,8 @@ usage(FILE *out)
 	        "\n"
 	        "  --config PATH     path of the configuration file the snapshot came from\n"
 	        "  --generation G    configuration generation, for logs\n"
+	        "  --check           load and check every key, print what is wrong to\n"
+	        "                    stderr, and exit 0 (all good) or 1 (keyward -t runs it)\n"
 	        "  --help            show this help\n",
 	        KW_FD_CONTROL, KW_FD_CONFIG);
 }
@@ -103,6 +105,22 @@ out:
 	return status;
 }
 
+/* keyward -t: every key loaded and checked, as at start, from the snapshot on fd 4. */
+static int
+check(const struct kw_child_options *opt)
+{
+	struct kw_config *cfg;
+	int rc;
+
+	kw_log_init("signer", STDERR_FILENO, KW_LOG_WARN);
+	cfg = kw_proc_read_config(opt->config);
+	if (!cfg)
+		return EXIT_FAILURE;
+	rc = signer_keys_check(cfg);
+	kw_config_free(cfg);
+	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -113,6 +131,8 @@ main(int argc, char **argv)
 	rc = kw_proc_child_options(argc, argv, false, usage, &opt);
 	if (rc)
 		return rc;
+	if (opt.check)
+		return check(&opt);
 	if (open_log() < 0)
 		return EXIT_RUNTIME;
 	if (kw_proc_follow_master() < 0)

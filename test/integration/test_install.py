@@ -187,12 +187,16 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(back, sample, "the installed configuration differs from the sample "
                          "in more than its paths")
 
+    @unittest.skipUnless(kwtest.IS_ROOT, "needs root: a mount namespace and the users")
     def test_installed_config_checks_with_installed_files(self):
+        """-t runs the installed keyward-signer to check the keys: in the installed tree,
+        at its prefix, the sample configuration checks with the staged certificates."""
+        self.need_prefix_namespace()
         self.staged_certs()
         conf = os.path.join(self.scratch, "check.conf")
         with open(conf, "w") as f:
             f.write(self.staged_text(read(self.staged(self.layout.conf)).decode()))
-        res = subprocess.run([self.staged(self.layout.keyward), "-t", "-c", conf],
+        res = subprocess.run(self.at_prefix(self.layout.keyward, "-t", "-c", conf),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.assertEqual(res.returncode, 0, res.stdout)
         self.assertIn("is ok", res.stdout)
@@ -260,10 +264,9 @@ class InstallTest(unittest.TestCase):
 
     # -- the installed tree serving -------------------------------------------------------
 
-    @unittest.skipUnless(kwtest.IS_ROOT, "needs root: a mount namespace and the users")
-    def test_installed_tree_serves_the_installed_site(self):
-        """In a private mount namespace where DESTDIR's prefix is the prefix, the master
-        in sbindir finds its helpers in libexecdir and serves the installed site."""
+    def need_prefix_namespace(self):
+        """Skips unless DESTDIR's prefix can be bind-mounted over the prefix in a private
+        mount namespace (root, a prefix other than /usr, the users, unshare)."""
         lay = self.layout
         if lay.prefix == "/usr" or not os.path.isdir(lay.prefix):
             self.skipTest("the prefix %s cannot be replaced by a bind mount" % lay.prefix)
@@ -278,6 +281,20 @@ class InstallTest(unittest.TestCase):
             if shutil.which("unshare") else None
         if not probe or probe.returncode != 0:
             self.skipTest("no mount namespace here (unshare --mount, mount)")
+
+    def at_prefix(self, program, *args):
+        """The command line that runs program with args in a private mount namespace
+        where DESTDIR's prefix is mounted over the prefix."""
+        script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script,
+                "sh", self.staged(self.layout.prefix), self.layout.prefix, program, *args]
+
+    @unittest.skipUnless(kwtest.IS_ROOT, "needs root: a mount namespace and the users")
+    def test_installed_tree_serves_the_installed_site(self):
+        """In a private mount namespace where DESTDIR's prefix is the prefix, the master
+        in sbindir finds its helpers in libexecdir and serves the installed site."""
+        lay = self.layout
+        self.need_prefix_namespace()
         certs = self.staged_certs()
         plain, tls = kwtest.free_port(), kwtest.free_port()
         text = read(self.staged(lay.conf)).decode()
@@ -289,10 +306,7 @@ class InstallTest(unittest.TestCase):
         conf = os.path.join(self.scratch, "serve.conf")
         with open(conf, "w") as f:
             f.write(text)
-        script = 'mount --bind "$1" "$2" && exec "$3" -c "$4"'
-        proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "sh",
-                                 "-c", script, "sh", self.staged(lay.prefix), lay.prefix,
-                                 lay.keyward, conf],
+        proc = subprocess.Popen(self.at_prefix(lay.keyward, "-c", conf),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         log = kwtest.LogWatcher(proc.stderr)

@@ -181,7 +181,7 @@ class LogReopenTest(OpsTestCase):
         old_log = FileLog(os.path.join(old_dir, "error.log"))
         old_log.wait_for(r"log files reopened, except those named above")
         for key in ("error_log", "access_log"):
-            old_log.wait_for(r"cannot reopen a log file, the old one stays in use: %s: %s %s: "
+            old_log.wait_for(r"cannot reopen a log file, the old one stays in use: %s:\d+: %s %s: "
                              r"No such file or directory" % (re.escape(self.site.conf), key,
                                                             re.escape(self.path(key[:-4] +
                                                                                 ".log"))))

@@ -456,7 +456,7 @@ class BrokenReloadTest(OpsTestCase):
     def test_log_file_that_cannot_be_opened_keeps_the_same_processes(self):
         missing = os.path.join(self.site.dir, "no-such-dir", "access.log")
         self.site.write_config(access_log=missing)
-        self.check_refused(r"reload failed: %s: access_log %s: No such file or directory$"
+        self.check_refused(r"reload failed: %s:\d+: access_log %s: No such file or directory$"
                            % (re.escape(self.site.conf), re.escape(missing)))
 
     def test_signer_that_cannot_start_leaves_the_old_generation(self):

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -333,4 +334,28 @@ Test(signer_keys, one_bad_key_fails_the_whole_table)
 	cr_expect_eq(load(list, 2, &keys, err, sizeof(err)), KW_ERR_ARGUMENT);
 	cr_expect_eq(keys.n, 99);
 	cr_expect_not_null(strstr(err, "reference-certs/server_key.pem"), "%s", err);
+}
+
+Test(signer_keys, exposed_key_files)
+{
+	static const struct {
+		mode_t mode;
+		bool exposed;
+	} cases[] = {{0600, false}, {0400, false}, {0700, false}, {0640, true},
+	             {0604, true},  {0610, true},  {0602, true},  {0644, true}};
+	char path[PATH_LEN], why[512];
+
+	write_text(path, "mode.pem", "x", 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char mode[16];
+
+		cr_assert_eq(chmod(path, cases[i].mode), 0);
+		why[0] = '\0';
+		cr_expect_eq(signer_key_exposed(path, why, sizeof(why)), cases[i].exposed, "mode %o",
+		             (unsigned)cases[i].mode);
+		snprintf(mode, sizeof(mode), "mode %04o", (unsigned)cases[i].mode);
+		if (cases[i].exposed)
+			cr_expect_not_null(strstr(why, mode), "%s", why);
+	}
+	cr_expect_not(signer_key_exposed(CERTS "no_such_key.pem", why, sizeof(why)));
 }
