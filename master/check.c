@@ -1,8 +1,8 @@
 /*
  * check.c - `keyward -t`: everything a start checks, short of binding the listeners
  * and serving. The master reads the file, the certificates and opens the log files
- * as it would at start; the keys are loaded by keyward-signer in check mode, since
- * the master never reads a key.
+ * as it would at start, and warns when the descriptor limit cannot fit; the keys are
+ * loaded by keyward-signer in check mode, since the master never reads a key.
  */
 #include "master.h"
 
@@ -27,6 +27,8 @@ master_check(const char *path)
 	if (rc == 0)
 		rc = gen_create(0, cfg, text, &gen, err, sizeof(err));
 	free(text);
+	if (rc == 0 && nofile_fit(gen->cfg, err, sizeof(err)) == NOFILE_SHORT)
+		fprintf(stderr, "keyward: warning: %s\n", err);
 	if (rc == 0)
 		rc = children_prepare(&m, err, sizeof(err));
 	if (rc < 0)

@@ -176,6 +176,19 @@ reload_refused(struct master *m, const char *err)
 	notify_ready(m, ", reload failed");
 }
 
+/* Fits the descriptor limit to cfg before its children start (they inherit it). */
+static void
+fit_nofile(const struct kw_config *cfg)
+{
+	char msg[ERR_LEN];
+	int rc = nofile_fit(cfg, msg, sizeof(msg));
+
+	if (rc == NOFILE_RAISED)
+		kw_log_notice("%s", msg);
+	else if (rc == NOFILE_SHORT)
+		kw_log_warn("%s", msg);
+}
+
 static void
 reload(struct master *m)
 {
@@ -219,6 +232,7 @@ reload(struct master *m)
 	gen->next = m->gens;
 	m->gens = gen;
 	m->pending = gen;
+	fit_nofile(gen->cfg);
 	if (gen_start(m, gen, err, sizeof(err)) < 0)
 		pending_failed(m, err);
 
@@ -663,6 +677,7 @@ start(struct master *m, int argc, char **argv)
 		fail_startup(m, "%s", rc == KW_ERR_NOMEM ? "out of memory" : err);
 		return rc;
 	}
+	fit_nofile(gen->cfg);
 	if (gen_start(m, gen, err, sizeof(err)) < 0)
 		pending_failed(m, err);
 	return KW_OK;

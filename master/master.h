@@ -111,6 +111,27 @@ int master_run(const char *config_path, int argc, char **argv);
  */
 int master_check(const char *path);
 
+/* nofile.c */
+
+#define NOFILE_RESERVE 64 /* descriptors a worker uses besides connections and listeners */
+
+enum nofile_result { NOFILE_FITS, NOFILE_RAISED, NOFILE_SHORT };
+
+/**
+ * Descriptors one worker of cfg may need: 2 x http.max_connections (a socket and an
+ * open file each), its listeners and NOFILE_RESERVE.
+ */
+unsigned long long nofile_needed(const struct kw_config *cfg);
+
+/**
+ * Raises this process's RLIMIT_NOFILE (the soft limit up to the hard one, and the
+ * hard one too when allowed) to nofile_needed(cfg), so that the children it starts
+ * inherit it. Returns NOFILE_FITS (nothing to do), NOFILE_RAISED (msg says from what
+ * to what), or NOFILE_SHORT when the limit, or the system's fs.file-max for
+ * every worker together, cannot fit: msg then gives the figures and the knobs.
+ */
+int nofile_fit(const struct kw_config *cfg, char *msg, size_t msg_len);
+
 /* snapshot.c */
 
 /**
