@@ -81,24 +81,37 @@ enum kind {
 	KIND_LIST,     /* a string or an array of strings (KIND_STRING each) */
 	KIND_PEM_LIST, /* the same, KIND_PEM each */
 	KIND_GROUP,    /* a nested section */
-	KIND_CUSTOM,   /* handled by key.load */
+	KIND_GROUPS, /* a non-empty list of groups, each a key.sub section: an array (key.groups) */
+	KIND_CUSTOM, /* handled by key.load */
 };
 
 struct section;
+struct group_array;
 
 struct key {
 	const char *name;
 	enum kind kind;
 	size_t offset;       /* of the field in the section's struct */
-	size_t count_offset; /* KIND_LIST, KIND_PEM_LIST: of the size_t element count */
+	size_t count_offset; /* KIND_LIST, KIND_PEM_LIST, KIND_GROUPS: of the size_t count */
 	size_t line_offset;  /* when not 0: of an int that receives the setting's line */
 	uint64_t min, max;   /* numeric kinds */
 	uint64_t num;        /* default of numeric kinds and KIND_BOOL */
 	const char *text;    /* default of string kinds (the one element of a list), or NULL */
 	bool required;
 	const char *(*check)(const char *value); /* NULL or why value is wrong */
-	const struct section *sub;               /* KIND_GROUP */
+	const struct section *sub;               /* KIND_GROUP, KIND_GROUPS */
+	const struct group_array *groups;        /* KIND_GROUPS */
 	int (*load)(struct loader *ld, const config_setting_t *s, void *base); /* KIND_CUSTOM */
+};
+
+/*
+ * The elements of a KIND_GROUPS array: elem_size bytes each, the source line in an
+ * int at line_offset; check (NULL: none) sees each once its section is loaded, with
+ * the array's owner and the element's index.
+ */
+struct group_array {
+	size_t elem_size, line_offset;
+	int (*check)(struct loader *ld, const config_setting_t *e, void *base, size_t i);
 };
 
 struct section {
@@ -126,6 +139,8 @@ static const struct unit size_units[] = {
 
 static int load_section(struct loader *ld, const config_setting_t *grp, const struct section *sec,
                         void *base);
+static int load_groups(struct loader *ld, const config_setting_t *s, const struct key *k,
+                       void *base);
 
 static int vfail_at(struct loader *ld, const char *file, int line, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
@@ -233,6 +248,7 @@ expected(enum kind kind)
 		return "a string or an array of strings";
 	case KIND_GROUP:
 		return "a group { ... }";
+	case KIND_GROUPS:
 	case KIND_CUSTOM:
 		return "a list ( { ... }, ... )";
 	}
@@ -618,6 +634,8 @@ load_key(struct loader *ld, const config_setting_t *s, const struct key *k, void
 		if (!config_setting_is_group(s))
 			return wrong_type(ld, s, k->name, k->kind);
 		return load_section(ld, s, k->sub, base);
+	case KIND_GROUPS:
+		return load_groups(ld, s, k, base);
 	case KIND_CUSTOM:
 		return k->load(ld, s, base);
 	}
@@ -649,6 +667,7 @@ load_default(struct loader *ld, const config_setting_t *grp, const struct key *k
 	case KIND_PEM:
 	case KIND_DIR:
 		return k->text != NULL ? store_text(ld, grp, k, k->kind, k->text, field) : 0;
+	case KIND_GROUPS:
 	case KIND_CUSTOM:
 		return 0;
 	default:
@@ -908,34 +927,51 @@ load_listen(struct loader *ld, const config_setting_t *s, void *base)
 }
 
 static int
-load_locations(struct loader *ld, const config_setting_t *s, void *base)
+load_groups(struct loader *ld, const config_setting_t *s, const struct key *k, void *base)
 {
-	struct kw_server *srv = base;
+	const struct group_array *ga = k->groups;
 	int n = group_list(ld, s);
-	int ret;
+	char *array;
 
 	if (n < 0)
 		return n;
-	srv->locations = calloc((size_t)n, sizeof *srv->locations);
-	if (srv->locations == NULL)
+	array = calloc((size_t)n, ga->elem_size);
+	if (array == NULL)
 		return nomem(ld);
-	srv->n_locations = (size_t)n;
+	*(void **)((char *)base + k->offset) = array;
+	*(size_t *)((char *)base + k->count_offset) = (size_t)n;
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		struct kw_location *loc = &srv->locations[i];
+		char *elem = array + (size_t)i * ga->elem_size;
+		int ret;
 
-		loc->line = (int)config_setting_source_line(e);
-		ret = load_section(ld, e, &location_section, loc);
+		*(int *)(elem + ga->line_offset) = (int)config_setting_source_line(e);
+		ret = load_section(ld, e, k->sub, elem);
+		if (ret == 0 && ga->check != NULL)
+			ret = ga->check(ld, e, base, (size_t)i);
 		if (ret != 0)
 			return ret;
-		for (int j = 0; j < i; j++)
-			if (strcmp(srv->locations[j].prefix, loc->prefix) == 0)
-				return fail(ld, config_setting_get_member(e, "prefix"),
-				            "duplicate location prefix \"%s\" (first at line %d)",
-				            loc->prefix, srv->locations[j].line);
 	}
 	return 0;
 }
+
+/* A location's prefix must differ from those of the locations before it. */
+static int
+check_location(struct loader *ld, const config_setting_t *e, void *base, size_t i)
+{
+	const struct kw_server *srv = base;
+	const struct kw_location *loc = &srv->locations[i];
+
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(srv->locations[j].prefix, loc->prefix) == 0)
+			return fail(ld, config_setting_get_member(e, "prefix"),
+			            "duplicate location prefix \"%s\" (first at line %d)",
+			            loc->prefix, srv->locations[j].line);
+	return 0;
+}
+
+static const struct group_array location_array = {
+    sizeof(struct kw_location), offsetof(struct kw_location, line), check_location};
 
 #define SRV(f) offsetof(struct kw_server, f)
 static const struct key server_keys[] = {
@@ -945,7 +981,8 @@ static const struct key server_keys[] = {
     {KEY("certificate_key", KIND_PATH, SRV(certificate_key))},
     {KEY("certificate_chain", KIND_PEM_LIST, SRV(chain)), .count_offset = SRV(n_chain)},
     {KEY("listen", KIND_CUSTOM, 0), .required = true, .load = load_listen},
-    {KEY("locations", KIND_CUSTOM, 0), .required = true, .load = load_locations},
+    {KEY("locations", KIND_GROUPS, SRV(locations)), .count_offset = SRV(n_locations),
+     .required = true, .sub = &location_section, .groups = &location_array},
 };
 static const struct section server_section = {" in server", server_keys, COUNT_OF(server_keys)};
 
@@ -1028,33 +1065,18 @@ check_chain(struct loader *ld, const config_setting_t *s, const struct kw_server
 	return ret;
 }
 
+/* A server's key and chain, once its section is loaded. */
 static int
-load_servers(struct loader *ld, const config_setting_t *s, void *base)
+check_server(struct loader *ld, const config_setting_t *e, void *base, size_t i)
 {
 	struct kw_config *cfg = base;
-	int n = group_list(ld, s);
-	int ret;
+	int ret = attach_key(ld, e, &cfg->servers[i]);
 
-	if (n < 0)
-		return n;
-	cfg->servers = calloc((size_t)n, sizeof *cfg->servers);
-	if (cfg->servers == NULL)
-		return nomem(ld);
-	cfg->n_servers = (size_t)n;
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-
-		cfg->servers[i].line = (int)config_setting_source_line(e);
-		ret = load_section(ld, e, &server_section, &cfg->servers[i]);
-		if (ret == 0)
-			ret = attach_key(ld, e, &cfg->servers[i]);
-		if (ret == 0)
-			ret = check_chain(ld, e, &cfg->servers[i]);
-		if (ret != 0)
-			return ret;
-	}
-	return 0;
+	return ret != 0 ? ret : check_chain(ld, e, &cfg->servers[i]);
 }
+
+static const struct group_array server_array = {sizeof(struct kw_server),
+                                                offsetof(struct kw_server, line), check_server};
 
 #define CFG(f) offsetof(struct kw_config, f)
 static const struct key signer_keys[] = {
@@ -1107,7 +1129,8 @@ static const struct key top_keys[] = {
      .check = check_mime_type},
     {KEY("signer", KIND_GROUP, 0), .sub = &signer_section},
     {KEY("http", KIND_GROUP, 0), .sub = &http_section},
-    {KEY("servers", KIND_CUSTOM, 0), .required = true, .load = load_servers},
+    {KEY("servers", KIND_GROUPS, CFG(servers)), .count_offset = CFG(n_servers), .required = true,
+     .sub = &server_section, .groups = &server_array},
 };
 static const struct section top_section = {"", top_keys, COUNT_OF(top_keys)};
 
