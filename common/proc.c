@@ -5,6 +5,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -169,6 +170,24 @@ kw_now_ms(void)
 }
 
 #define KW_CONFIG_SNAPSHOT_MAX (16u * 1024u * 1024u)
+
+int
+kw_proc_child_start(int argc, char **argv, const char *role, bool want_slot,
+                    void (*usage)(FILE *out), struct kw_child_options *opt)
+{
+	char title[64];
+	int rc;
+
+	snprintf(title, sizeof(title), "keyward: %s", role);
+	kw_proc_set_title(argc, argv, title);
+	rc = kw_proc_child_options(argc, argv, want_slot, usage, opt);
+	if (rc || opt->check)
+		return rc;
+	if (fcntl(KW_FD_ERROR_LOG, F_GETFD) < 0 && dup3(2, KW_FD_ERROR_LOG, O_CLOEXEC) < 0)
+		return KW_EXIT_RUNTIME;
+	kw_log_init(role, KW_FD_ERROR_LOG, KW_LOG_NOTICE);
+	return kw_proc_follow_master() < 0 ? KW_EXIT_RUNTIME : 0;
+}
 
 int
 kw_proc_follow_master(void)

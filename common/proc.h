@@ -13,12 +13,14 @@
 #define KW_FD_CONTROL 3        /* control channel to the master (control.h) */
 #define KW_FD_CONFIG 4         /* sealed memfd with the configuration text */
 #define KW_FD_SIGNER 5         /* worker only: channel to the signer */
-#define KW_FD_ERROR_LOG 6      /* error log (absent when it is stderr) */
+#define KW_FD_ERROR_LOG 6      /* error log (when it is stderr, the child dups stderr here) */
 #define KW_FD_ACCESS_LOG 7     /* worker only: access log (absent when "off") */
 #define KW_FD_LISTENERS 8      /* worker only: listeners, in kw_config.listeners order */
 
 /** Exit code of a child that found its configuration unusable: not respawned. */
 #define KW_EXIT_FATAL_CONFIG 78
+/** Exit code of a child that failed for any other reason: respawned. */
+#define KW_EXIT_RUNTIME 1
 
 /**
  * Sets the process title to title (e.g. "keyward: worker"): prctl(PR_SET_NAME) and
@@ -68,6 +70,17 @@ int kw_proc_child_options(int argc, char **argv, bool want_slot, void (*usage)(F
  * Returns 0, or -1 with the reason logged: the child should exit.
  */
 int kw_proc_follow_master(void);
+
+/**
+ * The opening of a child's main(): titles the process "keyward: ROLE" (argv then
+ * points to copies), parses its command line (kw_proc_child_options), logs as ROLE
+ * to KW_FD_ERROR_LOG (a copy of stderr when the master passed no log file, so that
+ * CTL_REOPEN_LOGS replaces it in place and the number is never reused) and follows
+ * the master (kw_proc_follow_master); with --check, it stops after the command line.
+ * Returns 0, or the code the child exits with.
+ */
+int kw_proc_child_start(int argc, char **argv, const char *role, bool want_slot,
+                        void (*usage)(FILE *out), struct kw_child_options *opt);
 
 /**
  * For a child: reads the configuration snapshot on KW_FD_CONFIG (then closes it),

@@ -6,8 +6,6 @@
  * filesystem), starts its signing threads, locks the sandbox (seccomp), says
  * CTL_READY and serves worker channels until the master goes away or stops it.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +19,6 @@
 #include "proc.h"
 #include "sandbox.h"
 #include "service.h"
-
-#define EXIT_RUNTIME 1
 
 static void
 usage(FILE *out)
@@ -42,19 +38,6 @@ usage(FILE *out)
 	        KW_FD_CONTROL, KW_FD_CONFIG);
 }
 
-/*
- * Logs always go to KW_FD_ERROR_LOG, a copy of stderr when the master passed no log
- * file, so that CTL_REOPEN_LOGS replaces it in place and the number is never reused.
- */
-static int
-open_log(void)
-{
-	if (fcntl(KW_FD_ERROR_LOG, F_GETFD) < 0 && dup3(2, KW_FD_ERROR_LOG, O_CLOEXEC) < 0)
-		return -1;
-	kw_log_init("signer", KW_FD_ERROR_LOG, KW_LOG_NOTICE);
-	return 0;
-}
-
 static int
 run(const struct kw_child_options *opt)
 {
@@ -62,7 +45,7 @@ run(const struct kw_child_options *opt)
 	struct signer_service *svc = NULL;
 	struct kw_config *cfg;
 	char err[512];
-	int rc, status = EXIT_RUNTIME;
+	int rc, status = KW_EXIT_RUNTIME;
 
 	cfg = kw_proc_read_config(opt->config);
 	if (!cfg)
@@ -70,14 +53,14 @@ run(const struct kw_child_options *opt)
 	rc = signer_keys_load(cfg, &keys, err, sizeof(err));
 	if (rc) {
 		kw_log_err("%s", err);
-		status = rc == KW_ERR_NOMEM || rc == KW_ERR_INTERNAL ? EXIT_RUNTIME
+		status = rc == KW_ERR_NOMEM || rc == KW_ERR_INTERNAL ? KW_EXIT_RUNTIME
 		                                                     : KW_EXIT_FATAL_CONFIG;
 		goto out;
 	}
 	rc = signer_sandbox_enter(cfg->signer.user, err, sizeof(err));
 	if (rc) {
 		kw_log_err("sandbox: %s", err);
-		status = rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : EXIT_RUNTIME;
+		status = rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : KW_EXIT_RUNTIME;
 		goto out;
 	}
 	if (signer_service_start(cfg, &keys, KW_FD_CONTROL, &svc) != 0)
@@ -125,17 +108,9 @@ int
 main(int argc, char **argv)
 {
 	struct kw_child_options opt = {0};
-	int rc;
+	int rc = kw_proc_child_start(argc, argv, "signer", false, usage, &opt);
 
-	kw_proc_set_title(argc, argv, "keyward: signer"); /* argv[] then points to copies */
-	rc = kw_proc_child_options(argc, argv, false, usage, &opt);
 	if (rc)
 		return rc;
-	if (opt.check)
-		return check(&opt);
-	if (open_log() < 0)
-		return EXIT_RUNTIME;
-	if (kw_proc_follow_master() < 0)
-		return EXIT_RUNTIME;
-	return run(&opt);
+	return opt.check ? check(&opt) : run(&opt);
 }

@@ -25,8 +25,6 @@
 #include "toytls_wire.h"
 #include "worker.h"
 
-#define EXIT_RUNTIME 1
-
 /* What the worker loads before its loop starts; freed by startup_free(). */
 struct startup {
 	struct kw_config *cfg;
@@ -142,42 +140,42 @@ startup(struct startup *s, const char *path)
 	const struct kw_config *cfg = s->cfg;
 	s->identities = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*s->identities));
 	if (s->identities == NULL)
-		return EXIT_RUNTIME;
+		return KW_EXIT_RUNTIME;
 	for (size_t i = 0; i < cfg->n_servers; i++) {
 		if (!cfg->servers[i].has_tls)
 			continue;
 		rc = identity_load(cfg, &cfg->servers[i], &s->identities[i], err, sizeof(err));
 		if (rc) {
 			kw_log_err("certificate: %s", err);
-			return rc == KW_ERR_NOMEM ? EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;
+			return rc == KW_ERR_NOMEM ? KW_EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;
 		}
 	}
 	rc = mime_table_load(cfg->mime_types, &s->mime, err, sizeof(err));
 	if (rc) {
 		kw_log_err("mime_types: %s", err);
-		return rc == KW_ERR_NOMEM ? EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;
+		return rc == KW_ERR_NOMEM ? KW_EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;
 	}
 	bool access = cfg->access_log != NULL && fcntl(KW_FD_ACCESS_LOG, F_GETFD) >= 0;
 	access_log_init(&s->access_log, access ? KW_FD_ACCESS_LOG : -1);
 	s->worker = calloc(1, sizeof(*s->worker));
 	if (s->worker == NULL)
-		return EXIT_RUNTIME;
+		return KW_EXIT_RUNTIME;
 	rc = worker_init(s->worker, cfg, s->mime, s->identities, &s->access_log, err, sizeof(err));
 	if (rc) {
 		kw_log_err("worker_init: %s", err);
-		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : EXIT_RUNTIME;
+		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : KW_EXIT_RUNTIME;
 	}
 	rc = kw_proc_drop_privileges(cfg->user, err, sizeof(err));
 	if (rc) {
 		kw_log_err("user: %s", err);
-		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : EXIT_RUNTIME;
+		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : KW_EXIT_RUNTIME;
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		kw_log_err("startup: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		return EXIT_RUNTIME;
+		return KW_EXIT_RUNTIME;
 	}
 	if (kw_proc_follow_master() < 0)
-		return EXIT_RUNTIME;
+		return KW_EXIT_RUNTIME;
 	return 0;
 }
 
@@ -188,20 +186,15 @@ main(int argc, char **argv)
 	struct startup s = {0};
 	int rc;
 
-	kw_proc_set_title(argc, argv, "keyward: worker"); /* argv[] then points to copies */
-	rc = kw_proc_child_options(argc, argv, true, usage, &opt);
+	signals_init();
+	rc = kw_proc_child_start(argc, argv, "worker", true, usage, &opt);
 	if (rc)
 		return rc;
-	signals_init();
-	kw_log_init("worker", fcntl(KW_FD_ERROR_LOG, F_GETFD) >= 0 ? KW_FD_ERROR_LOG : 2,
-	            KW_LOG_NOTICE);
-	if (kw_proc_follow_master() < 0)
-		return EXIT_RUNTIME;
 	rc = startup(&s, opt.config);
 	if (rc == 0) {
 		kw_log_info("worker: slot %s, generation %s: %zu listeners, ready", opt.slot,
 		            opt.generation ? opt.generation : "?", s.cfg->n_listeners);
-		rc = worker_run(s.worker) == 0 ? 0 : EXIT_RUNTIME;
+		rc = worker_run(s.worker) == 0 ? 0 : KW_EXIT_RUNTIME;
 	}
 	startup_free(&s);
 	return rc;
