@@ -112,8 +112,8 @@ gen_start(struct master *m, struct generation *gen, char *err, size_t err_len)
 
 	gen->state = GEN_STARTING;
 	gen->ready_deadline_ms = kw_now_ms() + MASTER_READY_TIMEOUT_MS;
-	for (size_t i = 0; i <= gen->n_workers; i++) {
-		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];
+	for (size_t i = 0; i < gen_n_children(gen); i++) {
+		struct child *c = gen_child(gen, i);
 
 		if (child_spawn(m, c) < 0) {
 			snprintf(err, err_len, "cannot start %s",
@@ -122,6 +122,18 @@ gen_start(struct master *m, struct generation *gen, char *err, size_t err_len)
 		}
 	}
 	return KW_OK;
+}
+
+size_t
+gen_n_children(const struct generation *gen)
+{
+	return gen->n_workers + 1;
+}
+
+struct child *
+gen_child(struct generation *gen, size_t i)
+{
+	return i == 0 ? &gen->signer : &gen->workers[i - 1];
 }
 
 bool
@@ -189,8 +201,8 @@ gen_terminate(struct generation *gen)
 
 	gen->state = GEN_DRAINING;
 	listeners_close(&gen->listeners);
-	for (size_t i = 0; i <= gen->n_workers; i++) {
-		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];
+	for (size_t i = 0; i < gen_n_children(gen); i++) {
+		struct child *c = gen_child(gen, i);
 
 		stop_slot(c);
 		if (c->pid > 0 && (c->kill_at_ms == 0 || c->kill_at_ms > kill_at))
@@ -238,8 +250,8 @@ gen_reopen_logs(struct generation *gen)
 	if (reopen_one(cfg, "access_log", cfg->access_log_line, cfg->access_log,
 	               &gen->access_log_fd) < 0)
 		rc = KW_ERR_ARGUMENT;
-	for (size_t i = 0; i <= gen->n_workers; i++) {
-		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];
+	for (size_t i = 0; i < gen_n_children(gen); i++) {
+		struct child *c = gen_child(gen, i);
 		int fds[2] = {gen->error_log_fd >= 0 ? gen->error_log_fd : STDERR_FILENO,
 		              gen->access_log_fd};
 		size_t n = c->role == CHILD_WORKER && gen->access_log_fd >= 0 ? 2 : 1;

@@ -506,8 +506,8 @@ check_ready_deadline(struct master *m, unsigned long long now)
 
 	if (!gen || now < gen->ready_deadline_ms)
 		return;
-	for (size_t i = 0; i <= gen->n_workers; i++) {
-		struct child *c = i == 0 ? &gen->signer : &gen->workers[i - 1];
+	for (size_t i = 0; i < gen_n_children(gen); i++) {
+		struct child *c = gen_child(gen, i);
 
 		if (!c->ready)
 			kw_log_err(

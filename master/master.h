@@ -260,6 +260,12 @@ int gen_start(struct master *m, struct generation *gen, char *err, size_t err_le
 /** True when the signer and every worker of gen said CTL_READY. */
 bool gen_all_ready(const struct generation *gen);
 
+/** How many children gen has: its signer and its workers. */
+size_t gen_n_children(const struct generation *gen);
+
+/** Child i of gen, i below gen_n_children(gen): 0 is the signer, then the workers in order. */
+struct child *gen_child(struct generation *gen, size_t i);
+
 /** Number of processes of gen still running. */
 size_t gen_live_processes(const struct generation *gen);
 
