@@ -21,6 +21,26 @@ HAVE_ANALYZE = shutil.which("systemd-analyze") is not None
 HAVE_SYSUSERS = shutil.which("systemd-sysusers") is not None
 
 
+def with_ports(text, plain_port, tls_port=None):
+    """The installed configuration on other ports; with tls_port, its toy-TLS listener
+    and certificate lines uncommented as its comments tell an administrator to do."""
+    listen = '{ address = "*"; port = 80; }'
+    if text.count(listen) != 1:
+        raise AssertionError("the installed configuration does not listen on port 80 once:\n"
+                             + text)
+    text = text.replace(listen, '{ address = "*"; port = %d; }' % plain_port)
+    if tls_port is None:
+        return text
+    tls = '#{ address = "*"; port = 443; tls = "toy"; },'
+    if text.count(tls) != 1:
+        raise AssertionError("no commented toy-TLS listener on port 443:\n" + text)
+    text = text.replace(tls, '{ address = "*"; port = %d; tls = "toy"; },' % tls_port)
+    text, n = re.subn(r"(?m)^(\s*)#(certificate(_key|_chain)? = )", r"\1\2", text)
+    if n != 3:
+        raise AssertionError("%d commented certificate lines, not 3:\n%s" % (n, text))
+    return text
+
+
 def meson_info(name):
     with open(os.path.join(kwtest.BUILD, "meson-info", "intro-%s.json" % name)) as f:
         return json.load(f)
@@ -64,6 +84,8 @@ class Layout:
             return os.path.join(self.prefix, opts[name])
 
         self.sbindir = under("sbindir")
+        self.bindir = under("bindir")
+        self.logrotate = os.path.join(under("sysconfdir"), "logrotate.d", "keyward")
         self.libexec = os.path.join(under("libexecdir"), "keyward")
         self.sysconf = os.path.join(under("sysconfdir"), "keyward")
         self.www = os.path.join(under("datadir"), "keyward", "www")
@@ -76,6 +98,7 @@ class Layout:
         self.conf = os.path.join(self.sysconf, "keyward.conf")
         self.unit = os.path.join(self.unitdir, "keyward.service")
         self.sysusers = os.path.join(self.sysusersdir, "keyward.conf")
+        self.mandir = under("mandir")
 
     def expected(self):
         """{installed path: source file or None (a built program)}."""
@@ -86,7 +109,17 @@ class Layout:
             self.conf: None,
             self.unit: None,
             self.sysusers: os.path.join(kwtest.SOURCE, "etc", "keyward.sysusers"),
+            self.logrotate: None,
+            os.path.join(self.bindir, "keyward-certs"): os.path.join(kwtest.SOURCE, "tools",
+                                                                     "keyward-certs"),
         }
+        for tool in ("keyward-get", "keyward-bench", "keyward-bench-floor", "keyward-inspect"):
+            files[os.path.join(self.bindir, tool)] = None
+        if os.path.exists(os.path.join(kwtest.BUILD, "keyward.8")):
+            for page in ("keyward.8", "keyward.conf.5", "keyward-get.1", "keyward-bench.1",
+                         "keyward-certs.1", "keyward-inspect.8"):
+                files[os.path.join(self.mandir, "man" + page[-1], page)] = \
+                    os.path.join(kwtest.BUILD, page)
         mime = os.path.join(kwtest.SOURCE, "etc", "mime.types")
         if os.path.exists(mime):
             files[os.path.join(self.sysconf, "mime.types")] = mime
@@ -154,12 +187,16 @@ class InstallTest(unittest.TestCase):
                 if source is not None:
                     self.assertEqual(read(staged), read(source))
         for path in (lay.keyward, os.path.join(lay.libexec, "keyward-worker"),
-                     os.path.join(lay.libexec, "keyward-signer")):
+                     os.path.join(lay.libexec, "keyward-signer"),
+                     *(os.path.join(lay.bindir, tool) for tool in
+                       ("keyward-certs", "keyward-get", "keyward-bench", "keyward-bench-floor",
+                        "keyward-inspect"))):
             self.assertTrue(os.access(self.staged(path), os.X_OK), path + " is not executable")
 
     def test_nothing_installed_elsewhere(self):
         lay = self.layout
-        roots = (lay.prefix, lay.sysconf, lay.unitdir, lay.sysusersdir)
+        roots = (lay.prefix, lay.sysconf, lay.unitdir, lay.sysusersdir,
+                 os.path.dirname(lay.logrotate))
         for top, _, names in os.walk(self.destdir):
             for name in names:
                 path = "/" + os.path.relpath(os.path.join(top, name), self.destdir)
@@ -174,32 +211,65 @@ class InstallTest(unittest.TestCase):
         self.assertRegex(text, r'(?m)^\s*root = "%s";' % re.escape(lay.www))
         certs = re.escape(lay.certs)
         for key in ("certificate", "certificate_key"):
-            self.assertRegex(text, r'(?m)^\s*%s = "%s/[^"/]+\.pem";' % (key, certs))
-        self.assertRegex(text, r'(?m)^\s*certificate_chain = \[ "%s/' % certs)
+            self.assertRegex(text, r'(?m)^\s*#%s = "%s/[^"/]+\.pem";' % (key, certs))
+        self.assertRegex(text, r'(?m)^\s*#certificate_chain = \[ "%s/' % certs)
         self.assertNotIn("../", text)
         sample = read(os.path.join(kwtest.SOURCE, "etc", "keyward.conf")).decode()
         back = text.replace(lay.www, "../www").replace('"%s/' % lay.certs, '"certs/')
+        back = back.replace(lay.sysconf, "/etc/keyward")
         mime = os.path.join(lay.sysconf, "mime.types")
         if os.path.exists(self.staged(mime)):
             line = 'mime_types = "%s";' % mime
             self.assertRegex(text, r"(?m)^" + re.escape(line) + "$")
-            back = back.replace(line, '#mime_types = "/etc/mime.types";')
+            back = back.replace(line.replace(lay.sysconf, "/etc/keyward"),
+                                '#mime_types = "/etc/mime.types";')
         self.assertEqual(back, sample, "the installed configuration differs from the sample "
                          "in more than its paths")
 
-    @unittest.skipUnless(kwtest.IS_ROOT, "needs root: a mount namespace and the users")
-    def test_installed_config_checks_with_installed_files(self):
-        """-t runs the installed keyward-signer to check the keys: in the installed tree,
-        at its prefix, the sample configuration checks with the staged certificates."""
+    def check_installed_config(self, text):
+        """keyward -t on text, in the installed tree at its prefix (-t runs the installed
+        keyward-signer to check the keys)."""
         self.need_prefix_namespace()
-        self.staged_certs()
         conf = os.path.join(self.scratch, "check.conf")
         with open(conf, "w") as f:
-            f.write(self.staged_text(read(self.staged(self.layout.conf)).decode()))
-        res = subprocess.run(self.at_prefix(self.layout.keyward, "-t", "-c", conf),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            f.write(self.staged_text(text))
+        return subprocess.run(self.at_prefix(self.layout.keyward, "-t", "-c", conf),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    @unittest.skipUnless(kwtest.IS_ROOT, "needs root: a mount namespace and the users")
+    def test_installed_config_checks_without_certificates(self):
+        """As installed it needs nothing else: plain HTTP on port 80, toy-TLS commented."""
+        text = read(self.staged(self.layout.conf)).decode()
+        installed = meson_info("installed").values()
+        self.assertFalse([p for p in installed if p.startswith(self.layout.certs + "/")],
+                         "certificates installed")
+        self.assertRegex(text, r'(?m)^      \{ address = "\*"; port = 80; \}$')
+        self.assertNotRegex(text, r'(?m)^\s*[^#\s].*tls = ')
+        res = self.check_installed_config(text)
         self.assertEqual(res.returncode, 0, res.stdout)
         self.assertIn("is ok", res.stdout)
+
+    @unittest.skipUnless(kwtest.IS_ROOT, "needs root: a mount namespace and the users")
+    def test_installed_config_with_toy_tls_enabled_as_its_comments_say(self):
+        text = with_ports(read(self.staged(self.layout.conf)).decode(), 80, 443)
+        if not os.path.exists(self.staged(self.layout.certs)):
+            res = self.check_installed_config(text)
+            self.assertEqual(res.returncode, 1, "checks without certificates: " + res.stdout)
+            self.assertIn("server_cert.pem", res.stdout)
+        self.staged_certs()
+        res = self.check_installed_config(text)
+        self.assertEqual(res.returncode, 0, res.stdout)
+        self.assertIn("is ok", res.stdout)
+
+    def test_logrotate_reopens_the_installed_master(self):
+        lay = self.layout
+        text = read(self.staged(lay.logrotate)).decode()
+        self.assertIn("%s -s reopen -c %s " % (lay.keyward, lay.conf), text)
+        if shutil.which("logrotate"):
+            res = subprocess.run(["logrotate", "--debug", self.staged(lay.logrotate)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            self.assertEqual(res.returncode, 0, res.stdout)
+            self.assertNotRegex(res.stdout, r"(?i)error", res.stdout)
 
     # -- sysusers.d -----------------------------------------------------------------------
 
@@ -235,6 +305,12 @@ class InstallTest(unittest.TestCase):
         self.assertEqual(self.unit_lines("RuntimeDirectory"), ["keyward"])
         self.assertNotIn("@", read(self.staged(lay.unit)).decode().replace("@system-service", ""))
 
+    def test_unit_documentation_and_ordering(self):
+        self.assertEqual(self.unit_lines("Documentation"), ["man:keyward(8) man:keyward.conf(5)"])
+        self.assertEqual(self.unit_lines("After"),
+                         ["network-online.target remote-fs.target nss-lookup.target"])
+        self.assertEqual(self.unit_lines("Wants"), ["network-online.target"])
+
     @unittest.skipUnless(HAVE_ANALYZE, "systemd-analyze is missing (apt-get install systemd)")
     def test_systemd_analyze_verify_is_silent(self):
         # verify checks that the commands exist: a copy of the unit points at the files
@@ -245,8 +321,10 @@ class InstallTest(unittest.TestCase):
         with open(unit, "w") as f:
             f.write(self.staged_text(read(self.staged(self.layout.unit)).decode()))
         self.assertNotEqual(read(unit), read(self.staged(self.layout.unit)))
+        # Documentation=man:... is checked with man: the pages installed under DESTDIR.
         res = subprocess.run(["systemd-analyze", "verify", unit], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                             stderr=subprocess.STDOUT, text=True,
+                             env=dict(os.environ, MANPATH=self.staged(self.layout.mandir)))
         self.assertEqual(res.returncode, 0, res.stdout)
         self.assertEqual(res.stdout.strip(), "", "systemd-analyze verify warns")
 
@@ -297,10 +375,7 @@ class InstallTest(unittest.TestCase):
         self.need_prefix_namespace()
         certs = self.staged_certs()
         plain, tls = kwtest.free_port(), kwtest.free_port()
-        text = read(self.staged(lay.conf)).decode()
-        for sample_port, port in ((8080, plain), (8443, tls)):
-            self.assertEqual(text.count("port = %d;" % sample_port), 1)
-            text = text.replace("port = %d;" % sample_port, "port = %d;" % port)
+        text = with_ports(read(self.staged(lay.conf)).decode(), plain, tls)
         # Not /run/keyward: outside systemd nothing creates it.
         text += '\npid_file = "%s";\n' % os.path.join(self.scratch, "keyward.pid")
         conf = os.path.join(self.scratch, "serve.conf")

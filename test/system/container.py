@@ -3,7 +3,8 @@
 The root file system is made once by debootstrap and cached outside the source tree
 (KW_SYSTEM_CACHE, default /var/cache/keyward-test), under a name derived from its
 package list, so that a changed list makes a new one. Each Container is a fresh copy
-of it, booted with the host's network; commands run inside with nsenter. stop() halts
+of it, booted with a network of its own (loopback only); commands run inside with
+nsenter, and host programs can be run in its network with run_in_network(). stop() halts
 the container, waits for it and removes the copy, whatever state it was left in.
 """
 
@@ -11,6 +12,7 @@ import ctypes
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,7 +20,7 @@ import tempfile
 import time
 
 SUITE = "bookworm"
-MIRROR = os.environ.get("KW_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+APT_SOURCES = ("/etc/apt/sources.list", "/etc/apt/sources.list.d")
 CACHE = os.environ.get("KW_SYSTEM_CACHE", "/var/cache/keyward-test")
 # systemd as init, and the run-time libraries of keyward's executables (procps: ps and
 # /bin/kill, which the unit's ExecReload runs).
@@ -27,7 +29,7 @@ PACKAGES = ("systemd", "systemd-sysv", "dbus", "procps", "libssl3", "libconfig9"
 # nspawn's defaults are stricter than a host's systemd: its init may not raise resource
 # limits, and its system-call allowlist leaves out memory locking and Landlock. The
 # container gets what a host gives, so that the unit's own settings are what is tested.
-NSPAWN_OPTIONS = ("--rlimit=RLIMIT_MEMLOCK=infinity", "--rlimit=RLIMIT_NOFILE=524288",
+NSPAWN_OPTIONS = ("--private-network", "--rlimit=RLIMIT_MEMLOCK=infinity", "--rlimit=RLIMIT_NOFILE=524288",
                   "--system-call-filter=@memlock landlock_create_ruleset landlock_add_rule "
                   "landlock_restrict_self")
 
@@ -44,12 +46,69 @@ def unavailable():
     for tool, package in (("systemd-nspawn", "systemd-container"), ("nsenter", "util-linux")):
         if shutil.which(tool) is None:
             return "%s is missing (apt-get install %s)" % (tool, package)
-    if not os.path.isdir(rootfs_path()) and shutil.which("debootstrap") is None:
-        return "debootstrap is missing (apt-get install debootstrap)"
+    if not os.path.isdir(rootfs_path()):
+        if shutil.which("debootstrap") is None:
+            return "debootstrap is missing (apt-get install debootstrap)"
+        if mirror() is None:
+            return ("no apt source serves %s (%s); set KW_DEBIAN_MIRROR"
+                    % (SUITE, ", ".join(APT_SOURCES)))
     probe = subprocess.run(["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork", "true"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if probe.returncode != 0:
         return "no namespaces for a container here: " + probe.stderr.strip()
+    return None
+
+
+def apt_sources(paths=APT_SOURCES):
+    """(uri, suites) of every "deb" source in the machine's apt configuration: the
+    one-line format of sources.list and *.list files, and the deb822 format of *.sources
+    files (paragraphs of Types, URIs, Suites, Enabled)."""
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(os.path.join(path, name) for name in os.listdir(path)
+                            if name.endswith((".list", ".sources")))
+        elif os.path.isfile(path):
+            files.append(path)
+    found = []
+    for path in files:
+        with open(path, errors="replace") as f:
+            text = f.read()
+        if path.endswith(".sources"):
+            for para in re.split(r"\n\s*\n", text):
+                fields, key = {}, None
+                for line in para.splitlines():
+                    if line.startswith("#") or not line.strip():
+                        continue
+                    if line[0].isspace() and key is not None:
+                        fields[key] += " " + line.strip()
+                        continue
+                    key, _, value = line.partition(":")
+                    key = key.strip().lower()
+                    fields[key] = value.strip()
+                if "deb" not in fields.get("types", "").split():
+                    continue
+                if fields.get("enabled", "yes").lower() == "no":
+                    continue
+                for uri in fields.get("uris", "").split():
+                    found.append((uri, fields.get("suites", "").split()))
+        else:
+            for line in text.splitlines():
+                words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
+                if len(words) >= 3 and words[0] == "deb":
+                    found.append((words[1], [words[2]]))
+    return found
+
+
+def mirror():
+    """The Debian mirror debootstrap fetches SUITE from: KW_DEBIAN_MIRROR, else the first
+    "deb" source of this machine's apt configuration that serves SUITE itself (not its
+    -updates or -security suites), as apt itself would use it; None when there is none."""
+    if os.environ.get("KW_DEBIAN_MIRROR"):
+        return os.environ["KW_DEBIAN_MIRROR"]
+    for uri, suites in apt_sources():
+        if SUITE in suites:
+            return uri
     return None
 
 
@@ -81,16 +140,17 @@ def rootfs():
 def make_rootfs(root):
     os.chmod(root, 0o755)
     log = os.path.join(CACHE, "debootstrap.log")
+    source = mirror()
     with open(log, "w") as out:
         res = subprocess.run(["debootstrap", "--variant=minbase",
-                              "--include=" + ",".join(PACKAGES), SUITE, root, MIRROR],
+                              "--include=" + ",".join(PACKAGES), SUITE, root, source],
                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                              timeout=DEBOOTSTRAP_TIMEOUT)
     if res.returncode != 0:
         with open(log) as f:
             tail = f.read()[-3000:]
         raise RuntimeError("debootstrap %s from %s failed (%d):\n%s"
-                           % (SUITE, MIRROR, res.returncode, tail))
+                           % (SUITE, source, res.returncode, tail))
     for top in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for entry in os.scandir(os.path.join(root, top)):
             if entry.is_file(follow_symlinks=False):
@@ -212,6 +272,13 @@ class Container:
             raise AssertionError("in the container, %s exited %d:\n%s%s"
                                  % (" ".join(cmd), res.returncode, res.stdout, res.stderr))
         return res
+
+    def run_in_network(self, *cmd, timeout=60):
+        """Runs a host program in the container's network namespace only (so that it
+        reaches the container's 127.0.0.1); returns the CompletedProcess, bytes."""
+        return subprocess.run(["nsenter", "-t", str(self.init_pid), "-n", "--", *cmd],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout)
 
     def stop(self):
         """Halts the container (SIGTERM to systemd-nspawn asks its systemd to power off;

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """keyward under a real systemd: installed by `meson install` (prefix /usr) into a fresh
 Debian 12 container booted by systemd-nspawn, its users made by its sysusers.d file, and
-driven as an administrator would, with systemctl and journalctl: start, the processes'
-users, cgroup and hardening, keyward-inspect, reloads (a new location, a rotated
+driven as an administrator would, with systemctl and journalctl: the installed package
+serving its site on port 80 with no edit, start, the processes' users, cgroup and hardening, keyward-inspect, reloads (a new location, a rotated
 certificate, a broken edit), journal priorities, stop, a start that fails its
 configuration check, and systemd-analyze security.
 
@@ -22,7 +22,7 @@ import unittest
 
 import container
 import kwtest
-from test_install import MAX_EXPOSURE
+from test_install import MAX_EXPOSURE, with_ports
 
 PREFIX_USR_BUILD = os.environ.get("KEYWARD_SYSTEM_BUILD",
                                   os.path.join(kwtest.BUILD, "test", "system", "prefix-usr"))
@@ -112,30 +112,43 @@ class SystemdTest(unittest.TestCase):
         if res.returncode != 0:
             raise AssertionError("meson install into the container failed:\n" + res.stdout)
 
-        # The administrator's part: certificates in /etc/keyward/certs (the CA keys kept
-        # elsewhere), and ports that are free on this host, whose network the container
-        # shares.
-        cls.pki = make_pki(os.path.join(cls.scratch, "pki"), "rsa")
-        cls.root_pem = os.path.join(cls.pki, "root_cert.pem")
-        cls.plain_port, cls.tls_port = kwtest.free_port(), kwtest.free_port()
-        text = read(box.path(CONF)).decode()
-        for sample, port in ((8080, cls.plain_port), (8443, cls.tls_port)):
-            if text.count("port = %d;" % sample) != 1:
-                raise AssertionError("the installed %s does not listen on port %d once:\n%s"
-                                     % (CONF, sample, text))
-            text = text.replace("port = %d;" % sample, "port = %d;" % port)
-        cls.installed_conf = text
-        write(box.path(EXTRA_ROOT + "/hello.txt"), "hello from a new location\n")
         cls.index = read(os.path.join(kwtest.SOURCE, "www", "index.html"))
+        cls.pristine_conf = read(box.path(CONF)).decode()
 
         state = box.boot()
         log("container %s booted (%s) in %.1f s since the suite started"
             % (box.name, state, time.monotonic() - started))
         if state != "running":
             log(box.run("systemctl", "--failed", "--no-pager", check=False).stdout)
+        cls.as_installed = cls.start_as_installed()
+
+        # The administrator's part, for the other tests: certificates in /etc/keyward/certs
+        # (the CA keys kept elsewhere) and the toy-TLS listener enabled as the installed
+        # configuration's comments say, on other ports.
+        cls.pki = make_pki(os.path.join(cls.scratch, "pki"), "rsa")
+        cls.root_pem = os.path.join(cls.pki, "root_cert.pem")
+        cls.plain_port, cls.tls_port = kwtest.free_port(), kwtest.free_port()
+        cls.installed_conf = with_ports(cls.pristine_conf, cls.plain_port, cls.tls_port)
+        write(box.path(EXTRA_ROOT + "/hello.txt"), "hello from a new location\n")
         cls.no_memlock = cls.why_no_memlock()
         if cls.no_memlock:
             log("the signer's locked memory is not checked: " + cls.no_memlock)
+
+    @classmethod
+    def start_as_installed(cls):
+        """What a fresh install does with no edit at all: `systemctl start keyward`, its
+        state, and GET http://127.0.0.1/ (port 80) from inside the container's network.
+        Stops keyward again; returns {start, state, get, journal, conf_after, certs}."""
+        box = cls.box
+        start = box.run("systemctl", "start", UNIT, check=False, timeout=60)
+        state = box.run("systemctl", "is-active", UNIT, check=False).stdout.strip()
+        get = box.run_in_network(kwtest.KEYWARD_GET, "http://127.0.0.1/")
+        journal = box.run("journalctl", "-u", UNIT, "--no-pager", "-n", "40",
+                          check=False).stdout
+        box.run("systemctl", "stop", UNIT, check=False, timeout=60)
+        return {"start": start, "state": state, "get": get, "journal": journal,
+                "conf_after": read(box.path(CONF)).decode(),
+                "certs": os.path.exists(box.path(CERTS))}
 
     @classmethod
     def why_no_memlock(cls):
@@ -249,7 +262,7 @@ class SystemdTest(unittest.TestCase):
                    "toytls://127.0.0.1:%d%s" % (self.tls_port, path)]
         else:
             cmd = [kwtest.KEYWARD_GET, "http://127.0.0.1:%d%s" % (self.plain_port, path)]
-        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        return self.box.run_in_network(*cmd)
 
     def assert_served(self, path, body, **kw):
         res = self.get(path, **kw)
@@ -293,6 +306,19 @@ class SystemdTest(unittest.TestCase):
             % EXTRA_ROOT, 1)
 
     # -- start ----------------------------------------------------------------------------
+
+    def test_installed_package_serves_at_once(self):
+        """meson install, boot, systemctl start: the default site on port 80, no edit."""
+        got = self.as_installed
+        self.assertEqual(got["start"].returncode, 0,
+                         "systemctl start failed: %s\n%s" % (got["start"].stderr, got["journal"]))
+        self.assertEqual(got["state"], "active", got["journal"])
+        self.assertEqual(got["get"].returncode, 0,
+                         "GET http://127.0.0.1/ failed: %s\n%s"
+                         % (got["get"].stderr.decode(errors="replace"), got["journal"]))
+        self.assertEqual(got["get"].stdout, self.index)
+        self.assertEqual(got["conf_after"], self.pristine_conf, "the configuration changed")
+        self.assertFalse(got["certs"], "certificates appeared")
 
     def test_start_serves_plain_http_and_toy_tls(self):
         self.assert_serves_site()
