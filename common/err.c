@@ -55,6 +55,8 @@ kw_strerror(int err)
 	case KW_ERR_UNSUPPORTED_KEY: return "unsupported key type";
 	case KW_ERR_SIGN_FAILED: return "signer refused or failed the signature";
 	case KW_ERR_SIGN_TIMEOUT: return "signer did not answer in time";
+	case KW_ERR_TLS_HANDSHAKE: return "TLS handshake failed";
+	case KW_ERR_TLS_RECORD: return "TLS record refused";
 	}
 	return "unknown error";
 }

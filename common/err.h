@@ -69,6 +69,10 @@ enum kw_err {
 	/* server side */
 	KW_ERR_SIGN_FAILED = -1040,      /* the signer refused or failed the signing request */
 	KW_ERR_SIGN_TIMEOUT = -1041,     /* the signer did not answer within the signing timeout */
+
+	/* TLS 1.3 (libssl) */
+	KW_ERR_TLS_HANDSHAKE = -1050,    /* libssl failed the handshake (an alert was queued) */
+	KW_ERR_TLS_RECORD = -1051,       /* libssl refused a record after the handshake */
 };
 
 /** The family of a code: which of the ranges above it lies in. */

@@ -1,0 +1,679 @@
+/*
+ * session.c - TLS 1.3 server sessions over memory BIOs, with the CertificateVerify
+ * signature parked in an async job until the signer answers.
+ *
+ * The signing function the provider calls (session_sign) runs on the job's fibre,
+ * inside SSL_do_handshake(): the session that called SSL_do_handshake() is the one
+ * whose handshake signs, so drive() names it in `signing_session` for the duration of
+ * the call and session_sign() takes it from there before it first pauses. The worker
+ * is single-threaded; that variable is the only link between libssl's callback and
+ * the session, since the provider sees no SSL object.
+ *
+ * A job is held from the pause until the handshake call that follows the outcome
+ * returns; each time one is let go, the oldest session queued for a job is woken.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <openssl/async.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "err.h"
+#include "log.h"
+#include "provider.h"
+
+#define READ_CHUNK 16384u
+
+static const unsigned char alpn_http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+static const unsigned char session_id_context[] = "keyward";
+
+enum sign_state {
+	SIGN_NONE,   /* no signature asked */
+	SIGN_WANTED, /* the job is paused on the request */
+	SIGN_DONE,   /* the signature is in sig */
+	SIGN_FAILED, /* sign_err says why */
+};
+
+struct tls13_session {
+	struct tls13_engine *e;
+	struct tls13_session_params p;
+	SSL *ssl;
+	BIO *rbio, *wbio; /* owned by ssl */
+	struct kw_buf wire, plain;
+	bool established, parked, queued;
+	bool signed_cv; /* the CertificateVerify is made: no job is needed any more */
+	int err;
+	const char *detail;
+	enum sign_state sign_state;
+	int sign_err;
+	struct sp_sign_request want;
+	uint8_t sig[TT_MAX_SIGNATURE_LEN];
+	size_t sig_len;
+	TAILQ_ENTRY(tls13_session) queue_link;
+};
+
+struct tls13_engine {
+	SSL_CTX **ctx; /* by server index; NULL: no certificate */
+	size_t n_servers;
+	struct tls13_settings settings; /* strings owned */
+	bool have_keys, have_previous;
+	struct tls13_ticket_key current, previous;
+	size_t n_parked, n_queued;
+	TAILQ_HEAD(, tls13_session) queue;
+};
+
+static struct tls13_session *signing_session;
+static int session_index = -1;
+
+static int
+session_sign(const struct sp_sign_request *req, uint8_t *sig, size_t *sig_len)
+{
+	struct tls13_session *s = signing_session;
+
+	if (s == NULL || ASYNC_get_current_job() == NULL)
+		return KW_ERR_STATE;
+	s->want = *req;
+	s->sign_state = SIGN_WANTED;
+	while (s->sign_state == SIGN_WANTED)
+		if (ASYNC_pause_job() != 1)
+			return KW_ERR_INTERNAL;
+	if (s->sign_state != SIGN_DONE) {
+		s->sign_state = SIGN_NONE;
+		return s->sign_err;
+	}
+	memcpy(sig, s->sig, s->sig_len);
+	*sig_len = s->sig_len;
+	s->signed_cv = true;
+	OPENSSL_cleanse(s->sig, sizeof(s->sig));
+	s->sign_state = SIGN_NONE;
+	return 0;
+}
+
+/* Callbacks of every SSL_CTX. */
+
+static struct tls13_session *
+session_of(SSL *ssl)
+{
+	return SSL_get_ex_data(ssl, session_index);
+}
+
+static int
+on_servername(SSL *ssl, int *alert, void *arg)
+{
+	struct tls13_session *s = session_of(ssl);
+	size_t index = s->p.select(s->p.arg, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name));
+
+	if (index < s->e->n_servers && s->e->ctx[index] != NULL &&
+	    SSL_set_SSL_CTX(ssl, s->e->ctx[index]) == NULL) {
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int
+on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+        unsigned int inlen, void *arg)
+{
+	unsigned char *sel;
+
+	if (SSL_select_next_proto(&sel, outlen, alpn_http11, sizeof(alpn_http11), in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int
+ticket_mac_init(EVP_MAC_CTX *hctx, const struct tls13_ticket_key *k)
+{
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof(k->hmac)),
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+	    OSSL_PARAM_construct_end(),
+	};
+	return EVP_MAC_CTX_set_params(hctx, params);
+}
+
+/* Encrypts new tickets with the current key; decrypts with the current or previous one. */
+static int
+on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
+              EVP_MAC_CTX *hctx, int enc)
+{
+	const struct tls13_engine *e = session_of(ssl)->e;
+	const struct tls13_ticket_key *k = NULL;
+
+	if (!e->have_keys)
+		return 0;
+	if (enc) {
+		k = &e->current;
+		memcpy(name, k->name, sizeof(k->name));
+		if (RAND_bytes(iv, 16) != 1 ||
+		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1 ||
+		    ticket_mac_init(hctx, k) != 1)
+			return -1;
+		return 1;
+	}
+	if (memcmp(name, e->current.name, sizeof(e->current.name)) == 0)
+		k = &e->current;
+	else if (e->have_previous && memcmp(name, e->previous.name, sizeof(e->previous.name)) == 0)
+		k = &e->previous;
+	if (k == NULL)
+		return 0; /* unknown key: a full handshake */
+	if (ticket_mac_init(hctx, k) != 1 ||
+	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
+		return -1;
+	return k == &e->current ? 1 : 2; /* 2: issue a ticket under the current key */
+}
+
+/* The engine. */
+
+static int
+ctx_new(const struct tls13_settings *st, SSL_CTX **out, char *err, size_t err_len)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL) {
+		snprintf(err, err_len, "SSL_CTX_new failed");
+		return KW_ERR_NOMEM;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ASYNC | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_session_id_context(ctx, session_id_context, sizeof(session_id_context) - 1);
+	SSL_CTX_set_tlsext_servername_callback(ctx, on_servername);
+	SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
+	SSL_CTX_set_max_early_data(ctx, 0);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	if (st->session_tickets) {
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key);
+		SSL_CTX_set_num_tickets(ctx, 1);
+	} else {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+	}
+	if (st->ciphersuites != NULL && SSL_CTX_set_ciphersuites(ctx, st->ciphersuites) != 1) {
+		snprintf(err, err_len, "ciphersuites \"%s\": no suite libssl knows",
+		         st->ciphersuites);
+		goto fail;
+	}
+	if (st->groups != NULL && SSL_CTX_set1_groups_list(ctx, st->groups) != 1) {
+		snprintf(err, err_len, "groups \"%s\": a group libssl does not know", st->groups);
+		goto fail;
+	}
+	*out = ctx;
+	return 0;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return KW_ERR_ARGUMENT;
+}
+
+int
+tls13_engine_new(const struct tls13_settings *settings, size_t n_servers, struct tls13_engine **out,
+                 char *err, size_t err_len)
+{
+	static bool provider_loaded;
+	struct tls13_engine *e = calloc(1, sizeof(*e));
+	SSL_CTX *probe = NULL;
+
+	if (e == NULL || (e->ctx = calloc(n_servers ? n_servers : 1, sizeof(*e->ctx))) == NULL) {
+		free(e);
+		snprintf(err, err_len, "out of memory");
+		return KW_ERR_NOMEM;
+	}
+	e->n_servers = n_servers;
+	TAILQ_INIT(&e->queue);
+	e->settings = *settings;
+	e->settings.ciphersuites = settings->ciphersuites ? strdup(settings->ciphersuites) : NULL;
+	e->settings.groups = settings->groups ? strdup(settings->groups) : NULL;
+	if ((settings->ciphersuites && !e->settings.ciphersuites) ||
+	    (settings->groups && !e->settings.groups)) {
+		snprintf(err, err_len, "out of memory");
+		tls13_engine_free(e);
+		return KW_ERR_NOMEM;
+	}
+	if (!provider_loaded && tls13_provider_load(session_sign) != 0) {
+		snprintf(err, err_len, "cannot load the keyward provider");
+		tls13_engine_free(e);
+		return KW_ERR_INTERNAL;
+	}
+	provider_loaded = true;
+	if (session_index < 0)
+		session_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (ASYNC_init_thread(settings->max_parked ? settings->max_parked : 1, 0) != 1) {
+		snprintf(err, err_len, "cannot set up the async job pool");
+		tls13_engine_free(e);
+		return KW_ERR_INTERNAL;
+	}
+	int rc = ctx_new(&e->settings, &probe, err, err_len); /* the settings are checked once */
+	SSL_CTX_free(probe);
+	if (rc) {
+		tls13_engine_free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+/* Adds the PEM certificates of path to ctx's chain. */
+static int
+add_chain_file(SSL_CTX *ctx, const char *path, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x;
+	int n = 0;
+
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return KW_ERR_ARGUMENT;
+	}
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			break;
+		}
+		n++;
+	}
+	fclose(f);
+	ERR_clear_error();
+	if (n == 0) {
+		snprintf(err, err_len, "%s: no PEM certificate", path);
+		return KW_ERR_ARGUMENT;
+	}
+	return 0;
+}
+
+int
+tls13_engine_add_server(struct tls13_engine *e, size_t index, const char *cert,
+                        const char *const *chain, size_t n_chain, uint32_t key_id, char *err,
+                        size_t err_len)
+{
+	SSL_CTX *ctx = NULL;
+	EVP_PKEY *key = NULL;
+	int rc = index < e->n_servers ? ctx_new(&e->settings, &ctx, err, err_len) : KW_ERR_ARGUMENT;
+
+	if (rc)
+		return rc;
+	rc = KW_ERR_ARGUMENT;
+	if (SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) != 1) {
+		snprintf(err, err_len, "%s: not a PEM certificate libssl accepts", cert);
+		goto out;
+	}
+	for (size_t i = 0; i < n_chain; i++)
+		if (add_chain_file(ctx, chain[i], err, err_len) != 0)
+			goto out;
+	key = tls13_provider_key(SSL_CTX_get0_certificate(ctx), key_id);
+	if (key == NULL) {
+		snprintf(err, err_len,
+		         "%s: the key is none of RSA (2048 bits or more), ECDSA P-256, "
+		         "Ed25519",
+		         cert);
+		goto out;
+	}
+	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, err_len, "%s: the signer's key does not match the certificate", cert);
+		goto out;
+	}
+	SSL_CTX_free(e->ctx[index]);
+	e->ctx[index] = ctx;
+	ctx = NULL;
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+void
+tls13_engine_set_ticket_keys(struct tls13_engine *e, const struct tls13_ticket_key *current,
+                             const struct tls13_ticket_key *previous)
+{
+	OPENSSL_cleanse(&e->current, sizeof(e->current));
+	OPENSSL_cleanse(&e->previous, sizeof(e->previous));
+	e->have_keys = current != NULL;
+	e->have_previous = previous != NULL;
+	if (current != NULL)
+		e->current = *current;
+	if (previous != NULL)
+		e->previous = *previous;
+}
+
+void
+tls13_engine_counts(const struct tls13_engine *e, size_t *parked, size_t *queued)
+{
+	*parked = e->n_parked;
+	*queued = e->n_queued;
+}
+
+void
+tls13_engine_free(struct tls13_engine *e)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < e->n_servers; i++)
+		SSL_CTX_free(e->ctx[i]);
+	free(e->ctx);
+	free((char *)e->settings.ciphersuites);
+	free((char *)e->settings.groups);
+	tls13_engine_set_ticket_keys(e, NULL, NULL);
+	ASYNC_cleanup_thread();
+	free(e);
+}
+
+/* Sessions. */
+
+struct tls13_session *
+tls13_session_new(struct tls13_engine *e, const struct tls13_session_params *params)
+{
+	struct tls13_session *s;
+
+	if (params->default_server >= e->n_servers || e->ctx[params->default_server] == NULL ||
+	    (s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->e = e;
+	s->p = *params;
+	s->ssl = SSL_new(e->ctx[params->default_server]);
+	s->rbio = BIO_new(BIO_s_mem());
+	s->wbio = BIO_new(BIO_s_mem());
+	if (s->ssl == NULL || s->rbio == NULL || s->wbio == NULL ||
+	    SSL_set_ex_data(s->ssl, session_index, s) != 1) {
+		BIO_free(s->rbio);
+		BIO_free(s->wbio);
+		SSL_free(s->ssl);
+		free(s);
+		ERR_clear_error();
+		return NULL;
+	}
+	BIO_set_mem_eof_return(s->rbio, -1);
+	if (!e->have_keys)
+		SSL_set_num_tickets(s->ssl, 0);
+	SSL_set_bio(s->ssl, s->rbio, s->wbio);
+	SSL_set_accept_state(s->ssl);
+	return s;
+}
+
+static void
+session_fail(struct tls13_session *s, int err)
+{
+	unsigned long e = ERR_peek_error();
+
+	if (s->err == 0) {
+		s->err = err;
+		s->detail = e != 0 ? ERR_reason_error_string(e) : NULL;
+	}
+	ERR_clear_error();
+}
+
+/* Moves what libssl wrote to the wire buffer. */
+static void
+drain_wire(struct tls13_session *s)
+{
+	size_t pending = BIO_ctrl_pending(s->wbio);
+
+	if (pending == 0)
+		return;
+	if (kw_buf_reserve(&s->wire, pending) != 0) {
+		session_fail(s, KW_ERR_NOMEM);
+		return;
+	}
+	int n = BIO_read(s->wbio, kw_buf_tail(&s->wire), (int)pending);
+	if (n > 0)
+		kw_buf_commit(&s->wire, (size_t)n);
+}
+
+static void
+read_plaintext(struct tls13_session *s)
+{
+	for (;;) {
+		if (kw_buf_reserve(&s->plain, READ_CHUNK) != 0) {
+			session_fail(s, KW_ERR_NOMEM);
+			return;
+		}
+		int n = SSL_read(s->ssl, kw_buf_tail(&s->plain), READ_CHUNK);
+		if (n > 0) {
+			kw_buf_commit(&s->plain, (size_t)n);
+			continue;
+		}
+		switch (SSL_get_error(s->ssl, n)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_ZERO_RETURN: /* close_notify: the socket's EOF follows */
+			ERR_clear_error();
+			return;
+		default:
+			session_fail(s, KW_ERR_TLS_RECORD);
+			return;
+		}
+	}
+}
+
+/* One job was let go: the oldest session waiting for one may go on. */
+static void
+wake_next(struct tls13_engine *e)
+{
+	struct tls13_session *next = TAILQ_FIRST(&e->queue);
+
+	if (next == NULL)
+		return;
+	TAILQ_REMOVE(&e->queue, next, queue_link);
+	next->queued = false;
+	e->n_queued--;
+	next->p.wake(next->p.arg);
+}
+
+/* Runs the handshake one step. Returns true when a job was let go. */
+static bool
+handshake_step(struct tls13_session *s)
+{
+	struct tls13_engine *e = s->e;
+	struct tls13_session *outer = signing_session;
+	bool was_parked = s->parked;
+
+	signing_session = s;
+	ERR_clear_error();
+	int r = SSL_do_handshake(s->ssl);
+	int why = r == 1 ? SSL_ERROR_NONE : SSL_get_error(s->ssl, r);
+	signing_session = outer;
+
+	s->parked = why == SSL_ERROR_WANT_ASYNC;
+	if (s->parked && !was_parked)
+		e->n_parked++;
+	else if (!s->parked && was_parked)
+		e->n_parked--;
+	switch (why) {
+	case SSL_ERROR_NONE:
+		s->established = true;
+		SSL_clear_mode(s->ssl, SSL_MODE_ASYNC);
+		break;
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		/* what is left of a signed handshake needs no job: it does not wait for one */
+		if (s->signed_cv)
+			SSL_clear_mode(s->ssl, SSL_MODE_ASYNC);
+		break;
+	case SSL_ERROR_WANT_ASYNC:
+		break;
+	case SSL_ERROR_WANT_ASYNC_JOB:
+		if (!s->queued) {
+			TAILQ_INSERT_TAIL(&e->queue, s, queue_link);
+			s->queued = true;
+			e->n_queued++;
+		}
+		break;
+	default:
+		session_fail(s, KW_ERR_TLS_HANDSHAKE);
+		break;
+	}
+	return was_parked && !s->parked;
+}
+
+/* Runs the handshake or reads records as far as the input goes; then wakes a waiter. */
+static int
+drive(struct tls13_session *s)
+{
+	bool freed = false;
+
+	if (s->err == 0 && !s->established && !s->queued)
+		freed = handshake_step(s);
+	if (s->err == 0 && s->established)
+		read_plaintext(s);
+	drain_wire(s);
+	int err = s->err;
+	if (freed)
+		wake_next(s->e);
+	return err;
+}
+
+int
+tls13_session_feed(struct tls13_session *s, const uint8_t *wire, size_t len)
+{
+	if (s->err)
+		return s->err;
+	if (len > 0 && BIO_write(s->rbio, wire, (int)len) != (int)len) {
+		session_fail(s, KW_ERR_NOMEM);
+		return s->err;
+	}
+	if (s->parked)
+		return 0; /* the handshake goes on when the signature comes */
+	return drive(s);
+}
+
+struct kw_buf *
+tls13_session_wire(struct tls13_session *s)
+{
+	return &s->wire;
+}
+
+struct kw_buf *
+tls13_session_plaintext(struct tls13_session *s)
+{
+	return &s->plain;
+}
+
+bool
+tls13_session_input_pending(const struct tls13_session *s)
+{
+	return kw_buf_size(&s->plain) > 0 || BIO_ctrl_pending(s->rbio) > 0 ||
+	       SSL_has_pending(s->ssl);
+}
+
+int
+tls13_session_protect(struct tls13_session *s, uint8_t *rec, size_t len)
+{
+	const size_t want = TLS13_RECORD_PREFIX + len + TLS13_RECORD_SUFFIX;
+
+	if (s->err)
+		return s->err;
+	if (!s->established || len == 0 || len > READ_CHUNK)
+		return KW_ERR_STATE;
+	drain_wire(s);
+	if (SSL_write(s->ssl, rec + TLS13_RECORD_PREFIX, (int)len) != (int)len) {
+		session_fail(s, KW_ERR_TLS_RECORD);
+		return s->err;
+	}
+	if (BIO_ctrl_pending(s->wbio) != want) {
+		/* not one record of the expected size: a suite with a short tag, or a key
+		 * update ahead of it; the stream cannot be kept in order here */
+		session_fail(s, KW_ERR_INTERNAL);
+		return s->err;
+	}
+	BIO_read(s->wbio, rec, (int)want);
+	return 0;
+}
+
+bool
+tls13_session_established(const struct tls13_session *s)
+{
+	return s->established;
+}
+
+bool
+tls13_session_sign_request(const struct tls13_session *s, struct sp_sign_request *req)
+{
+	if (!s->parked || s->sign_state != SIGN_WANTED)
+		return false;
+	*req = s->want;
+	return true;
+}
+
+int
+tls13_session_supply_signature(struct tls13_session *s, const uint8_t *sig, size_t len)
+{
+	if (s->sign_state != SIGN_WANTED || len == 0 || len > sizeof(s->sig))
+		return KW_ERR_STATE;
+	memcpy(s->sig, sig, len);
+	s->sig_len = len;
+	s->sign_state = SIGN_DONE;
+	return drive(s);
+}
+
+void
+tls13_session_signature_failed(struct tls13_session *s, int err)
+{
+	if (s->sign_state != SIGN_WANTED)
+		return;
+	s->sign_state = SIGN_FAILED;
+	s->sign_err = err;
+	drive(s);
+	if (s->err == KW_ERR_TLS_HANDSHAKE)
+		s->err = err; /* the reason is the signature's */
+}
+
+bool
+tls13_session_resumed(const struct tls13_session *s)
+{
+	return s->established && SSL_session_reused(s->ssl);
+}
+
+void
+tls13_session_shrink(struct tls13_session *s)
+{
+	if (kw_buf_size(&s->wire) == 0)
+		kw_buf_free(&s->wire);
+	if (kw_buf_size(&s->plain) == 0)
+		kw_buf_dispose(&s->plain);
+}
+
+int
+tls13_session_error(const struct tls13_session *s, const char **detail)
+{
+	*detail = s->detail;
+	return s->err;
+}
+
+void
+tls13_session_free(struct tls13_session *s)
+{
+	bool freed = false;
+
+	if (s == NULL)
+		return;
+	if (s->parked) {
+		s->sign_state = SIGN_FAILED;
+		s->sign_err = KW_ERR_STATE;
+		freed = handshake_step(s);
+	}
+	if (s->queued) {
+		TAILQ_REMOVE(&s->e->queue, s, queue_link);
+		s->e->n_queued--;
+	}
+	struct tls13_engine *e = s->e;
+	SSL_free(s->ssl);
+	ERR_clear_error();
+	kw_buf_free(&s->wire);
+	kw_buf_dispose(&s->plain);
+	OPENSSL_cleanse(s->sig, sizeof(s->sig));
+	free(s);
+	if (freed)
+		wake_next(e);
+}
