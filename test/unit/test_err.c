@@ -34,6 +34,8 @@ static const int kw_codes[] = {
     KW_ERR_UNSUPPORTED_KEY,
     KW_ERR_SIGN_FAILED,
     KW_ERR_SIGN_TIMEOUT,
+    KW_ERR_TLS_HANDSHAKE,
+    KW_ERR_TLS_RECORD,
 };
 #define N_KW_CODES (sizeof(kw_codes) / sizeof(kw_codes[0]))
 
