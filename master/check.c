@@ -1,11 +1,12 @@
 /*
- * check.c - `keyward -t`: everything a start checks, short of binding the listeners
+ * check.c - `keyward -t` (and -T): everything a start checks, short of binding the listeners
  * and serving. The master reads the file, the certificates and opens the log files
  * as it would at start, and warns when the descriptor limit cannot fit; the keys are
  * loaded by keyward-signer in check mode, since the master never reads a key.
  */
 #include "master.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,7 +16,7 @@
 #define ERR_LEN 1024
 
 int
-master_check(const char *path)
+master_check(const char *path, bool dump)
 {
 	struct master m = {.epoll_fd = -1, .signal_fd = -1, .log_fd = -1};
 	struct kw_config *cfg = NULL;
@@ -35,6 +36,10 @@ master_check(const char *path)
 		kw_print_error("%s", err);
 	if (rc == 0)
 		rc = child_run_check(&m, gen);
+	if (rc == 0 && dump && config_print(stdout, gen->cfg) < 0) {
+		kw_print_error("cannot write the configuration to stdout");
+		rc = -EIO;
+	}
 	children_release(&m);
 	if (gen)
 		gen_free(gen);
@@ -42,6 +47,6 @@ master_check(const char *path)
 		kw_print_error("configuration %s test failed", path);
 		return EXIT_FAILURE;
 	}
-	printf("keyward: configuration %s is ok\n", path);
+	fprintf(dump ? stderr : stdout, "keyward: configuration %s is ok\n", path);
 	return EXIT_SUCCESS;
 }

@@ -31,7 +31,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: keyward [-c FILE] [-t | -s SIGNAL]\n"
+	        "Usage: keyward [-c FILE] [-t | -T | -s SIGNAL]\n"
 	        "       keyward -v | -h\n"
 	        "\n"
 	        "Runs the keyward web server in the foreground: a master process, one signer\n"
@@ -41,6 +41,8 @@ usage(FILE *out)
 	        "  -c, --config FILE   configuration file (default: %s)\n"
 	        "  -t, --test          check the configuration as a start would (certificates,\n"
 	        "                      keys through keyward-signer, log files) and exit\n"
+	        "  -T, --dump          check as -t does, then print the configuration resolved\n"
+	        "                      (defaults filled in, paths absolute) on stdout\n"
 	        "  -s, --signal SIGNAL send SIGNAL to the master named by the configuration's\n"
 	        "                      pid_file, and exit:\n"
 	        "                        reload  re-read the configuration (SIGHUP)\n"
@@ -91,20 +93,24 @@ main(int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"config", required_argument, NULL, 'c'}, {"test", no_argument, NULL, 't'},
+	    {"dump", no_argument, NULL, 'T'},
 	    {"signal", required_argument, NULL, 's'}, {"version", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	const char *path = KW_SYSCONFDIR "/keyward.conf", *sig = NULL;
-	bool test = false;
+	bool test = false, dump = false;
 	int opt, signo = 0;
 
-	while ((opt = getopt_long(argc, argv, "c:ts:vh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:tTs:vh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 't':
 			test = true;
+			break;
+		case 'T':
+			test = dump = true;
 			break;
 		case 's':
 			sig = optarg;
@@ -125,7 +131,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (test && sig) {
-		kw_print_error("-t and -s cannot be used together");
+		kw_print_error("-t or -T and -s cannot be used together");
 		return EXIT_USAGE;
 	}
 	if (sig) {
@@ -143,7 +149,7 @@ main(int argc, char **argv)
 		return send_signal(path, signo);
 	}
 	if (test)
-		return master_check(path);
+		return master_check(path, dump);
 
 	return master_run(path, argc, argv);
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -107,9 +108,20 @@ int master_run(const char *config_path, int argc, char **argv);
  * master reading a key: the file, the certificates and chains, the log files
  * (opened as at start), the descriptor limit (warnings only), and every key, loaded
  * by keyward-signer in check mode. Prints what is wrong to stderr; returns the
- * process exit code (0: ok, 1: not).
+ * process exit code (0: ok, 1: not). With dump (`keyward -T`), a configuration that
+ * checks is then printed resolved on stdout (config_print), and the "is ok" line goes
+ * to stderr so that stdout holds the configuration alone.
  */
-int master_check(const char *path);
+int master_check(const char *path, bool dump);
+
+/* config_print.c */
+
+/**
+ * Writes cfg to out as libconfig text that loads back to the same configuration:
+ * every key with its value, defaults filled in, counts resolved, paths absolute,
+ * durations in milliseconds, sizes in bytes. Returns 0, or -EIO when out failed.
+ */
+int config_print(FILE *out, const struct kw_config *cfg);
 
 /* nofile.c */
 
