@@ -1,8 +1,9 @@
 /*
- * service.h - the signer's serving loop: one thread reads the control channel and
- * every worker channel (epoll), admits requests (stub.h) and hands them to a pool
- * of signing threads through a queue; a signing thread signs and writes the reply
- * itself (a SOCK_SEQPACKET datagram is atomic, so threads never interleave).
+ * service.h - the signer's serving loop: the main thread reads the control channel
+ * and the signals; a pool of signing threads waits on one epoll set of the worker
+ * channels (each armed EPOLLONESHOT), so a readable channel wakes one thread, which
+ * takes one request, admits it (stub.h), signs and writes the reply itself (a
+ * SOCK_SEQPACKET datagram is atomic, so threads never interleave).
  *
  * A reply that cannot be written at once (EAGAIN: the worker stopped reading and
  * its channel is full) marks that channel stuck: it is shut down and closed, like a
