@@ -1,7 +1,7 @@
 # Sourced by tools/test and tools/run: installs the Debian packages keyward needs
 # to build and test, when any is missing. Quiet when everything is there.
 
-KW_PACKAGES="gcc libc6-dev meson ninja-build pkg-config openssl libssl-dev libconfig-dev
+KW_PACKAGES="gcc binutils libc6-dev meson ninja-build pkg-config openssl libssl-dev libconfig-dev
 libcriterion-dev libseccomp-dev libsystemd-dev python3 python3-cryptography procps passwd
 systemd scdoc man-db groff-base logrotate"
 
