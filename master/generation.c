@@ -136,6 +136,19 @@ gen_child(struct generation *gen, size_t i)
 	return i == 0 ? &gen->signer : &gen->workers[i - 1];
 }
 
+unsigned long long
+child_schedule_respawn(struct child *c, unsigned long long now)
+{
+	unsigned long long delay;
+
+	if (now - c->started_ms >= MASTER_GOOD_LIFE_MS)
+		c->backoff_ms = MASTER_BACKOFF_MIN_MS;
+	delay = c->backoff_ms;
+	c->respawn_at_ms = now + delay;
+	c->backoff_ms = delay * 2 > MASTER_BACKOFF_MAX_MS ? MASTER_BACKOFF_MAX_MS : delay * 2;
+	return delay;
+}
+
 bool
 gen_all_ready(const struct generation *gen)
 {

@@ -280,18 +280,14 @@ static void
 schedule_respawn(struct child *c, unsigned long long now, const char *name, pid_t pid,
                  const char *how, bool unusable)
 {
-	if (now - c->started_ms >= MASTER_GOOD_LIFE_MS)
-		c->backoff_ms = MASTER_BACKOFF_MIN_MS;
-	c->respawn_at_ms = now + c->backoff_ms;
+	unsigned long long delay = child_schedule_respawn(c, now);
+
 	kw_log_err("%s (pid %ld, generation %u) %s%s; respawning in %llu ms", name, (long)pid,
-	           c->gen->id, how, unusable ? " (configuration unusable)" : "", c->backoff_ms);
+	           c->gen->id, how, unusable ? " (configuration unusable)" : "", delay);
 	sd_notifyf(0, "STATUS=generation %u, %zu workers; %s %s%s, respawning in %llu ms",
 	           c->gen->id, c->gen->n_workers, name, how,
-	           unusable ? " (configuration unusable)" : "", c->backoff_ms);
+	           unusable ? " (configuration unusable)" : "", delay);
 	c->failing = true;
-	c->backoff_ms *= 2;
-	if (c->backoff_ms > MASTER_BACKOFF_MAX_MS)
-		c->backoff_ms = MASTER_BACKOFF_MAX_MS;
 }
 
 static void

@@ -278,6 +278,14 @@ size_t gen_n_children(const struct generation *gen);
 /** Child i of gen, i below gen_n_children(gen): 0 is the signer, then the workers in order. */
 struct child *gen_child(struct generation *gen, size_t i);
 
+/**
+ * Respawn bookkeeping for c, whose process died at now while its generation serves:
+ * one that had lived MASTER_GOOD_LIFE_MS or longer starts the backoff over from
+ * MASTER_BACKOFF_MIN_MS; the respawn is due after the current backoff, which then
+ * doubles up to MASTER_BACKOFF_MAX_MS. Returns the delay until the respawn.
+ */
+unsigned long long child_schedule_respawn(struct child *c, unsigned long long now);
+
 /** Number of processes of gen still running. */
 size_t gen_live_processes(const struct generation *gen);
 
