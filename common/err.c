@@ -37,6 +37,7 @@ kw_strerror(int err)
 	case KW_ERR_BAD_SEQUENCE: return "unexpected record sequence number";
 	case KW_ERR_DECRYPT: return "record authentication failed";
 	case KW_ERR_SEQ_OVERFLOW: return "record sequence number would overflow";
+	case KW_ERR_EMPTY_RECORDS: return "too many empty records in a row";
 	case KW_ERR_TLV_TRUNCATED: return "truncated handshake field";
 	case KW_ERR_TLV_OVERLONG: return "overlong handshake field";
 	case KW_ERR_NO_KEY_SHARE: return "no X25519 key share";

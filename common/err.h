@@ -45,6 +45,7 @@ enum kw_err {
 	KW_ERR_BAD_SEQUENCE = -1012,     /* application record sequence number is not the expected one */
 	KW_ERR_DECRYPT = -1013,          /* AES-GCM tag check failed */
 	KW_ERR_SEQ_OVERFLOW = -1014,     /* a sequence counter would wrap */
+	KW_ERR_EMPTY_RECORDS = -1015,    /* more than TT_MAX_EMPTY_RECORDS empty records in a row */
 
 	/* handshake field codec */
 	KW_ERR_TLV_TRUNCATED = -1020,    /* a field header or value runs past the payload */

@@ -27,6 +27,7 @@
 #define TT_MAX_PLAINTEXT 16384u        /* largest plaintext keyward puts in one record */
 #define TT_MAX_HANDSHAKE_RECORD 65536u /* default limit for a handshake record (certificate chain) */
 #define TT_MAX_APP_RECORD (TT_MAX_PLAINTEXT + TT_RECORD_OVERHEAD)
+#define TT_MAX_EMPTY_RECORDS 32u       /* empty application records accepted in a row (OpenSSL's bound) */
 
 #define TT_LABEL_CLIENT_KEY "toy tls client write key"
 #define TT_LABEL_SERVER_KEY "toy tls server write key"

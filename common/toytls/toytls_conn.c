@@ -121,12 +121,28 @@ tt_conn_free(struct tt_conn *c)
 	free(c);
 }
 
+/* One application record: decrypted onto the plaintext; a long run of empty ones is refused. */
+static int
+on_app_record(struct tt_conn *c, const uint8_t *payload, size_t len)
+{
+	size_t had = kw_buf_size(&c->plain);
+	int err = tt_record_open(&c->recv, payload, len, &c->plain);
+
+	if (err)
+		return err;
+	if (kw_buf_size(&c->plain) > had)
+		c->empty_run = 0;
+	else if (++c->empty_run > TT_MAX_EMPTY_RECORDS)
+		return KW_ERR_EMPTY_RECORDS;
+	return 0;
+}
+
 static int
 on_record(struct tt_conn *c, const uint8_t *payload, size_t len)
 {
 	switch (c->state) {
 	case TT_ESTABLISHED:
-		return tt_record_open(&c->recv, payload, len, &c->plain);
+		return on_app_record(c, payload, len);
 	default:
 		return c->is_server ? tt_server_on_record(c, payload, len)
 		                    : tt_client_on_record(c, payload, len);
@@ -148,10 +164,25 @@ whole_record(const struct tt_conn *c, const uint8_t *wire, size_t len)
 	return (long)body_len;
 }
 
+/*
+ * A record failed: before the handshake ends that fails the connection; after it,
+ * only the input ends, so that what was authenticated before stays readable and can
+ * still be answered.
+ */
+static int
+record_failed(struct tt_conn *c, int err)
+{
+	if (c->state != TT_ESTABLISHED)
+		return tt_conn_fail(c, err);
+	c->input_error = err;
+	tt_record_reader_dispose(&c->reader);
+	return err;
+}
+
 int
 tt_conn_feed(struct tt_conn *c, const uint8_t *wire, size_t len)
 {
-	if (c->state == TT_FAILED)
+	if (c->state == TT_FAILED || c->input_error)
 		return KW_ERR_STATE;
 	while (len > 0) {
 		if (c->state == TT_WAIT_SIGNATURE)
@@ -162,7 +193,7 @@ tt_conn_feed(struct tt_conn *c, const uint8_t *wire, size_t len)
 			wire += TT_RECORD_HEADER_LEN + (size_t)whole;
 			len -= TT_RECORD_HEADER_LEN + (size_t)whole;
 			if (err)
-				return tt_conn_fail(c, err);
+				return record_failed(c, err);
 			continue;
 		}
 		size_t used;
@@ -170,7 +201,7 @@ tt_conn_feed(struct tt_conn *c, const uint8_t *wire, size_t len)
 		wire += used;
 		len -= used;
 		if (ret < 0)
-			return tt_conn_fail(c, ret);
+			return record_failed(c, ret);
 		if (ret == 0)
 			break;
 		size_t payload_len;
@@ -178,7 +209,7 @@ tt_conn_feed(struct tt_conn *c, const uint8_t *wire, size_t len)
 		int err = on_record(c, payload, payload_len);
 		tt_record_reader_next(&c->reader);
 		if (err)
-			return tt_conn_fail(c, err);
+			return record_failed(c, err);
 	}
 	return 0;
 }
@@ -192,7 +223,13 @@ tt_conn_state(const struct tt_conn *c)
 int
 tt_conn_error(const struct tt_conn *c)
 {
-	return c->error;
+	return c->error ? c->error : c->input_error;
+}
+
+bool
+tt_conn_input_ended(const struct tt_conn *c)
+{
+	return c->input_error != 0;
 }
 
 const char *

@@ -8,8 +8,13 @@
  * parks in TT_WAIT_SIGNATURE, exposing a signing request. The caller obtains the
  * signature elsewhere (the signer process) and supplies it, or reports failure.
  *
- * Any error is terminal: the connection enters TT_FAILED, remembers the first
- * error, and every later call returns KW_ERR_STATE.
+ * An error during the handshake, or on the sending side, is terminal: the
+ * connection enters TT_FAILED, remembers the first error, and every later call
+ * returns KW_ERR_STATE. A record that fails after the handshake (a bad tag, a wrong
+ * sequence number, too long, more than TT_MAX_EMPTY_RECORDS empty records in a row)
+ * ends the input only: tt_conn_feed() returns its code and KW_ERR_STATE after that,
+ * while the plaintext authenticated before it stays readable and tt_conn_protect()
+ * still works, so that the caller can answer what it got and then close.
  */
 #ifndef KW_TOYTLS_CONN_H
 #define KW_TOYTLS_CONN_H
@@ -99,14 +104,19 @@ void tt_conn_free(struct tt_conn *c);
 /**
  * Feeds wire bytes received from the peer (any split). Handshake messages advance
  * the state; application records are decrypted into the plaintext buffer. Returns
- * 0 or a negative code (then the connection is TT_FAILED).
+ * 0 or a negative code: then the connection is TT_FAILED, or, after the handshake,
+ * its input has ended (tt_conn_input_ended()) and the records before the bad one
+ * are in the plaintext buffer.
  */
 int tt_conn_feed(struct tt_conn *c, const uint8_t *wire, size_t len);
+
+/** true when a record after the handshake failed: no more input, output still works. */
+bool tt_conn_input_ended(const struct tt_conn *c);
 
 /** Current state. */
 enum tt_state tt_conn_state(const struct tt_conn *c);
 
-/** First error that failed the connection, 0 when none. */
+/** First error that failed the connection or ended its input, 0 when none. */
 int tt_conn_error(const struct tt_conn *c);
 
 /** Detail for certificate errors (libcrypto's reason), or NULL. */

@@ -48,6 +48,8 @@ struct tt_conn {
 	enum tt_state state;
 	bool is_server;
 	int error;
+	int input_error;      /* a record after the handshake failed: input ended, output works */
+	unsigned empty_run;   /* empty application records received in a row */
 	const char *error_detail;
 	struct tt_record_reader reader;
 	struct tt_record_dir send, recv;

@@ -212,6 +212,9 @@ class FeaturesTest(kwtest.SiteTestCase):
             f.write("outside the root\n")
         os.chmod(os.path.join(site.dir, "secret.txt"), 0o644)
         os.symlink("../secret.txt", os.path.join(site.www, "out.txt"))
+        os.symlink(os.path.join(site.www, "file.bin"), os.path.join(site.www, "abs.bin"))
+        os.symlink(os.path.join(site.www, "dir"), os.path.join(site.www, "absdir"))
+        os.symlink(os.path.join(site.dir, "secret.txt"), os.path.join(site.www, "abs-out.txt"))
         for rel, data in (("custom/start.txt", b"start\n"), ("custom/sub/index.html", b"sub\n"),
                           ("custom/none/other.txt", b"other\n"), ("nf/real.txt", b"real\n"),
                           ("nf/sub/x.txt", b"x\n")):
@@ -222,6 +225,8 @@ class FeaturesTest(kwtest.SiteTestCase):
             os.chmod(path, 0o644)
         os.symlink("real.txt", os.path.join(site.dir, "nf", "link.txt"))
         os.symlink("sub", os.path.join(site.dir, "nf", "linkdir"))
+        os.symlink(os.path.join(site.dir, "nf", "real.txt"),
+                   os.path.join(site.dir, "nf", "abs.txt"))
         site.write_config(locations="""
             { prefix = "/"; root = "www"; },
             { prefix = "/custom/"; root = "custom"; index = [ "start.txt", "index.html" ]; },
@@ -441,14 +446,18 @@ class FeaturesTest(kwtest.SiteTestCase):
     def test_symlinks_followed_by_default(self, tr):
         self.assertEqual(one(self.site, tr, get("/link.bin")).body, FILE)
         self.assertEqual(one(self.site, tr, get("/linkdir/")).body, b"dir index\n")
-        r = one(self.site, tr, get("/out.txt"))
-        self.assertEqual(r.status, 403)
-        self.assertNotIn(b"outside the root", r.body)
+        self.assertEqual(one(self.site, tr, get("/abs.bin")).body, FILE)
+        self.assertEqual(one(self.site, tr, get("/absdir/")).body, b"dir index\n")
+        for path in ("/out.txt", "/abs-out.txt"):
+            r = one(self.site, tr, get(path))
+            self.assertEqual(r.status, 403, path)
+            self.assertNotIn(b"outside the root", r.body)
 
     @both_transports
     def test_symlinks_refused_when_off(self, tr):
         cases = [("/nofollow/real.txt", 200), ("/nofollow/sub/x.txt", 200),
-                 ("/nofollow/link.txt", 403), ("/nofollow/linkdir/x.txt", 403),
+                 ("/nofollow/link.txt", 403), ("/nofollow/abs.txt", 403),
+                 ("/nofollow/linkdir/x.txt", 403),
                  ("/nofollow/linkdir/", 403), ("/nofollow/linkdir", 403)]
         for path, status in cases:
             self.assertEqual(one(self.site, tr, get(path)).status, status, path)

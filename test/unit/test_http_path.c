@@ -207,6 +207,24 @@ make_tree(void)
 	cr_assert_eq(symlink(target, p), 0);
 	snprintf(p, sizeof(p), "%s/dirlink", rootdir);
 	cr_assert_eq(symlink("dir", p), 0);
+	snprintf(target, sizeof(target), "%s/file", rootdir);
+	snprintf(p, sizeof(p), "%s/link_abs_in", rootdir);
+	cr_assert_eq(symlink(target, p), 0);
+	snprintf(target, sizeof(target), "%s/dir", rootdir);
+	snprintf(p, sizeof(p), "%s/dirlink_abs", rootdir);
+	cr_assert_eq(symlink(target, p), 0);
+	snprintf(target, sizeof(target), "%s/root/../outside.txt", base);
+	snprintf(p, sizeof(p), "%s/link_abs_back_out", rootdir);
+	cr_assert_eq(symlink(target, p), 0);
+	snprintf(target, sizeof(target), "%s", base);
+	snprintf(p, sizeof(p), "%s/link_abs_parent", rootdir);
+	cr_assert_eq(symlink(target, p), 0);
+	snprintf(p, sizeof(p), "%s/rootx", base);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	snprintf(target, sizeof(target), "%s/rootx/file", base);
+	write_file(target, "sibling");
+	snprintf(p, sizeof(p), "%s/link_abs_sibling", rootdir);
+	cr_assert_eq(symlink(target, p), 0);
 	snprintf(p, sizeof(p), "%s/dir/up", rootdir);
 	cr_assert_eq(symlink("../file", p), 0);
 	root_fd = open(rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -297,6 +315,25 @@ Test(open_beneath, symlink_inside_followed_when_allowed)
 	assert_opens(http_path_open_beneath, "link_in", true, "file data");
 	assert_opens(http_path_open_beneath, "dirlink/f2", true, "f2 data");
 	assert_opens(http_path_open_beneath, "dir/up", true, "file data");
+}
+
+Test(open_beneath, absolute_symlink_inside_followed_when_allowed)
+{
+	assert_opens(http_path_open_beneath, "link_abs_in", true, "file data");
+	assert_opens(http_path_open_beneath, "dirlink_abs/f2", true, "f2 data");
+	assert_opens(http_path_open_beneath, "dirlink_abs/up", true, "file data");
+	assert_refused(http_path_open_beneath, "link_abs_in", false, -403);
+	assert_refused(http_path_open_beneath, "dirlink_abs/f2", false, -403);
+	assert_refused(http_path_open_beneath, "dirlink_abs/missing", true, -404);
+}
+
+Test(open_beneath, absolute_symlink_out_of_root_refused)
+{
+	assert_refused(http_path_open_beneath, "link_abs_back_out", true, -403);
+	assert_refused(http_path_open_beneath, "link_abs_parent/outside.txt", true, -403);
+	assert_refused(http_path_open_beneath, "link_abs_parent", true, -403);
+	/* a sibling whose name starts with the root's name is not beneath the root */
+	assert_refused(http_path_open_beneath, "link_abs_sibling", true, -403);
 }
 
 Test(open_beneath, symlink_refused_when_not_allowed)

@@ -458,13 +458,160 @@ pair_free(struct pair *p)
 	test_identity_dispose(&p->ident);
 }
 
+/*
+ * Asserts that the established server c refused a record with err: its input has
+ * ended (every later feed is refused) while it can still answer.
+ */
+static void
+assert_input_ended(struct tt_conn *c, int err)
+{
+	static const uint8_t byte = 0;
+
+	cr_assert(tt_conn_input_ended(c));
+	cr_assert_eq(tt_conn_state(c), TT_ESTABLISHED);
+	cr_assert_eq(tt_conn_error(c), err, "error %s, expected %s", kw_strerror(tt_conn_error(c)),
+	             kw_strerror(err));
+	cr_assert_eq(tt_conn_feed(c, &byte, 1), KW_ERR_STATE);
+	cr_assert_eq(tt_conn_protect(c, (const uint8_t *)"answer", 6), 0);
+	cr_assert_gt(kw_buf_size(tt_conn_wire(c)), 0);
+	cr_assert_eq(tt_conn_error(c), err);
+}
+
 static void
 server_rejects(struct pair *p, const uint8_t *wire, size_t len, int err)
 {
 	cr_assert_eq(tt_conn_feed(p->server, wire, len), err, "got %s, expected %s",
 	             kw_strerror(tt_conn_error(p->server)), kw_strerror(err));
 	cr_assert_eq(kw_buf_size(tt_conn_plaintext(p->server)), 0, "no plaintext released");
-	test_assert_dead(p->server, err);
+	assert_input_ended(p->server, err);
+}
+
+/* The client's answer to the server's protected bytes is readable: the response got out. */
+static void
+client_reads(struct pair *p, const char *text)
+{
+	struct kw_buf *w = tt_conn_wire(p->server);
+	struct kw_buf *plain = tt_conn_plaintext(p->client);
+
+	cr_assert_eq(tt_conn_feed(p->client, kw_buf_head(w), kw_buf_size(w)), 0);
+	cr_assert_eq(kw_buf_size(plain), strlen(text));
+	cr_assert_arr_eq(kw_buf_head(plain), text, strlen(text));
+}
+
+/*
+ * A good record then a tampered one, fed in one piece or byte by byte: the good one's
+ * plaintext stays readable and the server can answer it.
+ */
+static void
+good_then_bad(bool in_pieces)
+{
+	struct pair p;
+	size_t one, n;
+	uint8_t *wire;
+
+	pair_with_record(&p, 2);
+	one = kw_buf_size(&p.rec) / 2;
+	n = kw_buf_size(&p.rec);
+	wire = kw_buf_head(&p.rec);
+	wire[one + TT_RECORD_HEADER_LEN + TT_SEQ_LEN + TT_NONCE_LEN] ^= 0x01;
+	if (in_pieces) {
+		size_t i = 0;
+
+		while (i < n && tt_conn_feed(p.server, wire + i, 1) == 0)
+			i++;
+		cr_assert_eq(i, n - 1, "the last byte of the bad record is refused");
+	} else {
+		cr_assert_eq(tt_conn_feed(p.server, wire, n), KW_ERR_DECRYPT);
+	}
+	cr_assert_eq(kw_buf_size(tt_conn_plaintext(p.server)), 5);
+	cr_assert_arr_eq(kw_buf_head(tt_conn_plaintext(p.server)), "hello", 5);
+	assert_input_ended(p.server, KW_ERR_DECRYPT);
+	client_reads(&p, "answer");
+	pair_free(&p);
+}
+
+Test(reject, a_good_record_before_a_bad_one_is_kept_in_one_feed)
+{
+	good_then_bad(false);
+}
+
+Test(reject, a_good_record_before_a_bad_one_is_kept_in_pieces)
+{
+	good_then_bad(true);
+}
+
+/* n empty records from the client, sealed as it seals any record. */
+static void
+empty_records(struct pair *p, size_t n, struct kw_buf *out)
+{
+	uint8_t rec[TT_RECORD_PREFIX_LEN + TT_RECORD_SUFFIX_LEN];
+
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(tt_conn_protect_in_place(p->client, rec, 0), 0);
+		cr_assert_eq(kw_buf_append(out, rec, sizeof(rec)), 0);
+	}
+}
+
+static void
+empty_run(bool in_pieces, size_t before, size_t after, int err)
+{
+	struct kw_buf wire = {0};
+	struct pair p;
+	int rc = 0;
+
+	pair_with_record(&p, 0);
+	empty_records(&p, before, &wire);
+	cr_assert_eq(tt_conn_protect(p.client, (const uint8_t *)"hi", 2), 0);
+	cr_assert_eq(kw_buf_append(&wire, kw_buf_head(tt_conn_wire(p.client)),
+	                           kw_buf_size(tt_conn_wire(p.client))),
+	             0);
+	kw_buf_consume(tt_conn_wire(p.client), kw_buf_size(tt_conn_wire(p.client)));
+	empty_records(&p, after, &wire);
+	if (in_pieces) {
+		for (size_t i = 0; rc == 0 && i < kw_buf_size(&wire); i += 7) {
+			size_t n = kw_buf_size(&wire) - i < 7 ? kw_buf_size(&wire) - i : 7;
+
+			rc = tt_conn_feed(p.server, kw_buf_head(&wire) + i, n);
+		}
+	} else {
+		rc = tt_conn_feed(p.server, kw_buf_head(&wire), kw_buf_size(&wire));
+	}
+	cr_assert_eq(rc, err, "got %s, expected %s", kw_strerror(rc), kw_strerror(err));
+	cr_assert_eq(kw_buf_size(tt_conn_plaintext(p.server)), 2);
+	if (err)
+		assert_input_ended(p.server, err);
+	kw_buf_free(&wire);
+	pair_free(&p);
+}
+
+Test(reject, empty_records_in_a_row_are_bounded)
+{
+	for (int pieces = 0; pieces < 2; pieces++) {
+		/* at the limit on both sides of a record with data: accepted */
+		empty_run(pieces, TT_MAX_EMPTY_RECORDS, TT_MAX_EMPTY_RECORDS, 0);
+		/* one past the limit, after data: the input ends, the data stays */
+		empty_run(pieces, TT_MAX_EMPTY_RECORDS, TT_MAX_EMPTY_RECORDS + 1,
+		          KW_ERR_EMPTY_RECORDS);
+	}
+}
+
+Test(reject, a_bad_record_during_the_handshake_fails_the_connection)
+{
+	struct test_identity ident;
+	struct tt_server_params sp;
+	struct tt_conn *server;
+	uint8_t header[TT_RECORD_HEADER_LEN];
+
+	test_identity_files(&ident);
+	sp = test_server_params(&ident);
+	server = tt_conn_new_server(&sp);
+	cr_assert_not_null(server);
+	tt_store_u32(header, TT_MAX_HANDSHAKE_RECORD + 1);
+	cr_assert_eq(tt_conn_feed(server, header, sizeof(header)), KW_ERR_RECORD_TOO_LARGE);
+	cr_assert_not(tt_conn_input_ended(server));
+	test_assert_dead(server, KW_ERR_RECORD_TOO_LARGE);
+	tt_conn_free(server);
+	test_identity_dispose(&ident);
 }
 
 static void
@@ -570,7 +717,7 @@ Test(reject, whole_record_over_the_limit)
 		             KW_ERR_RECORD_TOO_LARGE, "whole: %d: %s", whole,
 		             kw_strerror(tt_conn_error(p.server)));
 		cr_assert_eq(kw_buf_size(tt_conn_plaintext(p.server)), 0, "no plaintext released");
-		test_assert_dead(p.server, KW_ERR_RECORD_TOO_LARGE);
+		assert_input_ended(p.server, KW_ERR_RECORD_TOO_LARGE);
 		pair_free(&p);
 	}
 }

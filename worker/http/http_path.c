@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -149,6 +150,60 @@ out:
 	return err;
 }
 
+/* The path /proc gives for fd, in buf; false when it cannot be read. */
+static bool
+fd_path(int fd, char *buf, size_t len)
+{
+	char link[32];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, len - 1);
+	if (n <= 0 || (size_t)n >= len - 1)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+/*
+ * RESOLVE_BENEATH refuses every absolute symlink, even one that names a file inside
+ * the root. Such a path is resolved without it, as an O_PATH descriptor (no open
+ * side effects), and accepted only when the file it reaches lies beneath the root;
+ * the file is then opened beneath the root by that symlink-free path, so that a
+ * symlink swapped in meanwhile is refused rather than followed.
+ */
+static int
+open_resolved_beneath(int root_fd, const char *rel, int *fd_out)
+{
+	char root[PATH_MAX], real[PATH_MAX];
+	struct open_how find = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
+	struct open_how how = {
+	    .flags = OPEN_FLAGS,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+	};
+	long path_fd = syscall(SYS_openat2, root_fd, rel, &find, sizeof(find));
+	size_t root_len;
+	bool inside;
+	long fd;
+
+	if (path_fd < 0)
+		return http_path_errno_status(errno);
+	inside = fd_path(root_fd, root, sizeof(root)) && fd_path((int)path_fd, real, sizeof(real));
+	close((int)path_fd);
+	root_len = strlen(root);
+	if (root_len == 1)
+		root_len = 0; /* the root is "/": every path is beneath it */
+	if (!inside || strncmp(real, root, root_len) != 0 ||
+	    (real[root_len] != '/' && real[root_len] != '\0'))
+		return -403;
+	rel = real[root_len] == '\0' || real[root_len + 1] == '\0' ? "." : real + root_len + 1;
+	fd = syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
+	if (fd < 0)
+		return http_path_errno_status(errno);
+	*fd_out = (int)fd;
+	return 0;
+}
+
 int
 http_path_open_beneath(int root_fd, const char *rel, bool follow_symlinks, int *fd_out)
 {
@@ -160,6 +215,8 @@ http_path_open_beneath(int root_fd, const char *rel, bool follow_symlinks, int *
 	long fd = syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS)
 		return http_path_open_walk(root_fd, rel, fd_out);
+	if (fd < 0 && errno == EXDEV && follow_symlinks && rel[0] != '/')
+		return open_resolved_beneath(root_fd, rel, fd_out);
 	if (fd < 0)
 		return http_path_errno_status(errno);
 	*fd_out = (int)fd;

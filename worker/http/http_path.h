@@ -27,7 +27,9 @@ int http_path_normalise(const char *raw, size_t len, char *out, size_t *out_len)
  * Opens rel (a normalised path without its leading '/'; "" names the root itself)
  * read-only beneath the directory root_fd, with openat2(RESOLVE_BENEATH), plus
  * RESOLVE_NO_SYMLINKS when follow_symlinks is false; symlinks that lead outside the
- * root are always refused. Falls back to http_path_open_walk() when the kernel has
+ * root are always refused. With follow_symlinks, an absolute symlink (which
+ * RESOLVE_BENEATH refuses) is followed when the file it leads to lies beneath the
+ * root (checked on the resolved descriptor's path). Falls back to http_path_open_walk() when the kernel has
  * no openat2. On success *fd_out receives a new O_CLOEXEC descriptor owned by the
  * caller. Returns 0, -404 (missing, or a non-directory in the middle), -403
  * (permission denied, refused symlink) or -500 (any other failure).
