@@ -42,6 +42,7 @@
 #include <libconfig.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -770,6 +771,20 @@ check_file_name(const char *value)
 	return NULL;
 }
 
+const char *
+kw_tls_name(enum kw_tls tls)
+{
+	switch (tls) {
+	case KW_TLS_NONE:
+		return "plain";
+	case KW_TLS_TOY:
+		return "toy-TLS";
+	case KW_TLS_TLS13:
+		return "TLS 1.3";
+	}
+	return "unknown";
+}
+
 static int
 load_tls(struct loader *ld, const config_setting_t *s, void *base)
 {
@@ -777,11 +792,16 @@ load_tls(struct loader *ld, const config_setting_t *s, void *base)
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return wrong_type(ld, s, "tls", KIND_STRING);
-	if (strcmp(config_setting_get_string(s), "toy") != 0)
+	const char *value = config_setting_get_string(s);
+	if (strcmp(value, "toy") == 0)
+		l->tls = KW_TLS_TOY;
+	else if (strcmp(value, "tls13") == 0)
+		l->tls = KW_TLS_TLS13;
+	else
 		return fail(ld, s,
-		            "'tls' = \"%s\": must be \"toy\" (leave 'tls' out for plain HTTP)",
-		            config_setting_get_string(s));
-	l->tls = true;
+		            "'tls' = \"%s\": must be \"toy\" or \"tls13\" (leave 'tls' out for "
+		            "plain HTTP)",
+		            value);
 	return 0;
 }
 
@@ -885,8 +905,8 @@ attach_listener(struct loader *ld, const config_setting_t *s, struct kw_server *
 				            l->address, (unsigned)l->port);
 		if (shared->tls != l->tls)
 			return fail(ld, s, "address %s port %u is %s here but %s at line %d",
-			            l->address, (unsigned)l->port, l->tls ? "toy-TLS" : "plain",
-			            shared->tls ? "toy-TLS" : "plain", shared->line);
+			            l->address, (unsigned)l->port, kw_tls_name(l->tls),
+			            kw_tls_name(shared->tls), shared->line);
 		if (srv->is_default && cfg->servers[shared->default_server].is_default)
 			return fail(ld, s,
 			            "two default servers for address %s port %u (lines %d and %d)",
@@ -1088,6 +1108,47 @@ static const struct key signer_keys[] = {
 };
 static const struct section signer_section = {" in signer", signer_keys, COUNT_OF(signer_keys)};
 
+/* TLS 1.3 suites libssl knows, but not those whose records keyward cannot lay out in
+ * place (TLS_AES_128_CCM_8_SHA256: an 8-byte tag). */
+static const char *
+check_ciphersuites(const char *value)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	int ok = ctx != NULL && SSL_CTX_set_ciphersuites(ctx, value) == 1;
+
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	if (!ok)
+		return "names no TLS 1.3 cipher suite libssl knows (a ':'-separated list such "
+		       "as \"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256\")";
+	if (strstr(value, "CCM_8") != NULL)
+		return "lists TLS_AES_128_CCM_8_SHA256, whose 8-byte tag keyward does not support";
+	return NULL;
+}
+
+static const char *
+check_groups(const char *value)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	int ok = ctx != NULL && SSL_CTX_set1_groups_list(ctx, value) == 1;
+
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return ok ? NULL
+	          : "names a group libssl does not know (a ':'-separated list such as "
+	            "\"X25519:P-256\")";
+}
+
+static const struct key tls13_keys[] = {
+    {KEY("ciphersuites", KIND_STRING, CFG(tls13.ciphersuites)), .check = check_ciphersuites},
+    {KEY("groups", KIND_STRING, CFG(tls13.groups)), .check = check_groups},
+    {KEY("session_tickets", KIND_BOOL, CFG(tls13.session_tickets)), .num = 1},
+    {KEY("ticket_rotation", KIND_DURATION, CFG(tls13.ticket_rotation_ms)), .min = 1000,
+     .max = DAY_MS, .num = 3600000},
+    {KEY("max_parked", KIND_UINT, CFG(tls13.max_parked)), .min = 1, .max = 65536, .num = 128},
+};
+static const struct section tls13_section = {" in tls13", tls13_keys, COUNT_OF(tls13_keys)};
+
 static const struct key http_keys[] = {
     {KEY("max_connections", KIND_UINT, CFG(http.max_connections)), .min = 1, .max = 1u << 20,
      .num = 1024},
@@ -1129,6 +1190,7 @@ static const struct key top_keys[] = {
      .check = check_mime_type},
     {KEY("signer", KIND_GROUP, 0), .sub = &signer_section},
     {KEY("http", KIND_GROUP, 0), .sub = &http_section},
+    {KEY("tls13", KIND_GROUP, 0), .sub = &tls13_section},
     {KEY("servers", KIND_GROUPS, CFG(servers)), .count_offset = CFG(n_servers), .required = true,
      .sub = &server_section, .groups = &server_array},
 };
@@ -1386,6 +1448,8 @@ kw_config_free(struct kw_config *cfg)
 		free(srv->locations);
 	}
 	free(cfg->servers);
+	free(cfg->tls13.ciphersuites);
+	free(cfg->tls13.groups);
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		free(cfg->listeners[i].address);
 	free(cfg->listeners);

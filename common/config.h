@@ -32,7 +32,7 @@ struct kw_server {
 	size_t *listeners;     /* indices into kw_config.listeners */
 	size_t n_listeners;
 	bool is_default;       /* default = true */
-	bool has_tls;          /* listens on at least one toy-TLS listener */
+	bool has_tls;          /* listens on at least one toy-TLS or TLS 1.3 listener */
 	char *certificate;     /* absolute path or NULL (no TLS listener) */
 	char *certificate_key; /* absolute path or NULL; read by the signer only */
 	char **chain;          /* intermediates, leaf's issuer first */
@@ -43,11 +43,18 @@ struct kw_server {
 	int line;
 };
 
+/** What a listener speaks: tls = "toy" or "tls13", plain HTTP without tls. */
+enum kw_tls {
+	KW_TLS_NONE = 0,       /* plain HTTP: false as a truth value, the others true */
+	KW_TLS_TOY,
+	KW_TLS_TLS13,
+};
+
 /** One bound address; several servers may share it (they must agree on tls). */
 struct kw_listener {
 	char *address;         /* as written: "127.0.0.1", "::1", "*" */
 	uint16_t port;
-	bool tls;              /* tls = "toy" */
+	enum kw_tls tls;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	size_t default_server; /* index into kw_config.servers */
@@ -87,6 +94,14 @@ struct kw_config {
 		unsigned max_inflight;     /* per channel */
 		unsigned rate_limit;       /* requests per second per channel, 0 = unlimited */
 	} signer;
+
+	struct {
+		char *ciphersuites;        /* OpenSSL's syntax, or NULL for OpenSSL's default */
+		char *groups;              /* or NULL for OpenSSL's default */
+		bool session_tickets;      /* default true */
+		unsigned ticket_rotation_ms; /* a new ticket key this often; the last one still decrypts */
+		unsigned max_parked;       /* handshakes parked on a signature per worker */
+	} tls13;
 
 	struct {
 		unsigned max_connections;  /* per worker */
@@ -161,5 +176,8 @@ bool kw_listener_same_address(const struct kw_listener *a, const struct kw_liste
 
 /** Frees a configuration. NULL is fine. */
 void kw_config_free(struct kw_config *cfg);
+
+/** What a listener speaks, for messages: "plain", "toy-TLS", "TLS 1.3". */
+const char *kw_tls_name(enum kw_tls tls);
 
 #endif

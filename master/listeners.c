@@ -87,7 +87,8 @@ log_bound(int fd, const struct kw_listener *l)
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		ss = l->addr;
 	format_address(&ss, addr, sizeof(addr));
-	kw_log_notice("listening on %s%s", addr, l->tls ? " (toy-tls)" : "");
+	kw_log_notice("listening on %s%s%s%s", addr, l->tls ? " (" : "", l->tls ? kw_tls_name(l->tls) : "",
+	              l->tls ? ")" : "");
 }
 
 int

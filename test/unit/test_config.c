@@ -1104,3 +1104,46 @@ Test(config, free_accepts_null)
 {
 	kw_config_free(NULL);
 }
+
+Test(config, tls13_listener_and_group)
+{
+	struct kw_config *cfg = load_ok(MINIMAL);
+	cr_expect_null(cfg->tls13.ciphersuites);
+	cr_expect_null(cfg->tls13.groups);
+	cr_expect(cfg->tls13.session_tickets);
+	cr_expect_eq(cfg->tls13.ticket_rotation_ms, 3600000);
+	cr_expect_eq(cfg->tls13.max_parked, 128);
+	kw_config_free(cfg);
+
+	cfg = load_ok("tls13 = { ciphersuites = \"TLS_AES_256_GCM_SHA384\"; groups = \"X25519\";\n"
+	              "  session_tickets = false; ticket_rotation = \"10m\"; max_parked = 1; };\n"
+	              "servers = ( { listen = ( { address = \"127.0.0.1\"; port = 8443;\n"
+	              "  tls = \"tls13\"; } ); " CERT_AND_KEY "\n  " LOCATION " } );\n");
+	cr_expect_str_eq(cfg->tls13.ciphersuites, "TLS_AES_256_GCM_SHA384");
+	cr_expect_str_eq(cfg->tls13.groups, "X25519");
+	cr_expect_not(cfg->tls13.session_tickets);
+	cr_expect_eq(cfg->tls13.ticket_rotation_ms, 600000);
+	cr_expect_eq(cfg->tls13.max_parked, 1);
+	cr_assert_eq(cfg->n_listeners, 1);
+	cr_expect_eq(cfg->listeners[0].tls, KW_TLS_TLS13);
+	cr_expect(cfg->servers[0].has_tls);
+	kw_config_free(cfg);
+}
+
+Test(config, tls13_errors_name_their_line)
+{
+	expect_error("tls13 = { ciphersuites = \"TLS_NOPE\"; };\n" MINIMAL, 1, "cipher suite");
+	expect_error("tls13 = { ciphersuites = \"TLS_AES_128_CCM_8_SHA256\"; };\n" MINIMAL, 1,
+	             "8-byte tag");
+	expect_error("tls13 = {\n groups = \"P-999\"; };\n" MINIMAL, 2, "group");
+	expect_error("tls13 = { max_parked = 0; };\n" MINIMAL, 1, "max_parked");
+	expect_error("tls13 = { ticket_rotation = 999; };\n" MINIMAL, 1, "ticket_rotation");
+	expect_error("tls13 = { tickets = true; };\n" MINIMAL, 1, "tickets");
+	expect_error("servers = ( { listen = ( { address = \"127.0.0.1\"; port = 8443;\n"
+	             "  tls = \"tls12\"; } ); " LOCATION " } );\n",
+	             2, "\"tls13\"");
+	expect_error("servers = ( { listen = ( " LISTEN_TLS(8443) " ); " CERT_AND_KEY " " LOCATION
+	             " },\n { listen = ( { address = \"127.0.0.1\"; port = 8443; tls = \"tls13\"; } );"
+	             " server_name = \"b\"; " CERT_AND_KEY " " LOCATION " } );\n",
+	             2, "TLS 1.3 here but toy-TLS");
+}
