@@ -22,6 +22,8 @@ enum ctl_type {
 	CTL_REOPEN_LOGS = 4,  /* master -> child: fds = { error log, access log (optional) } */
 	CTL_WORKER_BROKE = 5, /* signer -> master: worker arg sent a malformed request or stopped
 	                         reading replies; its channel is closed, the master stops it */
+	CTL_TICKET_KEYS = 6,  /* master -> worker: TLS 1.3 session ticket keys (1 fd, a memfd:
+	                         ticket_keys.h) */
 };
 
 #define CTL_MAX_FDS 4

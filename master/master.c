@@ -388,6 +388,7 @@ child_ready(struct master *m, struct child *c)
 	if (c->ready)
 		return;
 	c->ready = true;
+	tickets_send(m, c);
 	child_name(c, name, sizeof(name));
 	if (gen->state != GEN_STARTING) {
 		kw_log_notice("%s ready: pid %ld, generation %u", name, (long)c->pid, gen->id);
@@ -520,6 +521,7 @@ run_timers(struct master *m)
 	unsigned long long now = kw_now_ms();
 
 	check_ready_deadline(m, now);
+	tickets_rotate_due(m, now);
 	for (struct generation *g = m->gens; g; g = g->next) {
 		check_deadlines(m, &g->signer, now);
 		for (size_t i = 0; i < g->n_workers; i++)
@@ -542,6 +544,7 @@ next_timeout(const struct master *m)
 
 	if (m->pending)
 		earliest(&t, m->pending->ready_deadline_ms);
+	earliest(&t, m->tickets_rotate_at_ms);
 	for (const struct generation *g = m->gens; g; g = g->next) {
 		earliest(&t, g->signer.kill_at_ms);
 		earliest(&t, g->signer.respawn_at_ms);
@@ -663,6 +666,8 @@ start(struct master *m, int argc, char **argv)
 		rc = setup_events(m, err, sizeof(err));
 	if (rc == 0)
 		rc = children_prepare(m, err, sizeof(err));
+	if (rc == 0)
+		rc = tickets_init(m, err, sizeof(err));
 	if (rc == 0 && (rc = pidfile_write(m->pid_file, err, sizeof(err))) < 0) {
 		free(m->pid_file);
 		m->pid_file = NULL;
@@ -701,6 +706,7 @@ master_run(const char *config_path, int argc, char **argv)
 		pidfile_remove(m.pid_file);
 	kw_log_notice("stopped%s", m.exit_code ? " after a failure" : "");
 	children_release(&m);
+	tickets_wipe(&m);
 	free(m.pid_file);
 	free(m.config_path);
 	if (m.signal_fd >= 0)

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "ticket_keys.h"
 
 #define MASTER_READY_TIMEOUT_MS 10000ULL      /* a new generation must be READY by then */
 #define MASTER_KILL_GRACE_MS    2000ULL       /* SIGTERM, then SIGKILL after this */
@@ -89,6 +90,8 @@ struct master {
 	int log_fd; /* the master's own copy of its error log, -1: stderr */
 	enum master_stop stop;
 	bool reload_queued; /* a SIGHUP arrived during a reload */
+	struct kw_ticket_keys tickets;          /* TLS 1.3 ticket keys, kept across reloads */
+	unsigned long long tickets_rotate_at_ms; /* 0 before the first generation serves */
 	int exit_code;
 };
 
@@ -143,6 +146,27 @@ unsigned long long nofile_needed(const struct kw_config *cfg);
  * every worker together, cannot fit: msg then gives the figures and the knobs.
  */
 int nofile_fit(const struct kw_config *cfg, char *msg, size_t msg_len);
+
+/* tickets.c */
+
+/**
+ * Makes the first TLS 1.3 session ticket key. Returns 0 or a negative code (err
+ * says why).
+ */
+int tickets_init(struct master *m, char *err, size_t err_len);
+
+/** Gives worker w the ticket keys (when its configuration issues tickets). */
+void tickets_send(struct master *m, struct child *w);
+
+/**
+ * Rotates the keys when their period (the current configuration's
+ * tls13.ticket_rotation) is over and gives them to every live worker. Returns the
+ * time of the next rotation, in kw_now_ms() milliseconds.
+ */
+unsigned long long tickets_rotate_due(struct master *m, unsigned long long now);
+
+/** Wipes the keys, at exit. */
+void tickets_wipe(struct master *m);
 
 /* snapshot.c */
 

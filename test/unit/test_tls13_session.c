@@ -257,12 +257,11 @@ resume(SSL_SESSION *sess, size_t server)
 
 Test(tls13_session, tickets_resume_without_signature_across_one_rotation)
 {
-	struct tls13_ticket_key k1, k2, k3;
-	memset(&k1, 1, sizeof(k1));
-	memset(&k2, 2, sizeof(k2));
-	memset(&k3, 3, sizeof(k3));
+	struct kw_ticket_keys keys = {.has_previous = false};
+	cr_assert_eq(kw_ticket_key_generate(&keys.current), 0);
+	struct kw_ticket_keys first = keys;
 	engine_up(4, true);
-	tls13_engine_set_ticket_keys(engine, &k1, NULL);
+	tls13_engine_set_ticket_keys(engine, &keys);
 
 	for (size_t i = 0; i < N_SERVERS; i++) {
 		struct client c;
@@ -275,22 +274,25 @@ Test(tls13_session, tickets_resume_without_signature_across_one_rotation)
 		unsigned before = signatures;
 		cr_expect(resume(sess, i), "server %zu", i);
 		cr_expect_eq(signatures, before, "a resumed handshake asked for a signature");
-		tls13_engine_set_ticket_keys(engine, &k2, &k1); /* rotated: k1 still decrypts */
+		cr_assert_eq(kw_ticket_keys_rotate(&keys), 0); /* the first key still decrypts */
+		tls13_engine_set_ticket_keys(engine, &keys);
 		cr_expect(resume(sess, i));
-		tls13_engine_set_ticket_keys(engine, &k3, &k2); /* k1 retired */
+		cr_assert_eq(kw_ticket_keys_rotate(&keys), 0); /* the first key is retired */
+		tls13_engine_set_ticket_keys(engine, &keys);
 		cr_expect_not(resume(sess, i));
 		cr_expect_eq(signatures, before + 1);
-		tls13_engine_set_ticket_keys(engine, &k1, NULL);
+		keys = first;
+		tls13_engine_set_ticket_keys(engine, &keys);
 		SSL_SESSION_free(sess);
 	}
 }
 
 Test(tls13_session, tickets_off_means_full_handshakes)
 {
-	struct tls13_ticket_key k1;
-	memset(&k1, 1, sizeof(k1));
+	struct kw_ticket_keys keys = {.has_previous = false};
+	cr_assert_eq(kw_ticket_key_generate(&keys.current), 0);
 	engine_up(4, false);
-	tls13_engine_set_ticket_keys(engine, &k1, NULL);
+	tls13_engine_set_ticket_keys(engine, &keys);
 	struct client c;
 	client_new(&c, names[0], TLS1_3_VERSION);
 	full_handshake(&c);
@@ -376,4 +378,28 @@ Test(tls13_session, freed_while_parked_or_queued)
 	client_free(&b);
 	client_free(&d);
 	ERR_clear_error();
+}
+
+Test(tls13_session, ticket_keys_travel_in_a_memfd_wiped_after_reading)
+{
+	struct kw_ticket_keys keys = {.has_previous = false}, got;
+	uint8_t after[256];
+
+	cr_assert_eq(kw_ticket_key_generate(&keys.current), 0);
+	cr_assert_eq(kw_ticket_keys_rotate(&keys), 0);
+	int fd = kw_ticket_keys_to_fd(&keys);
+	cr_assert(fd >= 0);
+	cr_assert_eq(kw_ticket_keys_from_fd(fd, &got), 0);
+	cr_expect(got.has_previous);
+	cr_expect_arr_eq(&got.current, &keys.current, sizeof(keys.current));
+	cr_expect_arr_eq(&got.previous, &keys.previous, sizeof(keys.previous));
+	ssize_t n = pread(fd, after, sizeof(after), 0);
+	cr_assert_eq(n, 161);
+	for (ssize_t i = 0; i < n; i++)
+		cr_assert_eq(after[i], 0, "byte %zd not wiped", i);
+	cr_expect_eq(kw_ticket_keys_from_fd(fd, &got), 0); /* zeros: no previous, a zero key */
+	cr_assert_eq(ftruncate(fd, 160), 0);
+	cr_expect_eq(kw_ticket_keys_from_fd(fd, &got), KW_ERR_UNEXPECTED_MESSAGE);
+	close(fd);
+	kw_ticket_keys_wipe(&keys);
 }

@@ -65,8 +65,8 @@ struct tls13_engine {
 	SSL_CTX **ctx; /* by server index; NULL: no certificate */
 	size_t n_servers;
 	struct tls13_settings settings; /* strings owned */
-	bool have_keys, have_previous;
-	struct tls13_ticket_key current, previous;
+	bool have_keys;
+	struct kw_ticket_keys keys;
 	size_t n_parked, n_queued;
 	TAILQ_HEAD(, tls13_session) queue;
 };
@@ -134,7 +134,7 @@ on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsign
 }
 
 static int
-ticket_mac_init(EVP_MAC_CTX *hctx, const struct tls13_ticket_key *k)
+ticket_mac_init(EVP_MAC_CTX *hctx, const struct kw_ticket_key *k)
 {
 	OSSL_PARAM params[] = {
 	    OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->hmac, sizeof(k->hmac)),
@@ -150,12 +150,12 @@ on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
               EVP_MAC_CTX *hctx, int enc)
 {
 	const struct tls13_engine *e = session_of(ssl)->e;
-	const struct tls13_ticket_key *k = NULL;
+	const struct kw_ticket_key *k = NULL;
 
 	if (!e->have_keys)
 		return 0;
 	if (enc) {
-		k = &e->current;
+		k = &e->keys.current;
 		memcpy(name, k->name, sizeof(k->name));
 		if (RAND_bytes(iv, 16) != 1 ||
 		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1 ||
@@ -163,16 +163,16 @@ on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
 			return -1;
 		return 1;
 	}
-	if (memcmp(name, e->current.name, sizeof(e->current.name)) == 0)
-		k = &e->current;
-	else if (e->have_previous && memcmp(name, e->previous.name, sizeof(e->previous.name)) == 0)
-		k = &e->previous;
+	if (memcmp(name, e->keys.current.name, sizeof(k->name)) == 0)
+		k = &e->keys.current;
+	else if (e->keys.has_previous && memcmp(name, e->keys.previous.name, sizeof(k->name)) == 0)
+		k = &e->keys.previous;
 	if (k == NULL)
 		return 0; /* unknown key: a full handshake */
 	if (ticket_mac_init(hctx, k) != 1 ||
 	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
 		return -1;
-	return k == &e->current ? 1 : 2; /* 2: issue a ticket under the current key */
+	return k == &e->keys.current ? 1 : 2; /* 2: issue a ticket under the current key */
 }
 
 /* The engine. */
@@ -336,17 +336,12 @@ out:
 }
 
 void
-tls13_engine_set_ticket_keys(struct tls13_engine *e, const struct tls13_ticket_key *current,
-                             const struct tls13_ticket_key *previous)
+tls13_engine_set_ticket_keys(struct tls13_engine *e, const struct kw_ticket_keys *keys)
 {
-	OPENSSL_cleanse(&e->current, sizeof(e->current));
-	OPENSSL_cleanse(&e->previous, sizeof(e->previous));
-	e->have_keys = current != NULL;
-	e->have_previous = previous != NULL;
-	if (current != NULL)
-		e->current = *current;
-	if (previous != NULL)
-		e->previous = *previous;
+	kw_ticket_keys_wipe(&e->keys);
+	e->have_keys = keys != NULL;
+	if (keys != NULL)
+		e->keys = *keys;
 }
 
 void
@@ -366,7 +361,7 @@ tls13_engine_free(struct tls13_engine *e)
 	free(e->ctx);
 	free((char *)e->settings.ciphersuites);
 	free((char *)e->settings.groups);
-	tls13_engine_set_ticket_keys(e, NULL, NULL);
+	tls13_engine_set_ticket_keys(e, NULL);
 	ASYNC_cleanup_thread();
 	free(e);
 }

@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "signer_proto.h"
+#include "ticket_keys.h"
 
 struct tls13_engine;
 struct tls13_session;
@@ -43,13 +44,6 @@ struct tls13_settings {
 	const char *groups;       /* NULL: OpenSSL's default list */
 	bool session_tickets;
 	unsigned max_parked; /* async jobs, at least 1 */
-};
-
-/** A session ticket key: a name the ticket carries, an AES-256 key, an HMAC-SHA256 key. */
-struct tls13_ticket_key {
-	uint8_t name[16];
-	uint8_t aes[32];
-	uint8_t hmac[32];
 };
 
 /**
@@ -71,12 +65,12 @@ int tls13_engine_add_server(struct tls13_engine *e, size_t index, const char *ce
                             size_t err_len);
 
 /**
- * Sets the session ticket keys: current encrypts new tickets, current and previous
- * (NULL: none) decrypt. The keys are copied; the engine's old copies are cleansed.
- * Without keys, or when the settings turn tickets off, no ticket is issued.
+ * Sets the session ticket keys (NULL: none, no ticket is issued): keys->current
+ * encrypts new tickets, it and keys->previous decrypt. The keys are copied; the
+ * engine's old copies are cleansed. Tickets are never issued when the settings turn
+ * them off.
  */
-void tls13_engine_set_ticket_keys(struct tls13_engine *e, const struct tls13_ticket_key *current,
-                                  const struct tls13_ticket_key *previous);
+void tls13_engine_set_ticket_keys(struct tls13_engine *e, const struct kw_ticket_keys *keys);
 
 /** Handshakes parked (a job paused) and queued for a job, for logs and tests. */
 void tls13_engine_counts(const struct tls13_engine *e, size_t *parked, size_t *queued);
