@@ -87,8 +87,10 @@ log_bound(int fd, const struct kw_listener *l)
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		ss = l->addr;
 	format_address(&ss, addr, sizeof(addr));
-	kw_log_notice("listening on %s%s%s%s", addr, l->tls ? " (" : "", l->tls ? kw_tls_name(l->tls) : "",
-	              l->tls ? ")" : "");
+	kw_log_notice("listening on %s%s", addr,
+	              l->tls == KW_TLS_TOY     ? " (toy-tls)"
+	              : l->tls == KW_TLS_TLS13 ? " (tls13)"
+	                                       : "");
 }
 
 int
