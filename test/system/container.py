@@ -59,12 +59,13 @@ def unavailable():
     return None
 
 
-def apt_sources(paths=APT_SOURCES):
+def apt_sources(paths=None):
     """(uri, suites) of every "deb" source in the machine's apt configuration: the
     one-line format of sources.list and *.list files, and the deb822 format of *.sources
-    files (paragraphs of Types, URIs, Suites, Enabled)."""
+    files (paragraphs of Types, URIs, Suites, Enabled); paths: files or directories,
+    default APT_SOURCES."""
     files = []
-    for path in paths:
+    for path in APT_SOURCES if paths is None else paths:
         if os.path.isdir(path):
             files += sorted(os.path.join(path, name) for name in os.listdir(path)
                             if name.endswith((".list", ".sources")))
@@ -100,13 +101,13 @@ def apt_sources(paths=APT_SOURCES):
     return found
 
 
-def mirror():
+def mirror(paths=None):
     """The Debian mirror debootstrap fetches SUITE from: KW_DEBIAN_MIRROR, else the first
     "deb" source of this machine's apt configuration that serves SUITE itself (not its
     -updates or -security suites), as apt itself would use it; None when there is none."""
     if os.environ.get("KW_DEBIAN_MIRROR"):
         return os.environ["KW_DEBIAN_MIRROR"]
-    for uri, suites in apt_sources():
+    for uri, suites in apt_sources(paths):
         if SUITE in suites:
             return uri
     return None
