@@ -6,7 +6,7 @@
  * Compiled only with meson -Dbench_inworker_signing=true, in place of signer_client.c.
  * A production worker has no key-loading code at all. The signer still runs; its
  * channel is closed at once. Requests queued during a loop turn are signed at its
- * end (sign_proxy_flush), each outcome through its waiter's callback as with the signer.
+ * end (a deferred task), each outcome through its waiter's callback as with the signer.
  */
 #ifdef KW_BENCH_INWORKER_SIGNING
 
@@ -20,11 +20,11 @@
 #include "keyfile.h"
 #include "log.h"
 #include "toytls_sign.h"
-#include "worker.h"
 
 struct sign_proxy {
-	struct worker *w;
-	struct kw_timer_queue *timeouts;
+	struct loop *loop;
+	struct kw_timer_queue timeouts;
+	struct loop_task flush;    /* queued with the first request of a turn */
 	EVP_PKEY **keys;           /* by key id */
 	struct tt_signer *signers; /* the keys prepared as the signer's threads prepare them (here
 	                              a key that cannot be prepared stops the worker) */
@@ -47,11 +47,11 @@ sign_waiter_init(struct sign_waiter *wt, sign_done_fn done)
 	wt->done = done;
 }
 
+static void sign_proxy_flush(struct loop_task *task);
+
 int
-sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsigned max_inflight,
-               struct sign_proxy **out)
+sign_proxy_new(struct loop *l, const struct kw_config *cfg, int fd, struct sign_proxy **out)
 {
-	const struct kw_config *cfg = w->cfg;
 	char err[512];
 	int rc = KW_ERR_NOMEM;
 
@@ -60,8 +60,8 @@ sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsign
 	struct sign_proxy *sp = calloc(1, sizeof(*sp));
 	if (sp == NULL)
 		return rc;
-	sp->w = w;
-	sp->timeouts = timeouts;
+	sp->loop = l;
+	loop_task_init(&sp->flush, sign_proxy_flush);
 	TAILQ_INIT(&sp->pending);
 	sp->keys = calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof(*sp->keys));
 	sp->signers = calloc(cfg->n_keys ? cfg->n_keys : 1, sizeof(*sp->signers));
@@ -84,6 +84,7 @@ sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsign
 		}
 	}
 	kw_log_warn("sign_proxy_new: BENCHMARK BUILD: %zu keys loaded in the worker", sp->n_keys);
+	loop_timer_queue(l, &sp->timeouts, cfg->signer.timeout_ms);
 	*out = sp;
 	return 0;
 fail:
@@ -96,6 +97,7 @@ sign_proxy_free(struct sign_proxy *sp)
 {
 	if (sp == NULL)
 		return;
+	loop_task_cancel(sp->loop, &sp->flush);
 	for (size_t i = 0; i < sp->n_keys; i++) {
 		tt_signer_dispose(&sp->signers[i]);
 		EVP_PKEY_free(sp->keys[i]);
@@ -113,7 +115,8 @@ sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct tt
 	wt->req = *req;
 	TAILQ_INSERT_TAIL(&sp->pending, wt, order);
 	kw_timer_init(&wt->timer, waiter_timeout);
-	kw_timer_arm(&wt->timer, sp->timeouts, sp->w->now);
+	loop_timer_arm(sp->loop, &wt->timer, &sp->timeouts);
+	loop_defer(sp->loop, &sp->flush);
 }
 
 void
@@ -127,9 +130,10 @@ sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt)
 	wt->proxy = NULL;
 }
 
-void
-sign_proxy_flush(struct sign_proxy *sp)
+static void
+sign_proxy_flush(struct loop_task *task)
 {
+	struct sign_proxy *sp = container_of(task, struct sign_proxy, flush);
 	struct sign_waiter *wt;
 	while ((wt = TAILQ_FIRST(&sp->pending)) != NULL) {
 		uint8_t sig[TT_MAX_SIGNATURE_LEN];

@@ -1,39 +1,107 @@
 /*
- * conn.h - one client connection: socket, transport (plain or toy-TLS), HTTP
- * exchanges one after the other (pipelined requests answered in order), timeouts.
+ * conn.h - the connection state machine: one client connection's socket, its
+ * transport (transport.h), HTTP exchanges one after the other (pipelined requests
+ * answered in order), timeouts. Responses leave through the sending engine (send.h);
+ * the server block is chosen by routing (route.h).
  *
  *   handshake -> request head -> response (request body discarded meanwhile)
  *        -> [rest of the body] -> keep-alive idle -> request head ...
  *   error or Connection: close -> response -> lingering close
  *
- * A connection lives in its worker's list; it closes itself on any error, timeout
- * or end of input, and is freed by the worker after the loop turn it closed in.
+ * A connection lives in its set's list; it closes itself on any error, timeout or end
+ * of input, and is freed at the end of the loop turn it closed in. The set tells its
+ * owner, through hooks, when a connection closes or goes idle (room to accept).
  */
 #ifndef KW_CONN_H
 #define KW_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
-#include "worker.h"
+#include "access_log.h"
+#include "config.h"
+#include "http.h"
+#include "listener.h"
+#include "loop.h"
+#include "static_file.h"
+
+/** Size of the socket read buffer shared by a set's connections. */
+#define CONN_READ_SIZE 16384u
+
+struct conn;
+struct conns;
+
+TAILQ_HEAD(conn_list, conn);
+
+/** What a set of connections tells its owner. */
+struct conn_hooks {
+	/** A connection closed. */
+	void (*closed)(struct conns *cs);
+	/** A connection went idle (keep-alive): it could be closed to make room. */
+	void (*idle)(struct conns *cs);
+};
+
+/** Every connection of a worker, and what they share. */
+struct conns {
+	struct loop *loop;
+	const struct kw_config *cfg;
+	const struct mime_table *mime;
+	struct access_log *access_log;
+	const struct conn_hooks *hooks;
+	struct http_limits limits;
+
+	struct kw_timer_queue q_handshake;
+	struct kw_timer_queue q_header;
+	struct kw_timer_queue q_body;
+	struct kw_timer_queue q_send;
+	struct kw_timer_queue q_keepalive; /* also: oldest idle connection first */
+	struct kw_timer_queue q_linger;
+
+	struct conn_list open; /* open connections */
+	size_t n_open;
+	struct conn_list dead; /* closed, freed at the end of the turn */
+	struct loop_task reap; /* frees the dead */
+	bool shutting_down;
+
+	struct static_cache files;   /* files opened in this loop turn */
+	struct loop_task files_done; /* closes them at the end of the turn */
+	uint8_t *sbuf;               /* send buffer: responses laid out, protected, sent */
+	uint8_t rbuf[CONN_READ_SIZE];
+};
+
+/**
+ * Sets up an empty set on loop (registering its timer queues) for cfg, whose send
+ * buffer holds SEND_RECORDS records of record_size bytes (the largest of the
+ * transports in use). cfg, mime, access_log and hooks must outlive the set. Returns
+ * 0 or KW_ERR_NOMEM.
+ */
+int conns_init(struct conns *cs, struct loop *loop, const struct kw_config *cfg,
+               const struct mime_table *mime, struct access_log *access_log,
+               const struct conn_hooks *hooks, size_t record_size);
+
+/** Closes every connection (logging reason) and frees the set's memory. */
+void conns_dispose(struct conns *cs, const char *reason);
 
 /**
  * Takes over an accepted non-blocking socket from listener l and starts serving it.
  * On failure the socket is closed (and the failure logged). Returns 0 or a code.
  */
-int conn_accept(struct worker *w, struct worker_listener *l, int fd, const struct sockaddr *peer,
+int conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr *peer,
                 socklen_t peer_len);
 
+/** true when a connection is idle (keep-alive). */
+bool conns_have_idle(const struct conns *cs);
+
 /** Closes the keep-alive connection idle for the longest time. false when none is idle. */
-bool conn_close_oldest_idle(struct worker *w);
+bool conns_close_oldest_idle(struct conns *cs);
 
 /** Graceful shutdown begins: idle connections close, the others close after their response. */
-void conn_shutdown_idle(struct worker *w);
+void conns_shutdown(struct conns *cs);
 
 /** Closes every connection, logging reason. */
-void conn_close_all(struct worker *w, const char *reason);
-
-/** Frees the connections closed during this loop turn. */
-void conn_free_dead(struct worker *w);
+void conns_close_all(struct conns *cs, const char *reason);
 
 #endif

@@ -3,8 +3,9 @@
  * the master bound, asking the signer for handshake signatures.
  *
  * Started by the master with the descriptors of proc.h: it reads the configuration
- * snapshot, pre-encodes the certificate chains it serves, loads the MIME table,
- * drops privileges, and runs its event loop until the master stops it or goes away.
+ * snapshot, loads the MIME table, starts its transports (toy-TLS pre-encodes the
+ * certificate chains it serves), drops privileges, and runs its event loop until the
+ * master stops it or goes away.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +22,11 @@
 #include "log.h"
 #include "proc.h"
 #include "static_file.h"
-#include "toytls_cert.h"
-#include "toytls_wire.h"
 #include "worker.h"
 
 /* What the worker loads before its loop starts; freed by startup_free(). */
 struct startup {
 	struct kw_config *cfg;
-	struct worker_identity *identities; /* one per server */
 	struct mime_table *mime;
 	struct access_log access_log;
 	struct worker *worker;
@@ -69,49 +67,6 @@ signals_init(void)
 		signal(ignored[i], SIG_IGN);
 }
 
-/*
- * Pre-encodes the certificate fields of srv (leaf, then chain) from the texts the
- * configuration snapshot carries (no file is read) and finds its scheme.
- */
-static int
-identity_load(const struct kw_config *cfg, const struct kw_server *srv, struct worker_identity *id,
-              char *err, size_t err_len)
-{
-	struct tt_field field;
-	size_t pos = 0;
-	EVP_PKEY *key = NULL;
-	const char **chain = calloc(srv->n_chain + 1, sizeof(*chain));
-	int rc = chain ? 0 : KW_ERR_NOMEM;
-
-	for (size_t i = 0; chain && i < srv->n_chain; i++)
-		chain[i] = kw_config_file_text(cfg, srv->chain[i]);
-	if (rc == 0)
-		rc = tt_identity_encode_chain(kw_config_file_text(cfg, srv->certificate), chain,
-		                              srv->n_chain, &id->fields);
-	free(chain);
-	if (rc) {
-		snprintf(err, err_len, "%s: %s", srv->certificate, kw_strerror(rc));
-		return rc;
-	}
-	rc = tt_field_next(kw_buf_head(&id->fields), kw_buf_size(&id->fields), &pos, &field);
-	if (rc != 1) {
-		snprintf(err, err_len, "%s: no certificate", srv->certificate);
-		return KW_ERR_ARGUMENT;
-	}
-	rc = tt_cert_public_key(field.value, field.len, &key);
-	if (rc == 0)
-		rc = tt_scheme_for_key(key, &id->id.scheme);
-	EVP_PKEY_free(key);
-	if (rc) {
-		snprintf(err, err_len, "%s: %s", srv->certificate, kw_strerror(rc));
-		return rc;
-	}
-	id->id.key_id = srv->key_id;
-	id->id.cert_fields = kw_buf_head(&id->fields);
-	id->id.cert_fields_len = kw_buf_size(&id->fields);
-	return 0;
-}
-
 static void
 startup_free(struct startup *s)
 {
@@ -120,10 +75,6 @@ startup_free(struct startup *s)
 	free(s->worker);
 	access_log_dispose(&s->access_log);
 	mime_table_free(s->mime);
-	if (s->identities != NULL)
-		for (size_t i = 0; i < s->cfg->n_servers; i++)
-			kw_buf_free(&s->identities[i].fields);
-	free(s->identities);
 	kw_config_free(s->cfg);
 }
 
@@ -138,18 +89,6 @@ startup(struct startup *s, const char *path)
 	if (s->cfg == NULL)
 		return KW_EXIT_FATAL_CONFIG;
 	const struct kw_config *cfg = s->cfg;
-	s->identities = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof(*s->identities));
-	if (s->identities == NULL)
-		return KW_EXIT_RUNTIME;
-	for (size_t i = 0; i < cfg->n_servers; i++) {
-		if (!cfg->servers[i].has_tls)
-			continue;
-		rc = identity_load(cfg, &cfg->servers[i], &s->identities[i], err, sizeof(err));
-		if (rc) {
-			kw_log_err("certificate: %s", err);
-			return rc == KW_ERR_NOMEM ? KW_EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;
-		}
-	}
 	rc = mime_table_load(cfg->mime_types, &s->mime, err, sizeof(err));
 	if (rc) {
 		kw_log_err("mime_types: %s", err);
@@ -160,7 +99,7 @@ startup(struct startup *s, const char *path)
 	s->worker = calloc(1, sizeof(*s->worker));
 	if (s->worker == NULL)
 		return KW_EXIT_RUNTIME;
-	rc = worker_init(s->worker, cfg, s->mime, s->identities, &s->access_log, err, sizeof(err));
+	rc = worker_init(s->worker, cfg, s->mime, &s->access_log, err, sizeof(err));
 	if (rc) {
 		kw_log_err("worker_init: %s", err);
 		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : KW_EXIT_RUNTIME;

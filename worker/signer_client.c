@@ -21,7 +21,6 @@
 #include "err.h"
 #include "log.h"
 #include "signer_proto.h"
-#include "worker.h"
 
 #define SP_BUCKETS        256u /* request id lookup: a power of two */
 #define SP_SEND_BATCH     32u  /* requests per sendmmsg(2) */
@@ -31,9 +30,10 @@
 LIST_HEAD(sign_bucket, sign_waiter);
 
 struct sign_proxy {
-	struct worker_io io; /* fd -1: no channel, waiting for a new signer */
-	struct worker *w;
-	struct kw_timer_queue *timeouts;
+	struct loop_io io; /* fd -1: no channel, waiting for a new signer */
+	struct loop *loop;
+	struct kw_timer_queue timeouts;
+	struct loop_task flush; /* queued when requests may leave */
 	uint32_t next_id;
 	TAILQ_HEAD(, sign_waiter) pending; /* submission order */
 	size_t n_pending;
@@ -45,7 +45,8 @@ struct sign_proxy {
 	struct sign_bucket buckets[SP_BUCKETS];
 };
 
-static void sign_proxy_on_event(struct worker_io *io, uint32_t events);
+static void sign_proxy_on_event(struct loop_io *io, uint32_t events);
+static void sign_proxy_flush(struct loop_task *task);
 
 void
 sign_waiter_init(struct sign_waiter *wt, sign_done_fn done)
@@ -59,7 +60,7 @@ waiter_timeout(struct kw_timer *t)
 {
 	struct sign_waiter *wt = container_of(t, struct sign_waiter, timer);
 	kw_log_info("sign_proxy: request %u got no reply within %llu ms", wt->request_id,
-	            wt->proxy->timeouts->duration_ms);
+	            wt->proxy->timeouts.duration_ms);
 	sign_proxy_cancel(wt->proxy, wt);
 	wt->done(wt, KW_ERR_SIGN_TIMEOUT, NULL, 0);
 }
@@ -88,12 +89,14 @@ channel_open(struct sign_proxy *sp, int fd)
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		kw_log_err("sign_proxy: fcntl: %s", strerror(errno));
 	else
-		err = worker_io_add(sp->w, &sp->io, EPOLLIN);
+		err = loop_io_add(sp->loop, &sp->io, EPOLLIN);
 	if (err) {
 		close(fd);
 		sp->io.fd = -1;
+		return err;
 	}
-	return err;
+	loop_defer(sp->loop, &sp->flush);
+	return 0;
 }
 
 static void
@@ -101,7 +104,7 @@ channel_close(struct sign_proxy *sp)
 {
 	if (sp->io.fd < 0)
 		return;
-	worker_io_del(sp->w, &sp->io);
+	loop_io_del(sp->loop, &sp->io);
 	close(sp->io.fd);
 	sp->io.fd = -1;
 	inflight_reset(sp);
@@ -116,10 +119,10 @@ channel_lost(struct sign_proxy *sp, const char *why)
 }
 
 int
-sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsigned max_inflight,
-               struct sign_proxy **out)
+sign_proxy_new(struct loop *l, const struct kw_config *cfg, int fd, struct sign_proxy **out)
 {
 	struct sign_proxy *sp = calloc(1, sizeof(*sp));
+	unsigned max_inflight = cfg->signer.max_inflight;
 	if (max_inflight == 0)
 		max_inflight = 1;
 	uint32_t *orphans = calloc(max_inflight, sizeof(*orphans));
@@ -130,8 +133,8 @@ sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsign
 			close(fd);
 		return KW_ERR_NOMEM;
 	}
-	sp->w = w;
-	sp->timeouts = timeouts;
+	sp->loop = l;
+	loop_task_init(&sp->flush, sign_proxy_flush);
 	sp->max_inflight = max_inflight;
 	sp->orphans = orphans;
 	sp->next_id = 1;
@@ -145,6 +148,7 @@ sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsign
 		free(sp);
 		return err;
 	}
+	loop_timer_queue(l, &sp->timeouts, cfg->signer.timeout_ms);
 	*out = sp;
 	return 0;
 }
@@ -155,6 +159,7 @@ sign_proxy_free(struct sign_proxy *sp)
 	if (sp == NULL)
 		return;
 	channel_close(sp);
+	loop_task_cancel(sp->loop, &sp->flush);
 	free(sp->orphans);
 	free(sp);
 }
@@ -175,7 +180,8 @@ sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct tt
 		sp->first_unsent = wt;
 	LIST_INSERT_HEAD(&sp->buckets[wt->request_id & (SP_BUCKETS - 1)], wt, bucket);
 	kw_timer_init(&wt->timer, waiter_timeout);
-	kw_timer_arm(&wt->timer, sp->timeouts, sp->w->now);
+	loop_timer_arm(sp->loop, &wt->timer, &sp->timeouts);
+	loop_defer(sp->loop, &sp->flush);
 }
 
 /* Takes wt out of every list; a sent request stays counted in flight. */
@@ -210,6 +216,7 @@ orphan_answered(struct sign_proxy *sp, uint32_t request_id)
 		if (sp->orphans[i] == request_id) {
 			sp->orphans[i] = sp->orphans[--sp->n_orphans];
 			sp->n_inflight--;
+			loop_defer(sp->loop, &sp->flush);
 			return true;
 		}
 	}
@@ -228,8 +235,12 @@ encode_request(const struct sign_waiter *wt, uint8_t out[SP_SIGN_REQUEST_LEN])
 	sp_encode_sign_request(&req, out);
 }
 
-void
-sign_proxy_flush(struct sign_proxy *sp)
+/*
+ * Sends queued requests while the channel takes them and fewer than max_inflight are
+ * unanswered; the rest waits for the channel to drain or for replies.
+ */
+static void
+send_requests(struct sign_proxy *sp)
 {
 	uint8_t bufs[SP_SEND_BATCH][SP_SIGN_REQUEST_LEN];
 	struct iovec iov[SP_SEND_BATCH];
@@ -254,7 +265,7 @@ sign_proxy_flush(struct sign_proxy *sp)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				worker_io_set(sp->w, &sp->io, EPOLLIN | EPOLLOUT);
+				loop_io_set(sp->loop, &sp->io, EPOLLIN | EPOLLOUT);
 				return;
 			}
 			channel_lost(sp, strerror(errno));
@@ -266,7 +277,13 @@ sign_proxy_flush(struct sign_proxy *sp)
 		}
 		sp->n_inflight += (unsigned)sent;
 	}
-	worker_io_set(sp->w, &sp->io, EPOLLIN);
+	loop_io_set(sp->loop, &sp->io, EPOLLIN);
+}
+
+static void
+sign_proxy_flush(struct loop_task *task)
+{
+	send_requests(container_of(task, struct sign_proxy, flush));
 }
 
 static void
@@ -292,6 +309,7 @@ handle_reply(struct sign_proxy *sp, const uint8_t *msg, size_t len)
 	}
 	waiter_remove(sp, wt);
 	sp->n_inflight--;
+	loop_defer(sp->loop, &sp->flush);
 	if (rep.status != SP_STATUS_OK) {
 		kw_log_info("sign_proxy: request %u refused: %s", rep.request_id,
 		            sp_status_name(rep.status));
@@ -340,20 +358,20 @@ read_replies(struct sign_proxy *sp)
 }
 
 static void
-sign_proxy_on_event(struct worker_io *io, uint32_t events)
+sign_proxy_on_event(struct loop_io *io, uint32_t events)
 {
 	struct sign_proxy *sp = container_of(io, struct sign_proxy, io);
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		read_replies(sp);
 	if (sp->io.fd >= 0 && (events & EPOLLOUT))
-		sign_proxy_flush(sp);
+		send_requests(sp);
 }
 
 void
 sign_proxy_set_channel(struct sign_proxy *sp, int fd)
 {
 	if (sp->io.fd >= 0) {
-		worker_io_del(sp->w, &sp->io);
+		loop_io_del(sp->loop, &sp->io);
 		close(sp->io.fd);
 	}
 	if (channel_open(sp, fd) == 0)

@@ -1,10 +1,10 @@
 /*
  * signer_client.h - sign_proxy: the worker's side of the signer channel (the signer's
- * side is sign_stub). Connections submit signing requests and keep serving; replies
- * are matched back by request id. Requests produced in one loop turn leave together
- * (sign_proxy_flush); a request that gets no reply within the signing timeout fails
- * alone. When the signer goes away, pending requests wait for a new channel and are
- * sent again on it.
+ * side is sign_stub). Transports submit signing requests and keep serving; replies
+ * are matched back by request id. Requests produced in one loop turn leave together,
+ * at the end of the turn (a deferred task of the loop); a request that gets no reply
+ * within the signing timeout fails alone. When the signer goes away, pending requests
+ * wait for a new channel and are sent again on it.
  */
 #ifndef KW_SIGNER_CLIENT_H
 #define KW_SIGNER_CLIENT_H
@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "timer.h"
+#include "config.h"
+#include "loop.h"
 #include "toytls_conn.h"
 
-struct worker;
 struct sign_proxy;
 struct sign_waiter;
 
@@ -44,33 +44,27 @@ struct sign_waiter {
 void sign_waiter_init(struct sign_waiter *wt, sign_done_fn done);
 
 /**
- * Creates the proxy on channel fd (non-blocking SOCK_SEQPACKET; -1: none yet), which
- * it owns from then on. Requests time out after timeouts' duration; at most
- * max_inflight of them (the signer's per-channel limit, at least 1) are sent and
- * unanswered at any time, the others wait in submission order. Returns 0 or a code
+ * Creates the proxy on loop l and channel fd (non-blocking SOCK_SEQPACKET; -1: none
+ * yet), which it owns from then on. Requests time out after cfg->signer.timeout_ms (a
+ * timer queue it registers with l); at most cfg->signer.max_inflight of them (the
+ * signer's per-channel limit, at least 1) are sent and unanswered at any time, the
+ * others wait in submission order. cfg must outlive the proxy. Returns 0 or a code
  * (fd is closed then).
  */
-int sign_proxy_new(struct worker *w, int fd, struct kw_timer_queue *timeouts, unsigned max_inflight,
-                   struct sign_proxy **out);
+int sign_proxy_new(struct loop *l, const struct kw_config *cfg, int fd, struct sign_proxy **out);
 
 /** Closes the channel and frees the proxy; no waiter may be pending. NULL is fine. */
 void sign_proxy_free(struct sign_proxy *sp);
 
 /**
- * Queues a request for wt (which must be idle); it leaves with the next
- * sign_proxy_flush(). The outcome comes through wt->done, never from inside this call.
+ * Queues a request for wt (which must be idle); it leaves at the end of the loop turn.
+ * The outcome comes through wt->done, never from inside this call.
  */
 void sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt,
                        const struct tt_sign_request *req);
 
 /** Withdraws wt's request (its connection is going away); a reply that comes is ignored. */
 void sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt);
-
-/**
- * Sends queued requests while the channel takes them and fewer than max_inflight are
- * unanswered; the rest waits for the channel to drain or for replies.
- */
-void sign_proxy_flush(struct sign_proxy *sp);
 
 /**
  * Replaces the channel with fd (owned from then on): a new signer. Requests sent

@@ -1,15 +1,27 @@
 /*
- * transport.h - the seam between socket bytes and HTTP.
+ * transport.h - the seam between socket bytes and HTTP. Each protocol is a plug-in
+ * in worker/transport/ (plain.c, toytls.c), listed in transport/table.c; nothing
+ * above this header knows which one a connection speaks.
  *
- *   socket bytes -> feed()      plain: identity; toy-TLS: records, handshake, decrypt
- *                   wire()      bytes to write to the socket
- *                   plaintext() bytes for the HTTP parser
- *   HTTP bytes   -> protect_in_place()  plain: identity; toy-TLS: application records
+ *   conn.c (state machine)             transport (one per connection, its own buffers)
+ *   ----------------------             -----------------------------------------------
+ *   socket bytes ------------------->  feed()        plain: identity; toy-TLS: records,
+ *   socket   <----------------------   wire()          handshake, decrypt
+ *   HTTP parser <-------------------   plaintext()
+ *   send.c: records laid out in the
+ *   connections' send buffer ------->  protect_in_place()   plain: identity
+ *   step again   <------------------   host->wake()         a reply or a timer moved it on
+ *   routing      <------------------   host->select_server()   SNI: the listener's blocks
+ *                                          |
+ *                   the class's per-worker state (identities, contexts), made by start()
+ *                   from a transport_env: the loop (io, timers, tasks: fd-less wake-ups)
+ *                   and the signer client (signer_client.h), which the transport asks
+ *                   itself, without blocking, for the signatures its handshake needs.
  *
- * HTTP code sees only plaintext() and protect_in_place(); it never sees a key or a
- * certificate. A transport that needs a signature made elsewhere (toy-TLS) exposes
- * it through sign_request()/supply_signature(), which the connection layer routes
- * to the signer without blocking.
+ * HTTP code sees only plaintext() and protect_in_place(); it never sees a key, a
+ * certificate or a record. A transport never sees HTTP. A handshake that waits for
+ * something other than the socket (a signer reply) can say so with parked(): the
+ * connection then stops watching its socket until the transport wakes it.
  */
 #ifndef KW_TRANSPORT_H
 #define KW_TRANSPORT_H
@@ -19,9 +31,12 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "toytls_conn.h"
+#include "config.h"
+#include "loop.h"
 
 struct transport;
+struct transport_host;
+struct sign_proxy;
 
 struct transport_ops {
 	const char *name;
@@ -39,24 +54,30 @@ struct transport_ops {
 	/** Bytes protect_in_place() puts before and after a record's plaintext (0 and 0: identity).
 	 */
 	size_t record_prefix, record_suffix;
+	/** Largest plaintext of one record (passthrough: of one piece the sender copies). */
+	size_t record_max;
 	/**
 	 * Protects plaintext rec[record_prefix, record_prefix + len) where it lies: rec[0,
 	 * record_prefix + len + record_suffix) is then what the caller sends (nothing is
-	 * queued in wire()). len is at most TT_MAX_PLAINTEXT. Returns 0 or a code.
+	 * queued in wire()). len is at most record_max. Returns 0 or a code.
 	 */
 	int (*protect_in_place)(struct transport *t, uint8_t *rec, size_t len);
 	/** true once application data can flow. */
 	bool (*established)(const struct transport *t);
-	/** true when a signature is wanted, with the request copied to *req. */
-	bool (*sign_request)(const struct transport *t, struct tt_sign_request *req);
-	/** Supplies the wanted signature. Returns 0 or a code: close the connection. */
-	int (*supply_signature)(struct transport *t, const uint8_t *sig, size_t len);
-	/** The signature cannot be had (err says why); the transport fails. */
-	void (*signature_failed)(struct transport *t, int err);
+	/**
+	 * true while the handshake waits for something other than the socket; the
+	 * connection watches no event until host->wake(). NULL: never.
+	 */
+	bool (*parked)(const struct transport *t);
 	/** Releases empty buffers of an idle connection. */
 	void (*shrink)(struct transport *t);
-	/** First error, for the log, with detail where there is one. */
+	/**
+	 * First error, for the log, with detail where there is one; 0 while the transport
+	 * works. A transport that fails outside feed() (a signature refused) wakes its host,
+	 * which then finds the error here and closes.
+	 */
 	int (*error)(const struct transport *t, const char **detail);
+	/** Frees the transport, withdrawing whatever it still waits for. */
 	void (*destroy)(struct transport *t);
 };
 
@@ -64,10 +85,48 @@ struct transport {
 	const struct transport_ops *ops;
 };
 
-/** A plain TCP transport. NULL when out of memory. */
-struct transport *transport_plain_new(void);
+/** The connection, as its transport sees it; embedded in the connection. */
+struct transport_host {
+	/** The connection steps again: the transport moved on without socket input. */
+	void (*wake)(struct transport_host *h);
+	/**
+	 * The server block, among those of the connection's listener, that answers
+	 * server_name (NULL: none was sent), which the connection routes by from then on.
+	 * Never NULL.
+	 */
+	const struct kw_server *(*select_server)(struct transport_host *h, const char *server_name);
+};
 
-/** A toy-TLS server transport. params are copied. NULL when out of memory. */
-struct transport *transport_toytls_new(const struct tt_server_params *params);
+/** What a transport class gets when the worker starts; everything outlives the class state. */
+struct transport_env {
+	struct loop *loop;
+	const struct kw_config *cfg;
+	struct sign_proxy *signer; /* the signer client (signer_client.h) */
+};
+
+/** One protocol: how listeners choose it and what it keeps per worker. */
+struct transport_class {
+	const char *name;
+	/** true when listener lc speaks this protocol. */
+	bool (*serves)(const struct kw_listener *lc);
+	/**
+	 * Sets up the per-worker state (*state, passed back to open() and stop()), before the
+	 * worker drops its privileges. Returns 0, or a code with err filled in
+	 * (KW_ERR_NOMEM and KW_ERR_INTERNAL: the process; any other: the configuration).
+	 */
+	int (*start)(const struct transport_env *env, void **state, char *err, size_t err_len);
+	/** Frees what start() made. */
+	void (*stop)(void *state);
+	/** A transport for one new connection, which host stays valid for. NULL: out of memory. */
+	struct transport *(*open)(void *state, struct transport_host *host);
+	/** Largest record_prefix + record_max + record_suffix of its transports. */
+	size_t record_size;
+};
+
+/** Every class, in the order listeners look for theirs; NULL-terminated. */
+extern const struct transport_class *const transport_classes[];
+
+/** The class that serves listener lc, or NULL when none does. */
+const struct transport_class *transport_class_for(const struct kw_listener *lc);
 
 #endif

@@ -1,11 +1,11 @@
 /*
- * transport_plain.c - plain TCP: plaintext is the wire, both ways.
+ * plain.c - the plain TCP transport: plaintext is the wire, both ways.
  */
 #include "transport.h"
 
 #include <stdlib.h>
 
-#include "err.h"
+#define PLAIN_PIECE_MAX 16384u /* a file piece this small leaves with the head, copied */
 
 struct plain_transport {
 	struct transport base;
@@ -55,23 +55,6 @@ plain_established(const struct transport *t)
 	return true;
 }
 
-static bool
-plain_sign_request(const struct transport *t, struct tt_sign_request *req)
-{
-	return false;
-}
-
-static int
-plain_supply_signature(struct transport *t, const uint8_t *sig, size_t len)
-{
-	return KW_ERR_STATE;
-}
-
-static void
-plain_signature_failed(struct transport *t, int err)
-{
-}
-
 static void
 plain_shrink(struct transport *t)
 {
@@ -107,18 +90,34 @@ static const struct transport_ops plain_ops = {
     .input_pending = plain_input_pending,
     .record_prefix = 0,
     .record_suffix = 0,
+    .record_max = PLAIN_PIECE_MAX,
     .protect_in_place = plain_protect_in_place,
     .established = plain_established,
-    .sign_request = plain_sign_request,
-    .supply_signature = plain_supply_signature,
-    .signature_failed = plain_signature_failed,
     .shrink = plain_shrink,
     .error = plain_error,
     .destroy = plain_destroy,
 };
 
-struct transport *
-transport_plain_new(void)
+static bool
+plain_serves(const struct kw_listener *lc)
+{
+	return !lc->tls;
+}
+
+static int
+plain_start(const struct transport_env *env, void **state, char *err, size_t err_len)
+{
+	*state = NULL;
+	return 0;
+}
+
+static void
+plain_stop(void *state)
+{
+}
+
+static struct transport *
+plain_open(void *state, struct transport_host *host)
 {
 	struct plain_transport *p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -126,3 +125,12 @@ transport_plain_new(void)
 	p->base.ops = &plain_ops;
 	return &p->base;
 }
+
+const struct transport_class transport_plain = {
+    .name = "plain",
+    .serves = plain_serves,
+    .start = plain_start,
+    .stop = plain_stop,
+    .open = plain_open,
+    .record_size = PLAIN_PIECE_MAX,
+};

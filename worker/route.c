@@ -1,0 +1,39 @@
+/*
+ * route.c - server block choice and the handler it leads to.
+ */
+#include "route.h"
+
+#include <string.h>
+
+#include "vhost.h"
+
+const struct kw_server *
+route_server_name(const struct kw_config *cfg, size_t listener, const char *server_name)
+{
+	return vhost_select(cfg, listener, server_name,
+	                    server_name != NULL ? strlen(server_name) : 0);
+}
+
+/* The block req is for: NULL when a handshake bound the connection to another one. */
+static const struct kw_server *
+route_request(const struct kw_config *cfg, size_t listener, const struct kw_server *dflt,
+              const struct kw_server *bound, const struct http_request *req)
+{
+	if (req->host == NULL)
+		return bound != NULL ? bound : dflt;
+	const struct kw_server *srv =
+	    vhost_select(cfg, listener, req->host, vhost_host_len(req->host));
+	return bound == NULL || srv == bound ? srv : NULL;
+}
+
+void
+route_respond(const struct route_ctx *rc, size_t listener, const struct kw_server *dflt,
+              const struct kw_server *bound, const struct http_request *req, time_t now,
+              struct http_response *resp)
+{
+	const struct kw_server *srv = route_request(rc->cfg, listener, dflt, bound, req);
+	if (srv != NULL)
+		static_respond_cached(rc->cfg, srv, rc->mime, req, now, rc->files, resp);
+	else
+		http_error_response(421, req, now, resp);
+}
