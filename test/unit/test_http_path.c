@@ -422,5 +422,6 @@ Test(errno_status, mapping)
 	cr_assert_eq(http_path_errno_status(ELOOP), -403);
 	cr_assert_eq(http_path_errno_status(EXDEV), -403);
 	cr_assert_eq(http_path_errno_status(EIO), -500);
-	cr_assert_eq(http_path_errno_status(EMFILE), -500);
+	cr_assert_eq(http_path_errno_status(EMFILE), -503);
+	cr_assert_eq(http_path_errno_status(ENFILE), -503);
 }

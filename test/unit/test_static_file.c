@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1190,4 +1191,22 @@ Test(static_cache, missing_root_is_not_cached)
 	cr_assert_eq(rename(moved, imgroot), 0);
 	cr_assert_eq(respond_cached("/img/x.png"), 200);
 	assert_body("img x");
+}
+
+/* Out of descriptors is 503 (try again), not 500: the worker accepts less meanwhile. */
+Test(static_respond, out_of_descriptors_is_503)
+{
+	struct rlimit lim, was;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	lim = was;
+	lim.rlim_cur = (rlim_t)fd; /* every descriptor from fd up is over the limit */
+	close(fd);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	cr_assert_eq(respond_path("/hello.txt"), 503);
+	cr_assert_eq(resp.fd, -1);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	cr_assert_eq(respond_path("/hello.txt"), 200);
 }

@@ -88,6 +88,9 @@ http_path_errno_status(int e)
 	case ELOOP:
 	case EXDEV:
 		return -403;
+	case EMFILE:
+	case ENFILE:
+		return -503;
 	default:
 		return -500;
 	}

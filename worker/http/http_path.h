@@ -32,11 +32,16 @@ int http_path_normalise(const char *raw, size_t len, char *out, size_t *out_len)
  * root (checked on the resolved descriptor's path). Falls back to http_path_open_walk() when the kernel has
  * no openat2. On success *fd_out receives a new O_CLOEXEC descriptor owned by the
  * caller. Returns 0, -404 (missing, or a non-directory in the middle), -403
- * (permission denied, refused symlink) or -500 (any other failure).
+ * (permission denied, refused symlink), -503 (out of descriptors) or -500 (any other
+ * failure).
  */
 int http_path_open_beneath(int root_fd, const char *rel, bool follow_symlinks, int *fd_out);
 
-/** The status for a failed open or stat: -404, -403 or -500, as http_path_open_beneath(). */
+/**
+ * The status for a failed open or stat: -404, -403 or -500, as http_path_open_beneath(),
+ * and -503 when the process or the system is out of descriptors (EMFILE, ENFILE): the
+ * request may succeed a moment later, and the server should accept less meanwhile.
+ */
 int http_path_errno_status(int err_no);
 
 /**
