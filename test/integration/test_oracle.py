@@ -20,9 +20,12 @@ import unittest
 import kwtest
 
 SYS_pidfd_getfd = 438
+KW_FD_CONTROL = 3
 KW_FD_SIGNER = 5
 HEADER = struct.Struct(">BBHII")  # version, type, reserved, request id, payload length
 SIGN_TOYTLS_V1 = 1
+CONTROL = struct.Struct(">II")  # control message: type, argument
+CTL_WORKER_BROKE = 5
 VALID_KEY = bytes(range(1, 33))
 
 
@@ -31,14 +34,15 @@ def request(request_id, key_id=0, client=VALID_KEY, server=VALID_KEY[::-1]):
     return HEADER.pack(1, SIGN_TOYTLS_V1, 0, request_id, len(payload)) + payload
 
 
-def steal_channel(pid):
-    """A copy of the worker's end of its signer channel."""
+def steal_channel(pid, target=KW_FD_SIGNER):
+    """A copy of descriptor target of process pid: by default a worker's end of its
+    signer channel."""
     libc = ctypes.CDLL(None, use_errno=True)
     pidfd = os.pidfd_open(pid)
     try:
-        fd = libc.syscall(SYS_pidfd_getfd, pidfd, KW_FD_SIGNER, 0)
+        fd = libc.syscall(SYS_pidfd_getfd, pidfd, target, 0)
         if fd < 0 and ctypes.get_errno() == errno.EPERM:
-            raise unittest.SkipTest("pidfd_getfd needs ptrace rights over the worker "
+            raise unittest.SkipTest("pidfd_getfd needs ptrace rights over the process "
                                     "(CAP_SYS_PTRACE), which this container does not give")
         if fd < 0:
             raise OSError(ctypes.get_errno(), "pidfd_getfd")
@@ -100,6 +104,36 @@ class OracleTest(kwtest.SiteTestCase):
 
     def test_same_request_id_twice(self):
         self.abuse(request(0x7ffffff7), request(0x7ffffff7))
+
+    def test_only_the_signer_reports_a_broken_worker(self):
+        """A worker that says on its control channel that a worker broke is not believed."""
+        workers = self.site.children("worker")
+        mark = self.site.log.mark()
+        with steal_channel(workers[0], KW_FD_CONTROL) as ctl:
+            for slot in range(len(workers)):
+                ctl.send(CONTROL.pack(CTL_WORKER_BROKE, slot))
+        refused = "(pid %d): type %d" % (workers[0], CTL_WORKER_BROKE)
+        kwtest.wait_until(lambda: self.site.log.text().count(refused) >= len(workers),
+                          what="both reports logged as unexpected")
+        self.assertEqual(self.site.children("worker"), workers)
+        since = "\n".join(self.site.log.text().split("\n")[mark:])
+        self.assertNotIn("broke the signer protocol", since)
+        self.check_serving()
+
+    def test_signer_report_of_a_slot_out_of_range(self):
+        """The signer naming a worker slot past the last is logged and otherwise ignored."""
+        [signer] = self.site.children("signer")
+        workers = self.site.children("worker")
+        mark = self.site.log.mark()
+        with steal_channel(signer, KW_FD_CONTROL) as ctl:
+            for slot in (len(workers), 0xFFFFFFFF):
+                ctl.send(CONTROL.pack(CTL_WORKER_BROKE, slot))
+        for slot in (len(workers), 0xFFFFFFFF):
+            self.site.log.wait_for(r"signer \(pid %d\) reported worker %d, which is not running"
+                                   % (signer, slot), since=mark)
+        self.assertEqual(self.site.children("worker"), workers)
+        self.assertEqual(self.site.children("signer"), [signer])
+        self.check_serving()
 
     def test_flood_is_refused_not_signed(self):
         """Past the in-flight cap and the rate limit, requests get a refusal status."""

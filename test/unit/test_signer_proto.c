@@ -307,6 +307,18 @@ Test(signer_proto, reply_status_checks)
 	expect_bad_reply(msg, len);
 }
 
+/* The last known status and the first unknown one, in the shape of an error reply. */
+Test(signer_proto, reply_unknown_status_without_a_signature)
+{
+	uint8_t msg[SP_SIGN_REPLY_MAX_LEN];
+	struct sp_sign_reply rep = {.request_id = 3, .status = SP_STATUS_FAILED}, got;
+	size_t len = sp_encode_sign_reply(&rep, msg);
+
+	cr_assert_eq(sp_decode_sign_reply(msg, len, &got), 0);
+	msg[SP_HEADER_LEN + 1] = SP_STATUS_FAILED + 1;
+	expect_bad_reply(msg, len);
+}
+
 Test(signer_proto, status_names)
 {
 	cr_expect_str_eq(sp_status_name(SP_STATUS_OK), "ok");

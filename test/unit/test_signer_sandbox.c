@@ -451,7 +451,9 @@ enter_in_child(uid_t uid, const char *user)
 		char err[256] = "";
 		int bad = 0, rc;
 
-		if (uid != 0 && setresuid(uid, uid, uid) != 0)
+		/* dumpable again after the switch, as a signer started by that user would be */
+		if (uid != 0 &&
+		    (setresuid(uid, uid, uid) != 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0))
 			_exit(BAD_ENTER);
 		rc = signer_sandbox_enter(user, err, sizeof(err));
 		if (rc)

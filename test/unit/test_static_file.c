@@ -311,6 +311,7 @@ setup(void)
 	snprintf(p, sizeof(p), "%s/fifo", root);
 	cr_assert_eq(mkfifo(p, 0644), 0);
 	write_str(imgroot, "x.png", "img x");
+	write_str(root, "img.txt", "root img.txt");
 
 	locations[0] = (struct kw_location){.prefix = "/",
 	                                    .root = root,
@@ -622,6 +623,8 @@ Test(static_respond, longest_prefix)
 	assert_body("dir f");
 	cr_assert_eq(respond_path("/images/y.txt"), 200);
 	assert_body("root images");
+	cr_assert_eq(respond_path("/img.txt"), 200, "a prefix matches whole segments only");
+	assert_body("root img.txt");
 	cr_assert_eq(respond_path("/img"), 301);
 	cr_assert_str_eq(header("Location"), "/img/");
 	cr_assert_eq(respond_path("/follow"), 301);
