@@ -143,27 +143,40 @@ next_timeout(const struct loop *l)
 }
 
 int
-loop_run(struct loop *l)
+loop_turn(struct loop *l, int max_wait_ms)
 {
 	struct epoll_event events[EVENT_BATCH];
 
-	for (;;) {
-		loop_run_tasks(l);
-		if (l->stop)
-			return 0;
-		int n = epoll_wait(l->epfd, events, EVENT_BATCH, next_timeout(l));
-		if (n < 0 && errno != EINTR) {
-			kw_log_err("loop_run: epoll_wait: %s", strerror(errno));
-			l->stop = true;
-			return KW_ERR_INTERNAL;
-		}
-		l->now = kw_now_ms();
-		l->wall = time(NULL);
-		for (int i = 0; i < n && !l->stop; i++) {
-			struct loop_io *io = events[i].data.ptr;
-			io->on_event(io, events[i].events);
-		}
-		for (size_t i = 0; i < l->n_queues && !l->stop; i++)
-			kw_timer_queue_expire(l->queues[i], l->now);
+	loop_run_tasks(l);
+	if (l->stop)
+		return 0;
+	int timeout = next_timeout(l);
+	if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
+		timeout = max_wait_ms;
+	int n = epoll_wait(l->epfd, events, EVENT_BATCH, timeout);
+	if (n < 0 && errno != EINTR) {
+		kw_log_err("loop_turn: epoll_wait: %s", strerror(errno));
+		l->stop = true;
+		return KW_ERR_INTERNAL;
 	}
+	l->now = kw_now_ms();
+	l->wall = time(NULL);
+	for (int i = 0; i < n && !l->stop; i++) {
+		struct loop_io *io = events[i].data.ptr;
+		io->on_event(io, events[i].events);
+	}
+	for (size_t i = 0; i < l->n_queues && !l->stop; i++)
+		kw_timer_queue_expire(l->queues[i], l->now);
+	return 0;
+}
+
+int
+loop_run(struct loop *l)
+{
+	while (!l->stop) {
+		int rc = loop_turn(l, -1);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }

@@ -102,8 +102,16 @@ void loop_task_cancel(struct loop *l, struct loop_task *task);
 void loop_run_tasks(struct loop *l);
 
 /**
- * Runs turns until l->stop is set. Returns 0, or KW_ERR_INTERNAL when epoll_wait(2)
- * failed (logged; l->stop is set then).
+ * One turn: the queued tasks, then (unless l->stop is set) a wait until the earliest
+ * timer but no longer than max_wait_ms (-1: no limit), the io callbacks, the expired
+ * timers. Returns 0, or KW_ERR_INTERNAL when epoll_wait(2) failed (logged; l->stop is
+ * set then).
+ */
+int loop_turn(struct loop *l, int max_wait_ms);
+
+/**
+ * Runs turns until l->stop is set; tasks queued by the last turn stay queued. Returns
+ * 0 or KW_ERR_INTERNAL as loop_turn().
  */
 int loop_run(struct loop *l);
 
