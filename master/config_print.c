@@ -72,8 +72,18 @@ print_listener(FILE *out, const struct kw_listener *l, bool last)
 {
 	fputs(INDENT6 "{ address = ", out);
 	print_string(out, l->address);
-	fprintf(out, "; port = %u;%s }%s\n", (unsigned)l->port, l->tls ? " tls = \"toy\";" : "",
-	        last ? "" : ",");
+	fprintf(out, "; port = %u;", (unsigned)l->port);
+	switch (l->tls) {
+	case KW_TLS_NONE:
+		break;
+	case KW_TLS_TOY:
+		fputs(" tls = \"toy\";", out);
+		break;
+	case KW_TLS_TLS13:
+		fputs(" tls = \"tls13\";", out);
+		break;
+	}
+	fprintf(out, " }%s\n", last ? "" : ",");
 }
 
 static void
@@ -136,6 +146,20 @@ config_print(FILE *out, const struct kw_config *cfg)
 	print_key_uint(out, INDENT2, "timeout", cfg->signer.timeout_ms);
 	print_key_uint(out, INDENT2, "max_inflight", cfg->signer.max_inflight);
 	print_key_uint(out, INDENT2, "rate_limit", cfg->signer.rate_limit);
+	fputs("};\n", out);
+
+	fputs("tls13 = {\n", out);
+	if (cfg->tls13.ciphersuites)
+		print_key_string(out, INDENT2, "ciphersuites", cfg->tls13.ciphersuites);
+	else
+		fputs(INDENT2 "# ciphersuites: not set, OpenSSL's default\n", out);
+	if (cfg->tls13.groups)
+		print_key_string(out, INDENT2, "groups", cfg->tls13.groups);
+	else
+		fputs(INDENT2 "# groups: not set, OpenSSL's default\n", out);
+	print_key_bool(out, INDENT2, "session_tickets", cfg->tls13.session_tickets);
+	print_key_uint(out, INDENT2, "ticket_rotation", cfg->tls13.ticket_rotation_ms);
+	print_key_uint(out, INDENT2, "max_parked", cfg->tls13.max_parked);
 	fputs("};\n", out);
 
 	fputs("http = {\n", out);

@@ -15,7 +15,7 @@ import kwtest
 from test_manpages import config_keys
 
 # Keys printed only when set (no value stands for their default).
-ONLY_WHEN_SET = {"mime_types"}
+ONLY_WHEN_SET = {"mime_types", "ciphersuites", "groups"}
 
 
 def keyward(*args):
@@ -40,7 +40,7 @@ class DumpTest(unittest.TestCase):
         os.makedirs(os.path.join(cls.dir, "www"))
         shutil.copy(os.path.join(kwtest.SOURCE, "etc", "mime.types"),
                     os.path.join(cls.dir, "mime.types"))
-        cls.plain, cls.tls = kwtest.free_port(), kwtest.free_port()
+        cls.plain, cls.tls, cls.tls13 = kwtest.free_port(), kwtest.free_port(), kwtest.free_port()
         cls.conf = os.path.join(cls.dir, "keyward.conf")
         with open(cls.conf, "w") as f:
             f.write("""
@@ -50,13 +50,15 @@ mime_types = "mime.types";
 shutdown_timeout = "3s";
 signer = { threads = 1; timeout = "1500ms"; };
 http = { max_body_size = "5g"; max_header_size = "64k"; keepalive_timeout = 0; };
+tls13 = { groups = "X25519:P-256"; ticket_rotation = "2h"; };
 servers = (
   {
     server_name = [ "example.com", "*.example.com" ];
     default = true;
     listen = (
       { address = "127.0.0.1"; port = %d; },
-      { address = "127.0.0.1"; port = %d; tls = "toy"; }
+      { address = "127.0.0.1"; port = %d; tls = "toy"; },
+      { address = "127.0.0.1"; port = %d; tls = "tls13"; }
     );
     certificate = "certs/server_cert.pem";
     certificate_key = "certs/server_key.pem";
@@ -72,7 +74,7 @@ servers = (
     locations = ( { prefix = "/"; root = "www"; } );
   }
 );
-""" % (cls.plain, cls.tls, cls.odd_root.replace("\\", "\\\\").replace('"', '\\"'), cls.plain))
+""" % (cls.plain, cls.tls, cls.tls13, cls.odd_root.replace("\\", "\\\\").replace('"', '\\"'), cls.plain))
         os.makedirs(os.path.join(cls.dir, "logs"))
         res = keyward("-T", "-c", cls.conf)
         if res.returncode != 0:
@@ -95,6 +97,12 @@ servers = (
         self.assertEqual(self.setting("max_body_size"), "5368709120L")
         self.assertEqual(self.setting("max_header_size"), "65536")
         self.assertEqual(self.setting("keepalive_timeout"), "0")
+        self.assertEqual(self.setting("groups"), '"X25519:P-256"')
+        self.assertEqual(self.setting("ticket_rotation"), "7200000")
+        self.assertIn("# ciphersuites: not set, OpenSSL's default", self.dump)
+        self.assertIn('{ address = "127.0.0.1"; port = %d; tls = "toy"; },' % self.tls, self.dump)
+        self.assertIn('{ address = "127.0.0.1"; port = %d; tls = "tls13"; }' % self.tls13,
+                      self.dump)
         self.assertEqual(self.setting("access_log"),
                          '"%s"' % os.path.join(self.dir, "logs", "access.log"))
         self.assertEqual(self.setting("mime_types"), '"%s"' % os.path.join(self.dir,

@@ -120,6 +120,8 @@ class Layout:
                          "keyward-certs.1", "keyward-inspect.8"):
                 files[os.path.join(self.mandir, "man" + page[-1], page)] = \
                     os.path.join(kwtest.BUILD, page)
+            files[os.path.join(self.mandir, "man1", "keyward-bench-floor.1")] = \
+                os.path.join(kwtest.SOURCE, "tools", "keyward-bench-floor.1")
         mime = os.path.join(kwtest.SOURCE, "etc", "mime.types")
         if os.path.exists(mime):
             files[os.path.join(self.sysconf, "mime.types")] = mime
@@ -260,6 +262,25 @@ class InstallTest(unittest.TestCase):
         res = self.check_installed_config(text)
         self.assertEqual(res.returncode, 0, res.stdout)
         self.assertIn("is ok", res.stdout)
+
+    @unittest.skipUnless(shutil.which("man"), "man is missing (apt-get install man-db)")
+    def test_installed_man_pages_are_found_by_name(self):
+        mandir = self.staged(self.layout.mandir)
+        if not os.path.isdir(mandir):
+            self.skipTest("no man pages built (scdoc)")
+        for section, name, title in (("8", "keyward", "keyward"),
+                                     ("5", "keyward.conf", "keyward.conf"),
+                                     ("1", "keyward-get", "keyward-get"),
+                                     ("1", "keyward-bench", "keyward-bench"),
+                                     ("1", "keyward-bench-floor", "keyward-bench"),
+                                     ("1", "keyward-certs", "keyward-certs"),
+                                     ("8", "keyward-inspect", "keyward-inspect")):
+            with self.subTest(page=name):
+                res = subprocess.run(["man", "--warnings", "-M", mandir, section, name],
+                                     env=dict(os.environ, MANWIDTH="80"),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                self.assertEqual((res.returncode, res.stderr), (0, ""))
+                self.assertRegex(res.stdout, r"(?m)^NAME\n\s+%s\b" % re.escape(title))
 
     def test_logrotate_reopens_the_installed_master(self):
         lay = self.layout
