@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "signer_proto.h"
+#include "toytls_conn.h"
 #include "toytls_keys.h"
 #include "toytls_wire.h"
 
@@ -61,6 +62,14 @@ tls13_scheme_known(uint16_t scheme)
 	return tls13_scheme_fits(scheme, TT_SCHEME_RSA_PSS_SHA256) ||
 	       tls13_scheme_fits(scheme, TT_SCHEME_ECDSA_P256_SHA256) ||
 	       tls13_scheme_fits(scheme, TT_SCHEME_ED25519);
+}
+
+void
+sp_sign_request_toytls(const struct tt_sign_request *tt, struct sp_sign_request *out)
+{
+	*out = (struct sp_sign_request){.kind = SP_KIND_TOYTLS, .key_id = tt->key_id};
+	memcpy(out->client_pub, tt->client_pub, sizeof(out->client_pub));
+	memcpy(out->server_pub, tt->server_pub, sizeof(out->server_pub));
 }
 
 size_t

@@ -77,6 +77,14 @@ struct sp_sign_reply {
 };
 #define SP_SIGN_REPLY_MAX_LEN (SP_HEADER_LEN + 4u + TT_MAX_SIGNATURE_LEN)
 
+struct tt_sign_request;
+
+/**
+ * The signer's request (kind SP_KIND_TOYTLS, request_id 0: the sender numbers it) for
+ * the signature a toy-TLS server connection waits for.
+ */
+void sp_sign_request_toytls(const struct tt_sign_request *tt, struct sp_sign_request *out);
+
 /**
  * Encodes a request of either kind into out (at most SP_SIGN_REQUEST_LEN bytes; a
  * TLS 1.3 request's hash_len must be 32 or 48). Returns the length.

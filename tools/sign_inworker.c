@@ -108,7 +108,7 @@ sign_proxy_free(struct sign_proxy *sp)
 }
 
 void
-sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct tt_sign_request *req)
+sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct sp_sign_request *req)
 {
 	wt->proxy = sp;
 	wt->pending = true;
@@ -139,7 +139,7 @@ sign_proxy_flush(struct loop_task *task)
 		uint8_t sig[TT_MAX_SIGNATURE_LEN];
 		size_t len = 0;
 		sign_proxy_cancel(sp, wt);
-		int rc = wt->req.key_id < sp->n_keys
+		int rc = wt->req.kind == SP_KIND_TOYTLS && wt->req.key_id < sp->n_keys
 		             ? tt_signer_sign(&sp->signers[wt->req.key_id], wt->req.client_pub,
 		                              wt->req.server_pub, sig, &len)
 		             : KW_ERR_ARGUMENT;

@@ -59,7 +59,7 @@ static void
 waiter_timeout(struct kw_timer *t)
 {
 	struct sign_waiter *wt = container_of(t, struct sign_waiter, timer);
-	kw_log_info("sign_proxy: request %u got no reply within %llu ms", wt->request_id,
+	kw_log_info("sign_proxy: request %u got no reply within %llu ms", wt->req.request_id,
 	            wt->proxy->timeouts.duration_ms);
 	sign_proxy_cancel(wt->proxy, wt);
 	wt->done(wt, KW_ERR_SIGN_TIMEOUT, NULL, 0);
@@ -165,20 +165,20 @@ sign_proxy_free(struct sign_proxy *sp)
 }
 
 void
-sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct tt_sign_request *req)
+sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct sp_sign_request *req)
 {
 	wt->proxy = sp;
 	wt->pending = true;
 	wt->sent = false;
-	wt->request_id = sp->next_id++;
+	wt->req = *req;
+	wt->req.request_id = sp->next_id++;
 	if (sp->next_id == 0)
 		sp->next_id = 1;
-	wt->req = *req;
 	TAILQ_INSERT_TAIL(&sp->pending, wt, order);
 	sp->n_pending++;
 	if (sp->first_unsent == NULL)
 		sp->first_unsent = wt;
-	LIST_INSERT_HEAD(&sp->buckets[wt->request_id & (SP_BUCKETS - 1)], wt, bucket);
+	LIST_INSERT_HEAD(&sp->buckets[wt->req.request_id & (SP_BUCKETS - 1)], wt, bucket);
 	kw_timer_init(&wt->timer, waiter_timeout);
 	loop_timer_arm(sp->loop, &wt->timer, &sp->timeouts);
 	loop_defer(sp->loop, &sp->flush);
@@ -205,7 +205,7 @@ sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt)
 		return;
 	waiter_remove(sp, wt);
 	if (wt->sent)
-		sp->orphans[sp->n_orphans++] = wt->request_id;
+		sp->orphans[sp->n_orphans++] = wt->req.request_id;
 }
 
 /* The reply for a withdrawn request: its slot in flight is free again. */
@@ -221,18 +221,6 @@ orphan_answered(struct sign_proxy *sp, uint32_t request_id)
 		}
 	}
 	return false;
-}
-
-static void
-encode_request(const struct sign_waiter *wt, uint8_t out[SP_SIGN_REQUEST_LEN])
-{
-	struct sp_sign_request req = {
-	    .request_id = wt->request_id,
-	    .key_id = wt->req.key_id,
-	};
-	memcpy(req.client_pub, wt->req.client_pub, sizeof(req.client_pub));
-	memcpy(req.server_pub, wt->req.server_pub, sizeof(req.server_pub));
-	sp_encode_sign_request(&req, out);
 }
 
 /*
@@ -254,9 +242,9 @@ send_requests(struct sign_proxy *sp)
 		unsigned n = 0;
 		for (struct sign_waiter *wt = sp->first_unsent; wt != NULL && n < batch;
 		     wt = TAILQ_NEXT(wt, order), n++) {
-			encode_request(wt, bufs[n]);
 			iov[n] =
-			    (struct iovec){.iov_base = bufs[n], .iov_len = SP_SIGN_REQUEST_LEN};
+			    (struct iovec){.iov_base = bufs[n],
+			                   .iov_len = sp_encode_sign_request(&wt->req, bufs[n])};
 			msgs[n] =
 			    (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[n], .msg_iovlen = 1}};
 		}
@@ -295,7 +283,7 @@ handle_reply(struct sign_proxy *sp, const uint8_t *msg, size_t len)
 		return;
 	}
 	struct sign_waiter *wt = LIST_FIRST(&sp->buckets[rep.request_id & (SP_BUCKETS - 1)]);
-	while (wt != NULL && wt->request_id != rep.request_id)
+	while (wt != NULL && wt->req.request_id != rep.request_id)
 		wt = LIST_NEXT(wt, bucket);
 	if (wt == NULL) {
 		if (!orphan_answered(sp, rep.request_id))

@@ -16,7 +16,7 @@
 
 #include "config.h"
 #include "loop.h"
-#include "toytls_conn.h"
+#include "signer_proto.h"
 
 struct sign_proxy;
 struct sign_waiter;
@@ -33,8 +33,7 @@ struct sign_waiter {
 	struct sign_proxy *proxy; /* set while pending */
 	bool pending;             /* submitted, no outcome yet */
 	bool sent;                /* on the current channel, reply awaited */
-	uint32_t request_id;
-	struct tt_sign_request req;
+	struct sp_sign_request req; /* as sent: its request_id is set by the proxy */
 	struct kw_timer timer;
 	TAILQ_ENTRY(sign_waiter) order; /* submission order */
 	LIST_ENTRY(sign_waiter) bucket; /* lookup by request id */
@@ -61,7 +60,7 @@ void sign_proxy_free(struct sign_proxy *sp);
  * The outcome comes through wt->done, never from inside this call.
  */
 void sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt,
-                       const struct tt_sign_request *req);
+                       const struct sp_sign_request *req);
 
 /** Withdraws wt's request (its connection is going away); a reply that comes is ignored. */
 void sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt);

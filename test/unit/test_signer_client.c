@@ -78,7 +78,7 @@ start(unsigned max_inflight, unsigned timeout_ms, int fd)
 static void
 submit(struct probe *p, uint32_t key_id)
 {
-	struct tt_sign_request req = {.key_id = key_id};
+	struct sp_sign_request req = {.kind = SP_KIND_TOYTLS, .key_id = key_id};
 	memset(req.client_pub, 0x42, sizeof(req.client_pub));
 	memset(req.server_pub, 0x24, sizeof(req.server_pub));
 	sign_waiter_init(&p->wt, probe_done);

@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "signer_proto.h"
+#include "toytls_conn.h"
 
 static struct sp_sign_request
 sample_request(void)
@@ -59,6 +60,25 @@ Test(signer_proto, request_round_trip)
 	cr_expect_eq(got.key_id, req.key_id);
 	cr_expect_arr_eq(got.client_pub, req.client_pub, TT_X25519_LEN);
 	cr_expect_arr_eq(got.server_pub, req.server_pub, TT_X25519_LEN);
+}
+
+Test(signer_proto, toytls_request_is_the_connections_request)
+{
+	struct sp_sign_request want = sample_request(), got;
+	struct tt_sign_request tt = {.key_id = want.key_id};
+	uint8_t a[SP_SIGN_REQUEST_LEN], b[SP_SIGN_REQUEST_LEN];
+
+	memcpy(tt.client_pub, want.client_pub, TT_X25519_LEN);
+	memcpy(tt.server_pub, want.server_pub, TT_X25519_LEN);
+	memset(&got, 0xa5, sizeof(got));
+	sp_sign_request_toytls(&tt, &got);
+	cr_expect_eq(got.kind, SP_KIND_TOYTLS);
+	cr_expect_eq(got.request_id, 0);
+	/* numbered as the sender numbers it, it encodes to the same bytes */
+	got.request_id = want.request_id;
+	cr_assert_eq(sp_encode_sign_request(&got, a), SP_SIGN_REQUEST_LEN);
+	cr_assert_eq(sp_encode_sign_request(&want, b), SP_SIGN_REQUEST_LEN);
+	cr_expect_arr_eq(a, b, SP_SIGN_REQUEST_LEN);
 }
 
 Test(signer_proto, request_wire_layout)

@@ -52,8 +52,10 @@ tls(const struct transport *t)
 static void
 toytls_sign_if_asked(struct toytls_transport *t)
 {
-	struct tt_sign_request req;
-	if (!t->signing && tt_conn_sign_request(t->conn, &req)) {
+	struct tt_sign_request tt;
+	struct sp_sign_request req;
+	if (!t->signing && tt_conn_sign_request(t->conn, &tt)) {
+		sp_sign_request_toytls(&tt, &req);
 		sign_proxy_submit(t->cls->signer, &t->waiter, &req);
 		t->signing = true;
 	}
