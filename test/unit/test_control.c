@@ -316,41 +316,45 @@ send_msg(uint32_t type, uint32_t arg, const int *fds, size_t n_fds)
 	cr_assert_eq(ctl_send(pair[0], &msg, fds, n_fds), 0);
 }
 
+/* What the handlers saw in the current test. */
+static struct seen seen;
+
+/* The receiving end is non-blocking, as in every process. */
+static void
+dispatch_setup(void)
+{
+	setup();
+	seen = (struct seen){.kept = -1};
+	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
+}
+
 /* Pipes are non-blocking: a descriptor left open shows as EAGAIN, not as a hang. */
-TestSuite(ctl_dispatch, .init = setup, .fini = teardown);
+TestSuite(ctl_dispatch, .init = dispatch_setup, .fini = teardown);
 
 Test(ctl_dispatch, handles_every_waiting_message_then_is_idle)
 {
-	struct seen s = {.kept = -1};
-
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	send_msg(CTL_READY, 1, NULL, 0);
 	send_msg(CTL_READY, 2, NULL, 0);
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_IDLE);
-	cr_assert_eq(s.calls, 2);
-	cr_assert_eq(s.last_arg, 2);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_IDLE);
+	cr_assert_eq(seen.calls, 2);
+	cr_assert_eq(seen.last_arg, 2);
 }
 
 Test(ctl_dispatch, max_msgs_bounds_one_call)
 {
-	struct seen s = {.kept = -1};
-
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	for (uint32_t i = 1; i <= 3; i++)
 		send_msg(CTL_READY, i, NULL, 0);
-	cr_assert_eq(dispatch(&s, 2), CTL_DISPATCH_IDLE);
-	cr_assert_eq(s.calls, 2);
-	cr_assert_eq(dispatch(&s, 2), CTL_DISPATCH_IDLE);
-	cr_assert_eq(s.calls, 3);
-	cr_assert_eq(s.last_arg, 3);
+	cr_assert_eq(dispatch(&seen, 2), CTL_DISPATCH_IDLE);
+	cr_assert_eq(seen.calls, 2);
+	cr_assert_eq(dispatch(&seen, 2), CTL_DISPATCH_IDLE);
+	cr_assert_eq(seen.calls, 3);
+	cr_assert_eq(seen.last_arg, 3);
 }
 
 Test(ctl_dispatch, the_kept_descriptor_stays_open_the_rest_are_closed)
 {
-	struct seen s = {.kept = -1};
 	int keep[2], drop[2], fds[2], probe;
 
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	cr_assert_eq(pipe2(keep, O_NONBLOCK), 0);
 	cr_assert_eq(pipe2(drop, O_NONBLOCK), 0);
 	fds[0] = keep[1];
@@ -358,14 +362,14 @@ Test(ctl_dispatch, the_kept_descriptor_stays_open_the_rest_are_closed)
 	send_msg(CTL_CHANNEL, 7, fds, 2);
 	close(keep[1]);
 	close(drop[1]);
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_IDLE);
-	cr_assert_eq(s.calls, 1);
-	cr_assert_eq(s.last_n_fds, 2);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_IDLE);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.last_n_fds, 2);
 	/* the handler's descriptor is still the pipe's writer; the other one is gone */
-	cr_assert(fd_is_open(s.kept));
-	assert_pipe_writer(s.kept, keep[0], 'k');
+	cr_assert(fd_is_open(seen.kept));
+	assert_pipe_writer(seen.kept, keep[0], 'k');
 	cr_assert_eq(read(drop[0], &probe, 1), 0);
-	close(s.kept);
+	close(seen.kept);
 	cr_assert_eq(read(keep[0], &probe, 1), 0);
 	close(keep[0]);
 	close(drop[0]);
@@ -373,26 +377,22 @@ Test(ctl_dispatch, the_kept_descriptor_stays_open_the_rest_are_closed)
 
 Test(ctl_dispatch, descriptors_of_a_handler_that_keeps_none_are_closed)
 {
-	struct seen s = {.kept = -1};
 	int p[2], probe;
 
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
 	/* READY takes no descriptor: one past its range (1) is dropped, never handled */
 	send_msg(CTL_READY, 1, &p[1], 1);
 	close(p[1]);
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_IDLE);
-	cr_assert_eq(s.calls, 0);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_IDLE);
+	cr_assert_eq(seen.calls, 0);
 	cr_assert_eq(read(p[0], &probe, 1), 0);
 	close(p[0]);
 }
 
 Test(ctl_dispatch, descriptor_counts_outside_the_range_are_dropped_and_reading_goes_on)
 {
-	struct seen s = {.kept = -1};
 	int p[2], fds[3], probe;
 
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
 	fds[0] = fds[1] = fds[2] = p[1];
 	/* CHANNEL takes 1 or 2: 0 and 3 are dropped, the READY after them is handled */
@@ -400,82 +400,70 @@ Test(ctl_dispatch, descriptor_counts_outside_the_range_are_dropped_and_reading_g
 	send_msg(CTL_CHANNEL, 2, fds, 3);
 	send_msg(CTL_READY, 3, NULL, 0);
 	close(p[1]);
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_IDLE);
-	cr_assert_eq(s.calls, 1);
-	cr_assert_eq(s.last_arg, 3);
-	cr_assert_eq(s.kept, -1);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_IDLE);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.last_arg, 3);
+	cr_assert_eq(seen.kept, -1);
 	cr_assert_eq(read(p[0], &probe, 1), 0);
 	close(p[0]);
 }
 
 Test(ctl_dispatch, unknown_type_is_broken_and_its_descriptors_closed)
 {
-	struct seen s = {.kept = -1};
 	int p[2], probe;
 
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
 	send_msg(CTL_WORKER_BROKE, 1, &p[1], 1);
 	send_msg(CTL_READY, 2, NULL, 0);
 	close(p[1]);
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_BROKEN);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_BROKEN);
 	/* nothing after the unknown message is handled */
-	cr_assert_eq(s.calls, 0);
+	cr_assert_eq(seen.calls, 0);
 	cr_assert_eq(read(p[0], &probe, 1), 0);
 	close(p[0]);
 }
 
 Test(ctl_dispatch, truncated_and_overlong_messages_are_dropped_and_reading_goes_on)
 {
-	struct seen s = {.kept = -1};
 	unsigned char data[16] = {0, 0, 0, 1};
 	int p[2], probe;
 
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	cr_assert_eq(pipe2(p, O_NONBLOCK), 0);
 	send_raw(data, 7, p[1], 1); /* one byte short, with a descriptor */
 	send_raw(data, 9, -1, 0);   /* one byte long */
 	send_raw(data, 0, p[1], 1); /* descriptors only */
 	send_msg(CTL_READY, 4, NULL, 0);
 	close(p[1]);
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_IDLE);
-	cr_assert_eq(s.calls, 1);
-	cr_assert_eq(s.last_arg, 4);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_IDLE);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.last_arg, 4);
 	cr_assert_eq(read(p[0], &probe, 1), 0);
 	close(p[0]);
 }
 
 Test(ctl_dispatch, stop_leaves_later_messages_queued)
 {
-	struct seen s = {.kept = -1};
-
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	send_msg(CTL_SHUTDOWN, 1, NULL, 0);
 	send_msg(CTL_READY, 2, NULL, 0);
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_STOP);
-	cr_assert_eq(s.calls, 1);
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_IDLE);
-	cr_assert_eq(s.calls, 2);
-	cr_assert_eq(s.last_arg, 2);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_STOP);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_IDLE);
+	cr_assert_eq(seen.calls, 2);
+	cr_assert_eq(seen.last_arg, 2);
 }
 
 Test(ctl_dispatch, eof_after_the_waiting_messages)
 {
-	struct seen s = {.kept = -1};
-
-	cr_assert_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
 	send_msg(CTL_READY, 1, NULL, 0);
 	close(pair[0]);
 	pair[0] = -1;
-	cr_assert_eq(dispatch(&s, 0), CTL_DISPATCH_EOF);
-	cr_assert_eq(s.calls, 1);
+	cr_assert_eq(dispatch(&seen, 0), CTL_DISPATCH_EOF);
+	cr_assert_eq(seen.calls, 1);
 }
 
 Test(ctl_dispatch, a_receive_error_is_broken)
 {
-	struct seen s = {.kept = -1};
-
-	cr_assert_eq(ctl_dispatch(-1, test_handlers, N_TEST_HANDLERS, &s, "the test", 0),
+	cr_assert_eq(ctl_dispatch(-1, test_handlers, N_TEST_HANDLERS, &seen, "the test", 0),
 	             CTL_DISPATCH_BROKEN);
-	cr_assert_eq(s.calls, 0);
+	cr_assert_eq(seen.calls, 0);
 }
