@@ -196,6 +196,41 @@ class LogReopenTest(OpsTestCase):
                    "new-again" in FileLog(self.path("access.log")).text(),
                    what="the request logged in the new access log")
 
+    @unittest.skipUnless(shutil.which("logrotate"), "logrotate is missing (apt-get install logrotate)")
+    def test_the_installed_logrotate_file_rotates_and_reopens(self):
+        """etc/keyward.logrotate as the build configured it, pointed at this site's logs,
+        master and configuration: logrotate renames the files and keyward -s reopen makes
+        every process write to new ones."""
+        with open(os.path.join(kwtest.BUILD, "etc", "keyward.logrotate")) as f:
+            template = f.read()
+        match = re.search(r"(?m)^\s*(/\S+/keyward) -s reopen -c (/\S+) ", template)
+        self.assertIsNotNone(match, template)
+        self.assertIn("/var/log/keyward/*.log {", template)
+        text = template.replace("/var/log/keyward/*.log", self.path("*.log"))
+        text = text.replace(match[1] + " ", kwtest.KEYWARD + " ")
+        text = text.replace(" -c " + match[2] + " ", " -c " + self.site.conf + " ")
+        conf = os.path.join(self.site.dir, "logrotate.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        os.chmod(conf, 0o644)
+        self.request_logged("before-logrotate")
+        wait_until(lambda: any("before-logrotate" in line
+                               for line in self.access_lines("access.log")),
+                   what="the request in the access log")
+        res = subprocess.run(["logrotate", "-f", "-s", os.path.join(self.site.dir, "lr.state"),
+                              conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stdout)
+        FileLog(self.path("error.log")).wait_for(r"master\[%d\]: log files reopened$"
+                                                 % self.site.proc.pid)
+        self.request_logged("after-logrotate")
+        wait_until(lambda: os.path.exists(self.path("access.log")) and
+                   any("after-logrotate" in line for line in self.access_lines("access.log")),
+                   what="the request in the new access log")
+        self.assertIn("before-logrotate", "\n".join(self.access_lines("access.log.1")))
+        self.assertNotIn("before-logrotate", "\n".join(self.access_lines("access.log")))
+        self.assertTrue(os.path.exists(self.path("error.log.1")))
+
     def test_reopen_after_a_reload(self):
         self.site.reload(2)
         self.site.events().wait_for(r"generation 1: every process exited")
