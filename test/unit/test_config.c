@@ -197,22 +197,20 @@ Test(config, shipped_sample_loads)
 	cr_expect_str_eq(cfg->error_log, "stderr");
 	cr_expect_null(cfg->access_log);
 	cr_assert_eq(cfg->n_servers, 1);
-	cr_assert_eq(cfg->n_listeners, 2);
-	cr_expect_str_eq(cfg->listeners[0].address, "127.0.0.1");
-	cr_expect_eq(cfg->listeners[0].port, 8080);
+	/* Installed as it is, it serves plain HTTP on port 80 and needs no certificate. */
+	cr_assert_eq(cfg->n_listeners, 1);
+	cr_expect_str_eq(cfg->listeners[0].address, "*");
+	cr_expect_eq(cfg->listeners[0].port, 80);
 	cr_expect_not(cfg->listeners[0].tls);
-	cr_expect_eq(cfg->listeners[1].port, 8443);
-	cr_expect(cfg->listeners[1].tls);
 	cr_assert_eq(cfg->servers[0].n_names, 1);
 	cr_expect_str_eq(cfg->servers[0].names[0], "localhost");
-	cr_expect(cfg->servers[0].has_tls);
-	expect_path(cfg->servers[0].certificate, etc, "certs/server_cert.pem");
-	expect_path(cfg->servers[0].certificate_key, etc, "certs/server_key.pem");
-	cr_assert_eq(cfg->servers[0].n_chain, 1);
-	expect_path(cfg->servers[0].chain[0], etc, "certs/chain.pem");
+	cr_expect_not(cfg->servers[0].has_tls);
+	cr_expect_null(cfg->servers[0].certificate);
+	cr_expect_null(cfg->servers[0].certificate_key);
+	cr_assert_eq(cfg->servers[0].n_chain, 0);
 	cr_assert_eq(cfg->servers[0].n_locations, 1);
 	expect_real_path(cfg->servers[0].locations[0].root, base, "www");
-	cr_assert_eq(cfg->n_keys, 1);
+	cr_assert_eq(cfg->n_keys, 0);
 	kw_config_free(cfg);
 }
 
