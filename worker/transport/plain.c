@@ -101,7 +101,7 @@ static const struct transport_ops plain_ops = {
 static bool
 plain_serves(const struct kw_listener *lc)
 {
-	return !lc->tls;
+	return lc->tls == KW_TLS_NONE;
 }
 
 static int

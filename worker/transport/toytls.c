@@ -245,6 +245,12 @@ toytls_stop(void *state)
 	free(cls);
 }
 
+static bool
+toytls_serves(const struct kw_listener *lc)
+{
+	return lc->tls == KW_TLS_TOY;
+}
+
 static int
 toytls_start(const struct transport_env *env, void **state, char *err, size_t err_len)
 {
@@ -256,7 +262,7 @@ toytls_start(const struct transport_env *env, void **state, char *err, size_t er
 	}
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		const struct kw_listener *lc = &cfg->listeners[i];
-		if (lc->tls && !cfg->servers[lc->default_server].has_tls) {
+		if (toytls_serves(lc) && !cfg->servers[lc->default_server].has_tls) {
 			snprintf(err, err_len, "listener %s:%u: default server has no certificate",
 			         lc->address, lc->port);
 			free(cls);
@@ -291,12 +297,6 @@ toytls_start(const struct transport_env *env, void **state, char *err, size_t er
 	}
 	*state = cls;
 	return 0;
-}
-
-static bool
-toytls_serves(const struct kw_listener *lc)
-{
-	return lc->tls;
 }
 
 const struct transport_class transport_toytls = {
