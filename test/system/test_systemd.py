@@ -42,13 +42,27 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+# How the suite configures its build: as README.md's Install section says (checked).
+SETUP_OPTIONS = ("--prefix=/usr", "--sysconfdir=/etc", "--localstatedir=/var")
+
+
+def readme_install_commands():
+    """The commands of README.md's Install block, comments dropped."""
+    with open(os.path.join(kwtest.SOURCE, "README.md")) as f:
+        match = re.search(r"(?ms)^## Install\n\n```sh\n(.*?)^```", f.read())
+    if match is None:
+        raise AssertionError("README.md has no Install block")
+    return [line.split("#", 1)[0].strip() for line in match[1].splitlines()
+            if line.split("#", 1)[0].strip()]
+
+
 def build_prefix_usr():
     """A build configured as a distribution would (prefix /usr, /etc, /var), beside this
     build's own; configured once, then rebuilt incrementally."""
     quiet = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if not os.path.exists(os.path.join(PREFIX_USR_BUILD, "build.ninja")):
-        res = subprocess.run(["meson", "setup", "--prefix=/usr", "--sysconfdir=/etc",
-                              "--localstatedir=/var", "-Dtests=false", "-Dfuzzers=disabled",
+        res = subprocess.run(["meson", "setup", *SETUP_OPTIONS, "-Dtests=false",
+                              "-Dfuzzers=disabled",
                               PREFIX_USR_BUILD, kwtest.SOURCE], **quiet)
         if res.returncode != 0:
             shutil.rmtree(PREFIX_USR_BUILD, ignore_errors=True)
@@ -136,17 +150,28 @@ class SystemdTest(unittest.TestCase):
 
     @classmethod
     def start_as_installed(cls):
-        """What a fresh install does with no edit at all: `systemctl start keyward`, its
-        state, and GET http://127.0.0.1/ (port 80) from inside the container's network.
-        Stops keyward again; returns {start, state, get, journal, conf_after, certs}."""
+        """What a fresh install does with no edit at all: the commands of README.md's
+        Install block that run on the installed system (its meson commands are what
+        prepare() did on the host), `systemctl is-active keyward`, and GET
+        http://127.0.0.1/ (port 80) from inside the container's network. Stops keyward
+        again; returns {readme, enabled, state, get, journal, conf_after, certs}."""
         box = cls.box
-        start = box.run("systemctl", "start", UNIT, check=False, timeout=60)
+        commands = readme_install_commands()
+        readme = {"setup": [c for c in commands if c.startswith("meson setup ")],
+                  "install": [c for c in commands if c.startswith("meson install ")],
+                  "ran": []}
+        for command in commands:
+            if not command.startswith("meson "):
+                readme["ran"].append((command, box.run("sh", "-c", command, check=False,
+                                                       timeout=60)))
+        enabled = box.run("systemctl", "is-enabled", UNIT, check=False)
         state = box.run("systemctl", "is-active", UNIT, check=False).stdout.strip()
         get = box.run_in_network(kwtest.KEYWARD_GET, "http://127.0.0.1/")
         journal = box.run("journalctl", "-u", UNIT, "--no-pager", "-n", "40",
                           check=False).stdout
         box.run("systemctl", "stop", UNIT, check=False, timeout=60)
-        return {"start": start, "state": state, "get": get, "journal": journal,
+        return {"readme": readme, "enabled": enabled, "state": state, "get": get,
+                "journal": journal,
                 "conf_after": read(box.path(CONF)).decode(),
                 "certs": os.path.exists(box.path(CERTS))}
 
@@ -308,10 +333,18 @@ class SystemdTest(unittest.TestCase):
     # -- start ----------------------------------------------------------------------------
 
     def test_installed_package_serves_at_once(self):
-        """meson install, boot, systemctl start: the default site on port 80, no edit."""
+        """README's Install commands, no edit: the default site on port 80."""
         got = self.as_installed
-        self.assertEqual(got["start"].returncode, 0,
-                         "systemctl start failed: %s\n%s" % (got["start"].stderr, got["journal"]))
+        readme = got["readme"]
+        self.assertEqual(len(readme["setup"]), 1, readme)
+        self.assertEqual(tuple(a for a in readme["setup"][0].split() if a.startswith("--")),
+                         SETUP_OPTIONS, "the suite configures its build otherwise")
+        self.assertEqual(len(readme["install"]), 1, readme)
+        self.assertRegex(readme["ran"][-1][0], r"^systemctl enable --now keyward$")
+        for command, res in readme["ran"]:
+            self.assertEqual(res.returncode, 0, "%s: %s%s\n%s" % (command, res.stdout, res.stderr,
+                                                                 got["journal"]))
+        self.assertEqual(got["enabled"].stdout.strip(), "enabled")
         self.assertEqual(got["state"], "active", got["journal"])
         self.assertEqual(got["get"].returncode, 0,
                          "GET http://127.0.0.1/ failed: %s\n%s"
