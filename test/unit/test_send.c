@@ -179,6 +179,18 @@ expected_plain(struct kw_buf *out)
 	}
 }
 
+/* got holds exactly what expected() says the peer must receive; frees got. */
+static void
+assert_received(struct kw_buf *got, void (*expected)(struct kw_buf *out))
+{
+	struct kw_buf want = {0};
+	expected(&want);
+	cr_assert_eq(kw_buf_size(got), kw_buf_size(&want));
+	cr_assert_arr_eq(kw_buf_head(got), kw_buf_head(&want), kw_buf_size(&want));
+	kw_buf_free(got);
+	kw_buf_free(&want);
+}
+
 /* Sends until DONE, draining the peer whenever the engine waits; returns the calls. */
 static unsigned
 send_all(struct sender *s, struct send_cursor *cur, struct kw_buf *got, unsigned *waits)
@@ -216,13 +228,9 @@ Test(send, plain_head_and_memory_leave_in_one_call)
 	cr_assert_eq(send_response(&s, &resp, &cur), SEND_DONE);
 	cr_assert_eq(s.sent, 19u + 13u);
 	cr_assert_eq(cur.body_sent, 13u);
-	struct kw_buf got = {0}, want = {0};
+	struct kw_buf got = {0};
 	drain(&got);
-	expected_plain(&want);
-	cr_assert_eq(kw_buf_size(&got), kw_buf_size(&want));
-	cr_assert_arr_eq(kw_buf_head(&got), kw_buf_head(&want), kw_buf_size(&want));
-	kw_buf_free(&got);
-	kw_buf_free(&want);
+	assert_received(&got, expected_plain);
 }
 
 Test(send, empty_pieces_are_skipped_and_an_empty_response_is_done)
@@ -243,13 +251,9 @@ Test(send, plain_small_file_is_read_inline_at_the_limit)
 	send_cursor_start(&cur, &resp);
 	cr_assert_eq(send_response(&s, &resp, &cur), SEND_DONE);
 	cr_assert_eq(cur.body_sent, REC_MAX);
-	struct kw_buf got = {0}, want = {0};
+	struct kw_buf got = {0};
 	drain(&got);
-	expected_plain(&want);
-	cr_assert_eq(kw_buf_size(&got), kw_buf_size(&want));
-	cr_assert_arr_eq(kw_buf_head(&got), kw_buf_head(&want), kw_buf_size(&want));
-	kw_buf_free(&got);
-	kw_buf_free(&want);
+	assert_received(&got, expected_plain);
 }
 
 Test(send, plain_large_file_partial_writes_wait_then_finish_in_order)
@@ -261,16 +265,12 @@ Test(send, plain_large_file_partial_writes_wait_then_finish_in_order)
 	struct sender s = sender(&passthrough_ops);
 	struct send_cursor cur = {0};
 	send_cursor_start(&cur, &resp);
-	struct kw_buf got = {0}, want = {0};
+	struct kw_buf got = {0};
 	unsigned waits;
 	send_all(&s, &cur, &got, &waits);
 	cr_assert_gt(waits, 0u, "a tiny send buffer must make the engine wait");
-	expected_plain(&want);
-	cr_assert_eq(kw_buf_size(&got), kw_buf_size(&want));
-	cr_assert_arr_eq(kw_buf_head(&got), kw_buf_head(&want), kw_buf_size(&want));
+	assert_received(&got, expected_plain);
 	cr_assert_eq(cur.body_sent, 3 * 1024 * 1024 + 7 + 7);
-	kw_buf_free(&got);
-	kw_buf_free(&want);
 }
 
 Test(send, a_full_socket_is_wait_with_nothing_taken)
@@ -367,13 +367,9 @@ Test(send, records_are_laid_out_protected_and_sent)
 	send_cursor_start(&cur, &resp);
 	cr_assert_eq(send_response(&s, &resp, &cur), SEND_DONE);
 	cr_assert_eq(ft.protected, 3u); /* 19 + 10 + 250 bytes in records of 100 */
-	struct kw_buf got = {0}, want = {0};
+	struct kw_buf got = {0};
 	drain(&got);
-	expected_records(&want);
-	cr_assert_eq(kw_buf_size(&got), kw_buf_size(&want));
-	cr_assert_arr_eq(kw_buf_head(&got), kw_buf_head(&want), kw_buf_size(&want));
-	kw_buf_free(&got);
-	kw_buf_free(&want);
+	assert_received(&got, expected_records);
 }
 
 Test(send, records_the_socket_refuses_wait_in_the_wire_buffer)
@@ -386,15 +382,11 @@ Test(send, records_the_socket_refuses_wait_in_the_wire_buffer)
 	send_cursor_start(&cur, &resp);
 	cr_assert_eq(send_response(&s, &resp, &cur), SEND_WAIT);
 	cr_assert_gt(kw_buf_size(&ft.wire), 0u, "the rest of the batch is queued");
-	struct kw_buf got = {0}, want = {0};
+	struct kw_buf got = {0};
 	unsigned waits;
 	send_all(&s, &cur, &got, &waits);
 	cr_assert_eq(kw_buf_size(&ft.wire), 0u);
-	expected_records(&want);
-	cr_assert_eq(kw_buf_size(&got), kw_buf_size(&want));
-	cr_assert_arr_eq(kw_buf_head(&got), kw_buf_head(&want), kw_buf_size(&want));
-	kw_buf_free(&got);
-	kw_buf_free(&want);
+	assert_received(&got, expected_records);
 }
 
 Test(send, a_transport_that_cannot_protect_fails_the_call)
