@@ -1,5 +1,6 @@
 /*
- * keyward-get - a small curl-like client for http:// and toytls:// URLs.
+ * keyward-get - a small curl-like client for http://, https:// (TLS 1.3) and toytls://
+ * URLs.
  *
  * It sends one GET (or HEAD) request with "Connection: close", prints the body to
  * stdout (and the head too with -i), and exits 0 only when a complete response with
@@ -20,12 +21,13 @@
 #include "err.h"
 #include "kw_build_config.h"
 #include "toytls_cert.h"
+#include "tls13_client.h"
 #include "toytls_conn.h"
 #include "url.h"
 
 enum {
-	EXIT_HTTP_ERROR = 1,  /* the server answered with a 4xx or 5xx status */
-	EXIT_TRANSFER = 2,    /* connection, toy-TLS or response format failure */
+	EXIT_HTTP_ERROR = 1, /* the server answered with a 4xx or 5xx status */
+	EXIT_TRANSFER = 2,   /* connection, TLS or response format failure */
 	EXIT_USAGE = 64,
 };
 
@@ -44,27 +46,29 @@ struct options {
 static void
 usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: keyward-get [options] URL\n"
-	        "\n"
-	        "URL is http://HOST[:PORT]/PATH or toytls://HOST[:PORT]/PATH (default ports 80, 443).\n"
-	        "\n"
-	        "  -i, --include        print the response head before the body\n"
-	        "  -I, --head           send HEAD instead of GET (implies -i)\n"
-	        "  -H, --header LINE    add a request header (\"Name: value\"), repeatable; a Host,\n"
-	        "                       User-Agent or Connection header replaces keyward-get's own\n"
-	        "      --root FILE      trusted root certificate(s), PEM (toytls://)\n"
-	        "      --name NAME      DNS name to verify and to send as server_name and Host\n"
-	        "                       (default: the URL's host)\n"
-	        "      --no-sni         do not send the server_name field\n"
-	        "      --insecure       skip certificate chain and name checks (the handshake\n"
-	        "                       signature is still verified)\n"
-	        "      --timeout SEC    give up after SEC seconds without progress (default 10)\n"
-	        "  -h, --help           this text\n"
-	        "  -v, --version        print the version\n"
-	        "\n"
-	        "Exit status: 0 on a 2xx/3xx response, 1 on a 4xx/5xx response, 2 when the\n"
-	        "connection, the toy-TLS handshake or the response failed, 64 on bad usage.\n");
+	fprintf(
+	    out,
+	    "usage: keyward-get [options] URL\n"
+	    "\n"
+	    "URL is http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH (TLS 1.3) or\n"
+	    "toytls://HOST[:PORT]/PATH (default ports 80, 443, 443).\n"
+	    "\n"
+	    "  -i, --include        print the response head before the body\n"
+	    "  -I, --head           send HEAD instead of GET (implies -i)\n"
+	    "  -H, --header LINE    add a request header (\"Name: value\"), repeatable; a Host,\n"
+	    "                       User-Agent or Connection header replaces keyward-get's own\n"
+	    "      --root FILE      trusted root certificate(s), PEM (https://, toytls://)\n"
+	    "      --name NAME      DNS name to verify and to send as server_name and Host\n"
+	    "                       (default: the URL's host)\n"
+	    "      --no-sni         do not send the server_name field\n"
+	    "      --insecure       skip certificate chain and name checks (the handshake\n"
+	    "                       signature is still verified)\n"
+	    "      --timeout SEC    give up after SEC seconds without progress (default 10)\n"
+	    "  -h, --help           this text\n"
+	    "  -v, --version        print the version\n"
+	    "\n"
+	    "Exit status: 0 on a 2xx/3xx response, 1 on a 4xx/5xx response, 2 when the\n"
+	    "connection, the TLS handshake or the response failed, 64 on bad usage.\n");
 }
 
 static int
@@ -144,12 +148,90 @@ recv_some(int fd, uint8_t *p, size_t cap, int timeout_ms)
 	return n;
 }
 
+/* The connection's TLS, toy-TLS or TLS 1.3, as exchange() drives it. */
+struct client_tls {
+	const char *name; /* for messages */
+	void *c;
+	int (*feed)(void *c, const uint8_t *p, size_t n); /* 0 or < 0 */
+	struct kw_buf *(*wire)(void *c);
+	struct kw_buf *(*plaintext)(void *c);
+	bool (*established)(const void *c);
+	int (*protect)(void *c, const uint8_t *p, size_t n); /* into wire(); 0 or < 0 */
+	void (*report)(const void *c, const char *what);
+};
+
+static int
+toy_feed(void *c, const uint8_t *p, size_t n)
+{
+	return tt_conn_feed(c, p, n);
+}
+
+static struct kw_buf *
+toy_wire(void *c)
+{
+	return tt_conn_wire(c);
+}
+
+static struct kw_buf *
+toy_plaintext(void *c)
+{
+	return tt_conn_plaintext(c);
+}
+
+static bool
+toy_established(const void *c)
+{
+	return tt_conn_state(c) == TT_ESTABLISHED;
+}
+
+static int
+toy_protect(void *c, const uint8_t *p, size_t n)
+{
+	return tt_conn_protect(c, p, n);
+}
+
 static void
-report_tls_error(const struct tt_conn *c)
+toy_report(const void *c, const char *what)
 {
 	const char *detail = tt_conn_error_detail(c);
-	fprintf(stderr, "keyward-get: toy-TLS handshake failed: %s%s%s\n",
+	fprintf(stderr, "keyward-get: toy-TLS %s failed: %s%s%s\n", what,
 	        kw_strerror(tt_conn_error(c)), detail ? ": " : "", detail ? detail : "");
+}
+
+static int
+tls13_feed(void *c, const uint8_t *p, size_t n)
+{
+	return tls13_client_feed(c, p, n);
+}
+
+static struct kw_buf *
+tls13_wire(void *c)
+{
+	return tls13_client_wire(c);
+}
+
+static struct kw_buf *
+tls13_plaintext(void *c)
+{
+	return tls13_client_plaintext(c);
+}
+
+static bool
+tls13_established(const void *c)
+{
+	return tls13_client_established(c);
+}
+
+static int
+tls13_protect(void *c, const uint8_t *p, size_t n)
+{
+	return tls13_client_protect(c, p, n);
+}
+
+static void
+tls13_report(const void *c, const char *what)
+{
+	fprintf(stderr, "keyward-get: %s\n", tls13_client_error(c));
 }
 
 /*
@@ -275,9 +357,9 @@ response_complete(const struct response *r)
 }
 
 static int
-take_plaintext(struct tt_conn *tls, struct response *r)
+take_plaintext(const struct client_tls *tls, struct response *r)
 {
-	struct kw_buf *pt = tt_conn_plaintext(tls);
+	struct kw_buf *pt = tls->plaintext(tls->c);
 	int rc = response_feed(r, kw_buf_head(pt), kw_buf_size(pt));
 	kw_buf_reset(pt);
 	return rc;
@@ -285,33 +367,35 @@ take_plaintext(struct tt_conn *tls, struct response *r)
 
 /* Sends the request and streams the response; returns 0 or -1 (message printed). */
 static int
-exchange(int fd, struct tt_conn *tls, struct kw_buf *request, struct response *r,
+exchange(int fd, const struct client_tls *tls, struct kw_buf *request, struct response *r,
          int timeout_ms)
 {
 	uint8_t chunk[16384];
 	if (tls != NULL) {
-		while (tt_conn_state(tls) != TT_ESTABLISHED) {
-			if (send_all(fd, tt_conn_wire(tls), timeout_ms) < 0)
+		while (!tls->established(tls->c)) {
+			if (send_all(fd, tls->wire(tls->c), timeout_ms) < 0)
 				return -1;
 			ssize_t n = recv_some(fd, chunk, sizeof(chunk), timeout_ms);
 			if (n < 0)
 				return -1;
 			if (n == 0) {
-				fprintf(stderr, "keyward-get: connection closed during the toy-TLS handshake\n");
+				fprintf(stderr,
+				        "keyward-get: connection closed during the %s handshake\n",
+				        tls->name);
 				return -1;
 			}
-			if (tt_conn_feed(tls, chunk, (size_t)n) < 0) {
-				report_tls_error(tls);
+			if (tls->feed(tls->c, chunk, (size_t)n) < 0) {
+				tls->report(tls->c, "handshake");
 				return -1;
 			}
 		}
-		if (tt_conn_protect(tls, kw_buf_head(request), kw_buf_size(request)) < 0) {
-			report_tls_error(tls);
+		if (tls->protect(tls->c, kw_buf_head(request), kw_buf_size(request)) < 0) {
+			tls->report(tls->c, "handshake");
 			return -1;
 		}
 		if (take_plaintext(tls, r) < 0)
 			return -1;
-		request = tt_conn_wire(tls);
+		request = tls->wire(tls->c);
 	}
 	if (send_all(fd, request, timeout_ms) < 0)
 		return -1;
@@ -326,9 +410,8 @@ exchange(int fd, struct tt_conn *tls, struct kw_buf *request, struct response *r
 				return -1;
 			continue;
 		}
-		if (tt_conn_feed(tls, chunk, (size_t)n) < 0) {
-			fprintf(stderr, "keyward-get: toy-TLS record error: %s\n",
-			        kw_strerror(tt_conn_error(tls)));
+		if (tls->feed(tls->c, chunk, (size_t)n) < 0) {
+			tls->report(tls->c, "record");
 			return -1;
 		}
 		if (take_plaintext(tls, r) < 0)
@@ -442,19 +525,27 @@ main(int argc, char **argv)
 		return rc;
 	struct kw_url u;
 	if (kw_url_parse(argv[optind], &u) < 0) {
-		fprintf(stderr, "keyward-get: bad URL \"%s\": use http://HOST[:PORT]/PATH or "
-		                "toytls://HOST[:PORT]/PATH\n", argv[optind]);
+		fprintf(stderr,
+		        "keyward-get: bad URL \"%s\": use http://HOST[:PORT]/PATH, "
+		        "https://HOST[:PORT]/PATH or toytls://HOST[:PORT]/PATH\n",
+		        argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (u.toytls && o.root == NULL && !o.insecure) {
-		fprintf(stderr, "keyward-get: toytls:// needs --root FILE (or --insecure)\n");
+	bool secure = u.toytls || u.https;
+	if (secure && o.root == NULL && !o.insecure) {
+		fprintf(stderr, "keyward-get: %s:// needs --root FILE (or --insecure)\n",
+		        u.https ? "https" : "toytls");
 		return EXIT_USAGE;
 	}
 
 	struct tt_trust trust = {0};
-	struct tt_conn *tls = NULL;
+	struct tt_conn *toy = NULL;
+	SSL_CTX *ctx = NULL;
+	struct tls13_client *tls13 = NULL;
+	struct client_tls tls = {0};
 	struct kw_buf request = {0};
 	struct response response = {.o = &o};
+	const char *dns_name = o.name ? o.name : u.host;
 	int fd = -1;
 	rc = EXIT_TRANSFER;
 	if (u.toytls && !o.insecure && tt_trust_load_file(&trust, o.root) < 0) {
@@ -463,29 +554,52 @@ main(int argc, char **argv)
 	}
 	if (u.toytls) {
 		struct tt_client_params p = {
-			.trust = o.insecure ? NULL : &trust,
-			.dns_name = o.name ? o.name : u.host,
-			.send_server_name = !o.no_sni,
-			.insecure = o.insecure,
+		    .trust = o.insecure ? NULL : &trust,
+		    .dns_name = dns_name,
+		    .send_server_name = !o.no_sni,
+		    .insecure = o.insecure,
 		};
-		tls = tt_conn_new_client(&p);
-		if (tls == NULL) {
+		toy = tt_conn_new_client(&p);
+		if (toy == NULL) {
 			fprintf(stderr, "keyward-get: cannot start toy-TLS for name \"%s\"\n", p.dns_name);
 			goto out;
 		}
+		tls = (struct client_tls){"toy-TLS",   toy,           toy_feed,
+		                          toy_wire,    toy_plaintext, toy_established,
+		                          toy_protect, toy_report};
+	} else if (u.https) {
+		char err[256];
+		ctx = tls13_client_ctx(o.root, o.insecure, err, sizeof(err));
+		if (ctx == NULL) {
+			fprintf(stderr, "keyward-get: %s\n", err);
+			goto out;
+		}
+		struct tls13_client_params p = {
+		    .ctx = ctx, .dns_name = dns_name, .send_server_name = !o.no_sni};
+		tls13 = tls13_client_new(&p);
+		if (tls13 == NULL) {
+			fprintf(stderr, "keyward-get: cannot start TLS 1.3 for name \"%s\"\n",
+			        dns_name);
+			goto out;
+		}
+		tls = (struct client_tls){"TLS 1.3",     tls13,           tls13_feed,
+		                          tls13_wire,    tls13_plaintext, tls13_established,
+		                          tls13_protect, tls13_report};
 	}
 	if (build_request(&u, &o, &request) < 0)
 		goto out;
 	fd = connect_to(&u);
 	if (fd < 0)
 		goto out;
-	if (exchange(fd, tls, &request, &response, o.timeout_ms) < 0)
+	if (exchange(fd, secure ? &tls : NULL, &request, &response, o.timeout_ms) < 0)
 		goto out;
 	rc = response_finish(&response);
 out:
 	if (fd >= 0)
 		close(fd);
-	tt_conn_free(tls);
+	tt_conn_free(toy);
+	tls13_client_free(tls13);
+	SSL_CTX_free(ctx);
 	if (u.toytls && !o.insecure)
 		tt_trust_dispose(&trust);
 	kw_buf_free(&request);

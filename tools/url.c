@@ -28,7 +28,7 @@ split_authority(const char *a, size_t len, struct kw_url *u)
 	memcpy(u->host, host, host_len);
 	u->host[host_len] = '\0';
 	if (port == NULL) {
-		strcpy(u->port, u->toytls ? "443" : "80");
+		strcpy(u->port, u->toytls || u->https ? "443" : "80");
 		return 0;
 	}
 	size_t port_len = (size_t)(a + len - port);
@@ -44,9 +44,12 @@ int
 kw_url_parse(const char *s, struct kw_url *u)
 {
 	const char *rest;
+	u->toytls = u->https = false;
 	if (strncmp(s, "http://", 7) == 0) {
-		u->toytls = false;
 		rest = s + 7;
+	} else if (strncmp(s, "https://", 8) == 0) {
+		u->https = true;
+		rest = s + 8;
 	} else if (strncmp(s, "toytls://", 9) == 0) {
 		u->toytls = true;
 		rest = s + 9;

@@ -1,6 +1,7 @@
 /*
- * url.h - the URLs keyward's tools take: http://HOST[:PORT]/PATH and
- * toytls://HOST[:PORT]/PATH, HOST a name, an IPv4 literal or a bracketed IPv6 one.
+ * url.h - the URLs keyward's tools take: http://HOST[:PORT]/PATH,
+ * https://HOST[:PORT]/PATH (TLS 1.3) and toytls://HOST[:PORT]/PATH, HOST a name, an
+ * IPv4 literal or a bracketed IPv6 one.
  */
 #ifndef KW_TOOLS_URL_H
 #define KW_TOOLS_URL_H
@@ -9,8 +10,9 @@
 
 struct kw_url {
 	bool toytls;
+	bool https;
 	char host[256];   /* without brackets */
-	char port[8];     /* 1..65535; default 80 (http) or 443 (toytls) */
+	char port[8];     /* 1..65535; default 80 (http) or 443 (https, toytls) */
 	const char *path; /* points into the parsed string; "/" when it has none */
 };
 
