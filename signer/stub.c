@@ -169,4 +169,7 @@ sign_stub(const struct signer_keys *keys, struct tt_signer *prepared,
 	}
 	rep->status = SP_STATUS_OK;
 	rep->sig_len = (uint16_t)sig_len;
+	if (req->kind == SP_KIND_TLS13_CV)
+		kw_log_debug("sign_stub: TLS 1.3 CertificateVerify signed with key %u (%s)",
+		             (unsigned)req->key_id, tls13_scheme_name(req->tls13.scheme));
 }

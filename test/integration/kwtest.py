@@ -283,11 +283,13 @@ signer = { %s threads = 2; %s };
 
 
 def server_block(names, listen, root, certs=None, default=False, extra=""):
-    """One server block's text: names, listen as [(port, tls)], root a directory, certs a
-    directory made by make_certs() (for a toy-TLS listener)."""
+    """One server block's text: names, listen as [(port, tls)] (tls: False, True for toy-TLS
+    or the listener's tls string), root a directory, certs a directory made by make_certs()
+    (for a TLS listener)."""
     lines = ["    server_name = [ %s ];" % ", ".join('"%s"' % n for n in names),
              "    listen = ( %s );" % ", ".join(
-                 '{ address = "127.0.0.1"; port = %d;%s }' % (port, ' tls = "toy";' if tls else "")
+                 '{ address = "127.0.0.1"; port = %d;%s }' % (
+                     port, ' tls = "%s";' % (tls if isinstance(tls, str) else "toy") if tls else "")
                  for port, tls in listen)]
     if certs is not None:
         lines += ['    certificate = "%s/server_cert.pem";' % certs,

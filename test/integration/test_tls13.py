@@ -1,0 +1,342 @@
+#!/usr/bin/python3
+"""TLS 1.3 with the key in the signer: three sites (RSA-2048, ECDSA P-256, Ed25519, each
+from its own root) on one TLS 1.3 port, chosen by SNI, and a plain port.
+
+Real clients (curl, openssl s_client, gnutls-cli, Python's ssl, wget, keyward-get) fetch
+a file byte for byte from each site; TLS 1.2 gets a protocol_version alert; a wrong SNI
+gets the default site; tickets resume without a signature; a stopped signer fails full
+handshakes within the signing timeout while resumed ones and plain HTTP go on; 300
+handshakes parked at once all complete; hostile clients offering every signature scheme
+and group alone (and none in common) get alerts while no worker or signer is replaced.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import kwtest
+
+# name -> key type for keyward-certs
+SITES = {"localhost": "rsa", "ec.test": "ecdsa", "ed.test": "ed25519"}
+DEFAULT = "localhost"
+BIG = bytes((i * 7 + i // 251) % 256 for i in range(300000))
+
+SCHEMES = ["ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384", "ecdsa_secp521r1_sha512",
+           "ed25519", "ed448", "rsa_pss_pss_sha256", "rsa_pss_pss_sha384",
+           "rsa_pss_pss_sha512", "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384",
+           "rsa_pss_rsae_sha512", "rsa_pkcs1_sha256", "rsa_pkcs1_sha384", "rsa_pkcs1_sha512",
+           "ecdsa_sha224", "rsa_pkcs1_sha1", "ecdsa_sha1"]
+GROUPS = ["X25519", "P-256", "P-384", "P-521", "X448", "ffdhe2048", "ffdhe3072", "ffdhe4096",
+          "ffdhe6144", "ffdhe8192"]
+
+
+def page(name):
+    return ("<h1>%s over TLS 1.3</h1>\n" % name).encode()
+
+
+def run(args, check=True, timeout=60, input=None):
+    res = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                         input=input)
+    if check and res.returncode != 0:
+        raise AssertionError("%s failed (%d): %s" % (" ".join(args), res.returncode,
+                                                     res.stderr.decode(errors="replace")))
+    return res
+
+
+class Tls13Site(kwtest.Site):
+    """One TLS 1.3 port and one plain port shared by three sites; rsa.test is the default.
+    The log level is debug, so that each signature the signer makes is counted."""
+
+    def __init__(self, tls13="", **kwargs):
+        self.tls13 = tls13
+        self.certs_of = None
+        super().__init__(**kwargs)
+        self.certs_of = {}
+        self.roots = {}
+        for name, key in SITES.items():
+            label = name.replace(".", "-")
+            self.certs_of[name] = kwtest.make_certs(os.path.join(self.dir, "certs-" + label),
+                                                    key=key, name=name)
+            self.roots[name] = self.add_root("www-" + label,
+                                             {"index.html": page(name), "big.bin": BIG})
+        self.write_config()
+
+    def write_config(self, locations=None, server_extra=None):
+        """The three sites on this site's ports (again after a port was taken)."""
+        if not self.certs_of:
+            return super().write_config(locations, server_extra)
+        return self.write_servers([kwtest.server_block(
+            [name], [(self.plain_port, False), (self.tls_port, "tls13")], self.roots[name],
+            certs=self.certs_of[name], default=name == DEFAULT) for name in SITES])
+
+    def settings(self):
+        return super().settings().replace('log_level = "info";', 'log_level = "debug";') + (
+            "tls13 = { %s };\n" % self.tls13)
+
+    def root_file(self, name):
+        return os.path.join(self.certs_of[name], "root_cert.pem")
+
+    def signatures(self):
+        return len(re.findall(r"sign_stub: TLS 1\.3 CertificateVerify signed", self.log.text()))
+
+    def s_client(self, name, *args, sess_out=None, sess_in=None, request=None, timeout=30):
+        cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.tls_port,
+               "-servername", name, "-CAfile", self.root_file(name), "-verify_return_error",
+               *args]
+        if sess_out:
+            cmd += ["-sess_out", sess_out]
+        if sess_in:
+            cmd += ["-sess_in", sess_in]
+        data = request if request is not None else (
+            "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name).encode()
+        return run(cmd + ["-ign_eof"], check=False, timeout=timeout, input=data)
+
+
+class Tls13Test(kwtest.SiteTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.site = Tls13Site(signer_extra='timeout = "2s";')
+        try:
+            cls.site.start()
+        except BaseException:
+            cls.site.cleanup()
+            raise
+
+    def url(self, name, path="/"):
+        return "https://%s:%d%s" % (name, self.site.tls_port, path)
+
+    def resolve(self, name):
+        return "%s:%d:127.0.0.1" % (name, self.site.tls_port)
+
+    def pids(self):
+        return sorted(self.site.children("worker")), self.site.children("signer")
+
+    # -- every client, every key ------------------------------------------------------
+
+    def test_curl(self):
+        for name in SITES:
+            res = run(["curl", "-sS", "--tlsv1.3", "--cacert", self.site.root_file(name),
+                       "--resolve", self.resolve(name), self.url(name, "/big.bin")])
+            self.assertEqual(res.stdout, BIG, name)
+            res = run(["curl", "-sS", "--cacert", self.site.root_file(name), "-w",
+                       "%{http_version} %{ssl_verify_result}", "-o", "/dev/null",
+                       "--resolve", self.resolve(name), self.url(name)])
+            self.assertEqual(res.stdout, b"1.1 0", name)
+
+    def test_openssl_s_client(self):
+        for name in SITES:
+            res = self.site.s_client(name, "-tls1_3", "-quiet", request=(
+                "GET /big.bin HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                % name).encode())
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertTrue(res.stdout.endswith(b"\r\n\r\n" + BIG), name)
+
+    @unittest.skipUnless(shutil.which("gnutls-cli"), "gnutls-cli (gnutls-bin) is missing")
+    def test_gnutls_cli(self):
+        for name in SITES:
+            res = run(["gnutls-cli", "--x509cafile", self.site.root_file(name),
+                       "--sni-hostname", name, "--verify-hostname", name,
+                       "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.3", "--logfile", "/dev/null",
+                       "-p", str(self.site.tls_port), "127.0.0.1"],
+                      input=("GET /big.bin HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                             % name).encode())
+            self.assertTrue(res.stdout.endswith(b"\r\n\r\n" + BIG), name)
+
+    def test_python_ssl(self):
+        for name in SITES:
+            ctx = ssl.create_default_context(cafile=self.site.root_file(name))
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            ctx.set_alpn_protocols(["http/1.1"])
+            with socket.create_connection(("127.0.0.1", self.site.tls_port), timeout=30) as raw:
+                with ctx.wrap_socket(raw, server_hostname=name) as s:
+                    self.assertEqual(s.version(), "TLSv1.3")
+                    self.assertEqual(s.selected_alpn_protocol(), "http/1.1")
+                    s.sendall(("GET /big.bin HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                               % name).encode())
+                    data = kwtest.read_until_eof(s)
+            status, _, body = kwtest.split_responses(data)[0]
+            self.assertEqual(status, 200)
+            self.assertEqual(body, BIG, name)
+
+    @unittest.skipUnless(shutil.which("wget"), "wget is missing")
+    def test_wget(self):
+        # wget cannot point a name at an address: it fetches the site named localhost
+        res = run(["wget", "-q", "-O", "-", "--secure-protocol=TLSv1_3", "--ca-certificate",
+                   self.site.root_file(DEFAULT),
+                   "https://localhost:%d/big.bin" % self.site.tls_port])
+        self.assertEqual(res.stdout, BIG)
+
+    def test_keyward_get(self):
+        for name in SITES:
+            res = run([kwtest.KEYWARD_GET, "--root", self.site.root_file(name), "--name", name,
+                       "https://127.0.0.1:%d/big.bin" % self.site.tls_port])
+            self.assertEqual(res.stdout, BIG, name)
+        # another site's root does not verify this one's chain
+        res = run([kwtest.KEYWARD_GET, "--root", self.site.root_file("ec.test"), "--name",
+                   "rsa.test", "https://127.0.0.1:%d/" % self.site.tls_port], check=False)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn(b"certificate", res.stderr)
+
+    # -- what is refused --------------------------------------------------------------
+
+    def test_tls12_and_older_get_protocol_version(self):
+        res = self.site.s_client(DEFAULT, "-tls1_2")
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn(b"alert protocol version", res.stderr)
+        ctx = ssl.create_default_context(cafile=self.site.root_file(DEFAULT))
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        with socket.create_connection(("127.0.0.1", self.site.tls_port), timeout=30) as raw:
+            with self.assertRaisesRegex(ssl.SSLError, "PROTOCOL_VERSION"):
+                ctx.wrap_socket(raw, server_hostname=DEFAULT)
+
+    def test_wrong_sni_gets_the_default_site_and_a_wrong_host_421(self):
+        res = run(["curl", "-sS", "-k", "--resolve", "nosuch.test:%d:127.0.0.1"
+                   % self.site.tls_port, self.url("nosuch.test")])
+        self.assertEqual(res.stdout, page(DEFAULT))
+        res = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.site.tls_port,
+                   "-servername", "nosuch.test", "-showcerts"], check=False,
+                  input=b"", timeout=30)
+        self.assertIn(b"CN = localhost", res.stdout)
+        res = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                   self.site.root_file("ec.test"), "-H", "Host: ed.test", "--resolve",
+                   self.resolve("ec.test"), self.url("ec.test")])
+        self.assertEqual(res.stdout, b"421")
+
+    def test_hostile_schemes_and_groups_alert_and_replace_nothing(self):
+        before = self.pids()
+        mark = self.site.log.mark()
+        outcomes = {}
+        for name in SITES:
+            for scheme in SCHEMES:
+                res = self.site.s_client(name, "-tls1_3", "-sigalgs", scheme, timeout=30)
+                outcomes[(name, scheme)] = res.returncode == 0
+            for group in GROUPS:
+                res = self.site.s_client(name, "-tls1_3", "-groups", group, timeout=30)
+                outcomes[(name, group)] = res.returncode == 0
+        # exactly the schemes each key signs with are served, and some group is
+        self.assertTrue(outcomes[(DEFAULT, "rsa_pss_rsae_sha256")])
+        self.assertTrue(outcomes[(DEFAULT, "rsa_pss_rsae_sha512")])
+        self.assertTrue(outcomes[("ec.test", "ecdsa_secp256r1_sha256")])
+        self.assertTrue(outcomes[("ed.test", "ed25519")])
+        self.assertFalse(outcomes[(DEFAULT, "rsa_pkcs1_sha256")])
+        self.assertFalse(outcomes[("ec.test", "ecdsa_secp384r1_sha384")])
+        self.assertFalse(outcomes[("ed.test", "ed448")])
+        self.assertTrue(outcomes[("ec.test", "X25519")])
+        # no scheme in common: a handshake_failure alert
+        res = self.site.s_client("ed.test", "-tls1_3", "-sigalgs", "rsa_pss_rsae_sha256")
+        self.assertIn(b"handshake failure", res.stderr)
+        self.assertEqual(self.pids(), before)
+        self.assertNotRegex("\n".join(self.site.log.lines[mark:]), r"broke the signer protocol")
+        self.assertEqual(self.site.get("/").stdout, page(DEFAULT))
+
+    # -- resumption ---------------------------------------------------------------------
+
+    def test_resumption_makes_no_signature(self):
+        tmp = tempfile.mkdtemp(prefix="keyward-sess-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        for name in SITES:
+            sess = os.path.join(tmp, name)
+            res = self.site.s_client(name, "-tls1_3", sess_out=sess)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertIn(b"New, TLSv1.3", res.stdout)
+            before = self.site.signatures()
+            res = self.site.s_client(name, "-tls1_3", sess_in=sess)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertIn(b"Reused, TLSv1.3", res.stdout)
+            self.assertIn(page(name), res.stdout)
+            self.assertEqual(self.site.signatures(), before,
+                             "a resumed handshake made the signer sign")
+
+    def test_stopped_signer_fails_full_handshakes_only(self):
+        tmp = tempfile.mkdtemp(prefix="keyward-sess-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        sess = os.path.join(tmp, "sess")
+        self.assertEqual(self.site.s_client("ec.test", "-tls1_3", sess_out=sess).returncode, 0)
+        [signer] = self.site.children("signer")
+        os.kill(signer, signal.SIGSTOP)
+        try:
+            mark = self.site.log.mark()
+            res = self.site.s_client("ec.test", "-tls1_3", timeout=20)
+            self.assertNotEqual(res.returncode, 0)
+            self.site.log.wait_for(r"signer did not answer in time", since=mark)
+            res = self.site.s_client("ec.test", "-tls1_3", sess_in=sess, timeout=20)
+            self.assertIn(b"Reused, TLSv1.3", res.stdout)
+            self.assertIn(page("ec.test"), res.stdout)
+            self.assertEqual(self.site.get("/").stdout, page(DEFAULT))
+        finally:
+            os.kill(signer, signal.SIGCONT)
+        res = self.site.s_client("ec.test", "-tls1_3")
+        self.assertEqual(res.returncode, 0, res.stderr)
+
+    def test_300_parked_handshakes_complete(self):
+        [signer] = self.site.children("signer")
+        ctx = ssl.create_default_context(cafile=self.site.root_file("ec.test"))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.options |= ssl.OP_NO_TICKET
+        results = []
+        lock = threading.Lock()
+        connected = threading.Semaphore(0)
+
+        def one():
+            try:
+                with socket.create_connection(("127.0.0.1", self.site.tls_port),
+                                              timeout=60) as raw:
+                    connected.release()
+                    with ctx.wrap_socket(raw, server_hostname="ec.test") as s:
+                        s.sendall(b"GET / HTTP/1.1\r\nHost: ec.test\r\n"
+                                  b"Connection: close\r\n\r\n")
+                        body = kwtest.split_responses(kwtest.read_until_eof(s))[0][2]
+                with lock:
+                    results.append(body)
+            except OSError as e:
+                connected.release()
+                with lock:
+                    results.append(e)
+
+        os.kill(signer, signal.SIGSTOP)
+        threads = [threading.Thread(target=one) for _ in range(300)]
+        try:
+            for t in threads:
+                t.start()
+            for _ in threads:
+                connected.acquire(timeout=60)
+        finally:
+            os.kill(signer, signal.SIGCONT)
+        for t in threads:
+            t.join(timeout=120)
+        self.assertEqual(len(results), 300)
+        failures = [r for r in results if r != page("ec.test")]
+        self.assertEqual(failures, [])
+
+
+class TicketsOffTest(kwtest.SiteTestCase):
+    """tls13.session_tickets = false: no ticket, so no resumption."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.site = Tls13Site(tls13="session_tickets = false;")
+        try:
+            cls.site.start()
+        except BaseException:
+            cls.site.cleanup()
+            raise
+
+    def test_no_resumption(self):
+        tmp = tempfile.mkdtemp(prefix="keyward-sess-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        sess = os.path.join(tmp, "sess")
+        self.site.s_client(DEFAULT, "-tls1_3", sess_out=sess)
+        res = self.site.s_client(DEFAULT, "-tls1_3", sess_in=sess)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn(b"New, TLSv1.3", res.stdout)
+
+
+if __name__ == "__main__":
+    kwtest.main()
