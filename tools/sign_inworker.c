@@ -139,10 +139,13 @@ sign_proxy_flush(struct loop_task *task)
 		uint8_t sig[TT_MAX_SIGNATURE_LEN];
 		size_t len = 0;
 		sign_proxy_cancel(sp, wt);
-		int rc = wt->req.kind == SP_KIND_TOYTLS && wt->req.key_id < sp->n_keys
-		             ? tt_signer_sign(&sp->signers[wt->req.key_id], wt->req.client_pub,
-		                              wt->req.server_pub, sig, &len)
-		             : KW_ERR_ARGUMENT;
+		const struct sp_sign_request *req = &wt->req;
+		int rc = req->key_id >= sp->n_keys ? KW_ERR_ARGUMENT
+		         : req->kind == SP_KIND_TLS13_CV
+		             ? tls13_cv_sign(sp->keys[req->key_id], req->tls13.scheme,
+		                             req->tls13.hash, req->tls13.hash_len, sig, &len)
+		             : tt_signer_sign(&sp->signers[req->key_id], req->client_pub,
+		                              req->server_pub, sig, &len);
 		wt->done(wt, rc ? KW_ERR_SIGN_FAILED : 0, sig, len);
 	}
 }

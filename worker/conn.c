@@ -122,6 +122,21 @@ conn_close(struct conn *c, enum kw_log_level level, const char *fmt, ...)
 	conn_drop(c);
 }
 
+/*
+ * Sends what the transport queued before the connection closes (an alert, a TLS
+ * close_notify) once, without waiting: a peer that does not read it loses nothing more.
+ */
+static void
+conn_send_last_words(struct conn *c)
+{
+	struct kw_buf *wire = c->t->ops->wire(c->t);
+	ssize_t n = kw_buf_size(wire) == 0 ? 0
+	                                   : send(c->io.fd, kw_buf_head(wire), kw_buf_size(wire),
+	                                          MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n > 0)
+		kw_buf_consume(wire, (size_t)n);
+}
+
 static void
 conn_close_transport(struct conn *c, int err)
 {
@@ -129,6 +144,7 @@ conn_close_transport(struct conn *c, int err)
 	int terr = c->t->ops->error(c->t, &detail);
 	if (terr == 0)
 		terr = err;
+	conn_send_last_words(c); /* what the transport queued as it failed: an alert */
 	conn_close(c, terr == KW_ERR_NOMEM || terr == KW_ERR_INTERNAL ? KW_LOG_ERR : KW_LOG_INFO,
 	           "%s: %s%s%s%s", c->t->ops->name, kw_strerror(terr), detail ? " (" : "",
 	           detail ? detail : "", detail ? ")" : "");
@@ -344,6 +360,10 @@ conn_linger(struct conn *c, int status)
 		char reason[64];
 		snprintf(reason, sizeof(reason), "closed after a %d response", status);
 		conn_log_close(c, KW_LOG_INFO, reason);
+	}
+	if (c->t->ops->close_notify != NULL) {
+		c->t->ops->close_notify(c->t);
+		conn_send_last_words(c);
 	}
 	if (!conn_peer_sending(c) || shutdown(c->io.fd, SHUT_WR) < 0) {
 		conn_drop(c);

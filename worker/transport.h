@@ -33,6 +33,7 @@
 #include "buf.h"
 #include "config.h"
 #include "loop.h"
+#include "ticket_keys.h"
 
 struct transport;
 struct transport_host;
@@ -69,6 +70,11 @@ struct transport_ops {
 	 * connection watches no event until host->wake(). NULL: never.
 	 */
 	bool (*parked)(const struct transport *t);
+	/**
+	 * Queues in wire() the protocol's notice that no more data follows (TLS
+	 * close_notify), before a clean close. NULL: the protocol has none.
+	 */
+	void (*close_notify)(struct transport *t);
 	/** Releases empty buffers of an idle connection. */
 	void (*shrink)(struct transport *t);
 	/**
@@ -119,6 +125,11 @@ struct transport_class {
 	void (*stop)(void *state);
 	/** A transport for one new connection, which host stays valid for. NULL: out of memory. */
 	struct transport *(*open)(void *state, struct transport_host *host);
+	/**
+	 * Takes new session ticket keys from the master (CTL_TICKET_KEYS); the keys are
+	 * copied. NULL: the class issues no tickets.
+	 */
+	void (*set_ticket_keys)(void *state, const struct kw_ticket_keys *keys);
 	/** Largest record_prefix + record_max + record_suffix of its transports. */
 	size_t record_size;
 };

@@ -144,8 +144,27 @@ control_reopen_logs(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds
 	return CTL_CONTINUE;
 }
 
+/* New session ticket keys: every transport class that issues tickets takes them. */
+static enum ctl_verdict
+control_ticket_keys(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
+{
+	struct worker *w = ctx;
+	struct kw_ticket_keys keys;
+
+	if (kw_ticket_keys_from_fd(fds[0], &keys) != 0) {
+		kw_log_err("worker: malformed session ticket keys ignored");
+		return CTL_CONTINUE;
+	}
+	for (size_t k = 0; w->transports != NULL && transport_classes[k] != NULL; k++)
+		if (w->transports[k].started && transport_classes[k]->set_ticket_keys != NULL)
+			transport_classes[k]->set_ticket_keys(w->transports[k].state, &keys);
+	kw_ticket_keys_wipe(&keys);
+	return CTL_CONTINUE;
+}
+
 static const struct ctl_handler control_handlers[] = {
     {CTL_CHANNEL, 1, 1, control_channel},
+    {CTL_TICKET_KEYS, 1, 1, control_ticket_keys},
     {CTL_SHUTDOWN, 0, 0, control_shutdown},
     {CTL_REOPEN_LOGS, 0, 2, control_reopen_logs},
 };

@@ -281,12 +281,17 @@ Test(url, forms)
 	cr_assert_str_eq(u.port, "8443");
 	cr_assert_eq(kw_url_parse("http://[::1]/", &u), 0);
 	cr_assert_str_eq(u.port, "80");
+	cr_assert_eq(kw_url_parse("https://h/a", &u), 0);
+	cr_assert(u.https);
+	cr_assert_not(u.toytls);
+	cr_assert_str_eq(u.port, "443");
+	cr_assert_str_eq(u.path, "/a");
 }
 
 Test(url, refused)
 {
 	static const char *const bad[] = {
-	    "ftp://h/",        "https://h/",   "http://",           "http://:80/",
+	    "ftp://h/",        "httpss://h/",  "http://",           "http://:80/",
 	    "http://h:/",      "http://h:8x/", "http://h:1234567/", "http://h:0/",
 	    "http://h:65536/", "http://[::1/", "http://[::1]x/",
 	};

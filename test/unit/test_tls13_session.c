@@ -57,9 +57,11 @@ engine_up(unsigned max_parked, bool tickets)
 	for (size_t i = 0; i < N_SERVERS; i++) {
 		if (ids[i].key == NULL)
 			test_identity_make(&ids[i], types[i], names[i]);
-		cr_assert_eq(tls13_engine_add_server(engine, i, ids[i].cert_path, NULL, 0,
-		                                     (uint32_t)i, err, sizeof(err)),
-		             0, "%s", err);
+		struct tls13_server_pem pem = {.cert_path = ids[i].cert_path,
+		                               .cert_text = ids[i].cert_pem};
+		cr_assert_eq(
+		    tls13_engine_add_server(engine, i, &pem, (uint32_t)i, err, sizeof(err)), 0,
+		    "%s", err);
 	}
 }
 

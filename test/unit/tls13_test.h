@@ -21,6 +21,7 @@ struct test_identity {
 	EVP_PKEY *key;
 	X509 *cert;
 	char cert_path[64];
+	char cert_pem[4096]; /* the same certificate as PEM text */
 };
 
 static inline EVP_PKEY *
@@ -68,6 +69,12 @@ test_identity_make(struct test_identity *id, const char *type, const char *name)
 	cr_assert_not_null(f);
 	cr_assert_eq(PEM_write_X509(f, id->cert), 1);
 	fclose(f);
+	BIO *mem = BIO_new(BIO_s_mem());
+	cr_assert_eq(PEM_write_bio_X509(mem, id->cert), 1);
+	int n = BIO_read(mem, id->cert_pem, sizeof(id->cert_pem) - 1);
+	cr_assert(n > 0);
+	id->cert_pem[n] = '\0';
+	BIO_free(mem);
 }
 
 static inline void

@@ -265,26 +265,22 @@ tls13_engine_new(const struct tls13_settings *settings, size_t n_servers, struct
 	return 0;
 }
 
-/* Adds the PEM certificates of path to ctx's chain. */
+/* Adds the PEM certificates of text (from the file path) to ctx's chain. */
 static int
-add_chain_file(SSL_CTX *ctx, const char *path, char *err, size_t err_len)
+add_chain_pem(SSL_CTX *ctx, const char *path, const char *text, char *err, size_t err_len)
 {
-	FILE *f = fopen(path, "r");
+	BIO *bio = text ? BIO_new_mem_buf(text, -1) : NULL;
 	X509 *x;
 	int n = 0;
 
-	if (f == NULL) {
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
-		return KW_ERR_ARGUMENT;
-	}
-	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+	while (bio != NULL && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
 			X509_free(x);
 			break;
 		}
 		n++;
 	}
-	fclose(f);
+	BIO_free(bio);
 	ERR_clear_error();
 	if (n == 0) {
 		snprintf(err, err_len, "%s: no PEM certificate", path);
@@ -294,34 +290,38 @@ add_chain_file(SSL_CTX *ctx, const char *path, char *err, size_t err_len)
 }
 
 int
-tls13_engine_add_server(struct tls13_engine *e, size_t index, const char *cert,
-                        const char *const *chain, size_t n_chain, uint32_t key_id, char *err,
-                        size_t err_len)
+tls13_engine_add_server(struct tls13_engine *e, size_t index, const struct tls13_server_pem *pem,
+                        uint32_t key_id, char *err, size_t err_len)
 {
 	SSL_CTX *ctx = NULL;
 	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	X509 *leaf = NULL;
 	int rc = index < e->n_servers ? ctx_new(&e->settings, &ctx, err, err_len) : KW_ERR_ARGUMENT;
 
 	if (rc)
 		return rc;
 	rc = KW_ERR_ARGUMENT;
-	if (SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, err_len, "%s: not a PEM certificate libssl accepts", cert);
+	bio = pem->cert_text ? BIO_new_mem_buf(pem->cert_text, -1) : NULL;
+	leaf = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	if (leaf == NULL || SSL_CTX_use_certificate(ctx, leaf) != 1) {
+		snprintf(err, err_len, "%s: not a PEM certificate libssl accepts", pem->cert_path);
 		goto out;
 	}
-	for (size_t i = 0; i < n_chain; i++)
-		if (add_chain_file(ctx, chain[i], err, err_len) != 0)
+	for (size_t i = 0; i < pem->n_chain; i++)
+		if (add_chain_pem(ctx, pem->chain_paths[i], pem->chain_texts[i], err, err_len) != 0)
 			goto out;
 	key = tls13_provider_key(SSL_CTX_get0_certificate(ctx), key_id);
 	if (key == NULL) {
 		snprintf(err, err_len,
 		         "%s: the key is none of RSA (2048 bits or more), ECDSA P-256, "
 		         "Ed25519",
-		         cert);
+		         pem->cert_path);
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, err_len, "%s: the signer's key does not match the certificate", cert);
+		snprintf(err, err_len, "%s: the signer's key does not match the certificate",
+		         pem->cert_path);
 		goto out;
 	}
 	SSL_CTX_free(e->ctx[index]);
@@ -330,6 +330,8 @@ tls13_engine_add_server(struct tls13_engine *e, size_t index, const char *cert,
 	rc = 0;
 out:
 	ERR_clear_error();
+	X509_free(leaf);
+	BIO_free(bio);
 	EVP_PKEY_free(key);
 	SSL_CTX_free(ctx);
 	return rc;
@@ -569,7 +571,7 @@ tls13_session_protect(struct tls13_session *s, uint8_t *rec, size_t len)
 
 	if (s->err)
 		return s->err;
-	if (!s->established || len == 0 || len > READ_CHUNK)
+	if (!s->established || len == 0 || len > TLS13_RECORD_MAX)
 		return KW_ERR_STATE;
 	drain_wire(s);
 	if (SSL_write(s->ssl, rec + TLS13_RECORD_PREFIX, (int)len) != (int)len) {
@@ -601,6 +603,12 @@ tls13_session_sign_request(const struct tls13_session *s, struct sp_sign_request
 	return true;
 }
 
+bool
+tls13_session_waiting(const struct tls13_session *s)
+{
+	return s->parked || s->queued;
+}
+
 int
 tls13_session_supply_signature(struct tls13_session *s, const uint8_t *sig, size_t len)
 {
@@ -628,6 +636,16 @@ bool
 tls13_session_resumed(const struct tls13_session *s)
 {
 	return s->established && SSL_session_reused(s->ssl);
+}
+
+void
+tls13_session_close_notify(struct tls13_session *s)
+{
+	if (!s->established || s->err != 0 || (SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN))
+		return;
+	SSL_shutdown(s->ssl);
+	ERR_clear_error();
+	drain_wire(s);
 }
 
 void

@@ -37,6 +37,8 @@ struct tls13_session;
 /** Bytes an application record adds before and after its plaintext (AEAD tag 16). */
 #define TLS13_RECORD_PREFIX 5u
 #define TLS13_RECORD_SUFFIX 17u
+/** The largest plaintext of one application record. */
+#define TLS13_RECORD_MAX 16384u
 
 /** Engine settings, from the configuration's tls13 group. Strings are copied. */
 struct tls13_settings {
@@ -54,14 +56,22 @@ struct tls13_settings {
 int tls13_engine_new(const struct tls13_settings *settings, size_t n_servers,
                      struct tls13_engine **out, char *err, size_t err_len);
 
+/** A server block's certificate and chain as PEM texts, with their file names for messages. */
+struct tls13_server_pem {
+	const char *cert_path, *cert_text;
+	const char *const *chain_paths; /* leaf's issuer first */
+	const char *const *chain_texts;
+	size_t n_chain;
+};
+
 /**
- * Serves server block index with the PEM certificate file cert (chain: n_chain more
- * PEM files, leaf's issuer first), whose private key the signer holds as key_id: the
- * certificate's public key must be one the signer signs with, and matches the
- * provider key made for it. Returns 0, or KW_ERR_ARGUMENT with err naming the file.
+ * Serves server block index with the certificate and chain of pem, whose private key
+ * the signer holds as key_id: the certificate's public key must be one the signer
+ * signs with, and matches the provider key made for it. Returns 0, or KW_ERR_ARGUMENT
+ * with err naming the file.
  */
-int tls13_engine_add_server(struct tls13_engine *e, size_t index, const char *cert,
-                            const char *const *chain, size_t n_chain, uint32_t key_id, char *err,
+int tls13_engine_add_server(struct tls13_engine *e, size_t index,
+                            const struct tls13_server_pem *pem, uint32_t key_id, char *err,
                             size_t err_len);
 
 /**
@@ -124,6 +134,12 @@ bool tls13_session_established(const struct tls13_session *s);
 /** true when the handshake is parked on a signature, with the request copied to *req. */
 bool tls13_session_sign_request(const struct tls13_session *s, struct sp_sign_request *req);
 
+/**
+ * true while the handshake waits for something other than the socket: parked on a
+ * signature, or queued for an async job (until the wake function is called).
+ */
+bool tls13_session_waiting(const struct tls13_session *s);
+
 /** Gives the parked handshake its signature and resumes it. Returns 0 or a code. */
 int tls13_session_supply_signature(struct tls13_session *s, const uint8_t *sig, size_t len);
 
@@ -132,6 +148,9 @@ void tls13_session_signature_failed(struct tls13_session *s, int err);
 
 /** true when the handshake resumed a session from a ticket (no signature made). */
 bool tls13_session_resumed(const struct tls13_session *s);
+
+/** Queues a close_notify alert in wire() (once, on an established session). */
+void tls13_session_close_notify(struct tls13_session *s);
 
 /** Releases empty buffers of an idle session. */
 void tls13_session_shrink(struct tls13_session *s);

@@ -7,9 +7,11 @@
 
 extern const struct transport_class transport_plain;
 extern const struct transport_class transport_toytls;
+extern const struct transport_class transport_tls13;
 
 const struct transport_class *const transport_classes[] = {
     &transport_toytls,
+    &transport_tls13,
     &transport_plain,
     NULL,
 };
