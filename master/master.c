@@ -25,6 +25,7 @@
 #include "kw_build_config.h"
 #include "log.h"
 #include "proc.h"
+#include "util.h"
 
 #define MAX_EVENTS 32
 #define ERR_LEN    1024
@@ -465,9 +466,8 @@ handle_control(struct master *m, struct child *c)
 		return;
 	snprintf(name, sizeof(name), "%s (pid %ld)", child_name(c, who, sizeof(who)), (long)c->pid);
 	switch (ctl_dispatch(c->ctl, signer ? signer_handlers : worker_handlers,
-	                     signer ? sizeof(signer_handlers) / sizeof(signer_handlers[0])
-	                            : sizeof(worker_handlers) / sizeof(worker_handlers[0]),
-	                     &cc, name, 0)) {
+	                     signer ? countof(signer_handlers) : countof(worker_handlers), &cc,
+	                     name, 0)) {
 	case CTL_DISPATCH_IDLE:
 	case CTL_DISPATCH_STOP:
 		return;

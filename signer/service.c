@@ -37,6 +37,7 @@
 #include "proc.h"
 #include "signer_proto.h"
 #include "stub.h"
+#include "util.h"
 
 #define EPOLL_BATCH        32
 #define SIGNING_STACK_SIZE (512u * 1024u) /* plenty for libcrypto's signing paths */
@@ -375,8 +376,7 @@ static const struct ctl_handler control_handlers[] = {
 static int
 serve_control(struct signer_service *svc)
 {
-	switch (ctl_dispatch(svc->control_fd, control_handlers,
-	                     sizeof(control_handlers) / sizeof(control_handlers[0]), svc,
+	switch (ctl_dispatch(svc->control_fd, control_handlers, countof(control_handlers), svc,
 	                     "the master", 0)) {
 	case CTL_DISPATCH_IDLE:
 		return 1;
