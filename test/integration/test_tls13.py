@@ -7,9 +7,12 @@ a file byte for byte from each site; TLS 1.2 gets a protocol_version alert; a wr
 gets the default site; tickets resume without a signature; a stopped signer fails full
 handshakes within the signing timeout while resumed ones and plain HTTP go on; 300
 handshakes parked at once all complete; hostile clients offering every signature scheme
-and group alone (and none in common) get alerts while no worker or signer is replaced.
+and group alone (and none in common) get alerts while no worker or signer is replaced; a
+reload rotates the leaf with no failed request; after 100 handshakes keyward-inspect
+finds key fragments in the signer only.
 """
 
+import json
 import os
 import re
 import shutil
@@ -328,6 +331,124 @@ class ParkedTest(kwtest.SiteTestCase):
         failures = [r for r in results if r != page("ec.test")]
         self.assertEqual(failures, [])
 
+
+
+def leaf_der_over_tls13(port, name, cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        with ctx.wrap_socket(raw, server_hostname=name) as s:
+            s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                       % name).encode())
+            status, _, body = kwtest.split_responses(kwtest.read_until_eof(s))[0]
+            return status, body, s.getpeercert(binary_form=True)
+
+
+class ReloadTest(kwtest.SiteTestCase):
+    """A reload with a new leaf and key: TLS 1.3 serves the new leaf, and requests made
+    all through the reload, resumed ones included, never fail."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.site = Tls13Site()
+        try:
+            cls.site.start()
+        except BaseException:
+            cls.site.cleanup()
+            raise
+
+    def test_reload_rotates_the_leaf_without_a_failed_request(self):
+        name, certs = "ec.test", self.site.certs_of["ec.test"]
+        cafile = os.path.join(certs, "root_cert.pem")
+        _, _, old_leaf = leaf_der_over_tls13(self.site.tls_port, name, cafile)
+        fresh = tempfile.mkdtemp(prefix="keyward-rotated-")
+        self.addCleanup(shutil.rmtree, fresh, True)
+        run([kwtest.KEYWARD_CERTS, fresh, "--name", name, "--key", "ecdsa"])
+        stop = threading.Event()
+        failures, done = [], []
+
+        def load():
+            while not stop.is_set():
+                try:
+                    # the root changes with the leaf: trust both while they change
+                    roots = b""
+                    for path in (cafile, os.path.join(fresh, "root_cert.pem")):
+                        with open(path, "rb") as f:
+                            roots += f.read()
+                    ctx = ssl.create_default_context(cadata=roots.decode())
+                    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+                    with socket.create_connection(("127.0.0.1", self.site.tls_port),
+                                                  timeout=30) as raw:
+                        with ctx.wrap_socket(raw, server_hostname=name) as s:
+                            s.sendall(b"GET / HTTP/1.1\r\nHost: ec.test\r\n"
+                                      b"Connection: close\r\n\r\n")
+                            body = kwtest.split_responses(kwtest.read_until_eof(s))[0][2]
+                    (done if body == page(name) else failures).append(body)
+                except (OSError, ValueError) as e:
+                    failures.append(e)
+
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            kwtest.wait_until(lambda: len(done) >= 20, what="requests before the reload")
+            for f in ("server_cert.pem", "server_key.pem", "intermediate_cert.pem"):
+                shutil.copyfile(os.path.join(fresh, f), os.path.join(certs, f))
+            os.chmod(os.path.join(certs, "server_key.pem"), 0o600)
+            mark = self.site.log.mark()
+            self.site.proc.send_signal(signal.SIGHUP)
+            self.site.log.wait_for(r"ready: generation 2, %d workers" % self.site.workers,
+                                   since=mark)
+            self.site.log.wait_for(r"generation 1: every process exited", since=mark)
+            count = len(done)
+            kwtest.wait_until(lambda: len(done) >= count + 20, what="requests after it")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=60)
+        self.assertEqual(failures, [])
+        shutil.copyfile(os.path.join(fresh, "root_cert.pem"), cafile)
+        status, body, leaf = leaf_der_over_tls13(self.site.tls_port, name, cafile)
+        self.assertEqual((status, body), (200, page(name)))
+        self.assertNotEqual(leaf, old_leaf)
+
+
+@unittest.skipUnless(kwtest.IS_ROOT and kwtest.user_exists(kwtest.WORKER_USER)
+                     and kwtest.user_exists(kwtest.SIGNER_USER),
+                     "keyward-inspect's memory scan needs root and the system users")
+class InspectTest(kwtest.SiteTestCase):
+    """After 100 TLS 1.3 handshakes (every key type), keyward-inspect finds key fragments
+    in the signer only: the workers' provider keys hold public halves."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.site = Tls13Site()
+        try:
+            cls.site.start()
+        except BaseException:
+            cls.site.cleanup()
+            raise
+
+    def test_no_key_fragment_outside_the_signer(self):
+        names = list(SITES)
+        for i in range(100):
+            name = names[i % len(names)]
+            status, body, _ = leaf_der_over_tls13(self.site.tls_port, name,
+                                                  self.site.root_file(name))
+            self.assertEqual((status, body), (200, page(name)))
+        self.assertGreaterEqual(self.site.signatures(), 100)
+        inspect = os.path.join(kwtest.BUILD, "tools", "keyward-inspect")
+        res = run([inspect, "--json", "-c", self.site.conf], check=False, timeout=300)
+        report = json.loads(res.stdout)
+        self.assertTrue(report["memory_scan"]["performed"])
+        self.assertEqual(report["failures"], [], res.stderr)
+        for proc in report["processes"]:
+            frags = proc["key_fragments"]
+            self.assertTrue(frags["scanned"], frags["error"])
+            if proc["role"] == "signer":
+                self.assertGreaterEqual(frags["hits"], 1, "the scanner's positive control")
+            else:
+                self.assertEqual(frags["hits"], 0, proc)
 
 
 class TicketsOffTest(kwtest.SiteTestCase):
