@@ -23,9 +23,10 @@ class RunTest(unittest.TestCase):
     def setUp(self):
         self.demo = tempfile.mkdtemp(prefix="keyward-run-")
         self.plain, self.toy = kwtest.free_port(), kwtest.free_port()
+        self.tls13 = kwtest.free_port()
         self.env = dict(os.environ, KW_BUILD_DIR=os.path.realpath(kwtest.BUILD),
                         KW_DEMO_DIR=self.demo, KW_RUN_PLAIN_PORT=str(self.plain),
-                        KW_RUN_TOY_PORT=str(self.toy))
+                        KW_RUN_TOY_PORT=str(self.toy), KW_RUN_TLS13_PORT=str(self.tls13))
         self.conf = os.path.join(self.demo, "keyward.conf")
 
     def tearDown(self):
@@ -72,6 +73,8 @@ class RunTest(unittest.TestCase):
             self.assertRegex(text, r"keyward: built in \d+ s")
             self.assertIn("plain HTTP  curl http://127.0.0.1:%d/" % self.plain, text)
             self.assertIn("toytls://localhost:%d/" % self.toy, text)
+            self.assertIn("curl --cacert %s https://localhost:%d/"
+                          % (os.path.join(self.demo, "certs", "root_cert.pem"), self.tls13), text)
             for what in ("binary      %s" % os.path.join(os.path.realpath(kwtest.BUILD),
                                                          "master", "keyward"),
                          "config      %s" % self.conf,
@@ -81,7 +84,9 @@ class RunTest(unittest.TestCase):
             index = open(os.path.join(kwtest.SOURCE, "www", "index.html"), "rb").read()
             for args in (["http://127.0.0.1:%d/" % self.plain],
                          ["--root", os.path.join(self.demo, "certs", "root_cert.pem"),
-                          "toytls://localhost:%d/" % self.toy]):
+                          "toytls://localhost:%d/" % self.toy],
+                         ["--root", os.path.join(self.demo, "certs", "root_cert.pem"),
+                          "https://localhost:%d/" % self.tls13]):
                 res = subprocess.run([kwtest.KEYWARD_GET, *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, timeout=60)
                 self.assertEqual((res.returncode, res.stdout), (0, index), res.stderr)
@@ -90,7 +95,7 @@ class RunTest(unittest.TestCase):
         self.assertEqual(status, 0, log.text())
         self.assertRegex(log.text(), r"master\[\d+\]: stopped")
         with open(os.path.join(self.demo, "access.log")) as f:
-            self.assertEqual(len(re.findall(r'"GET / HTTP/1\.1" 200 ', f.read())), 2)
+            self.assertEqual(len(re.findall(r'"GET / HTTP/1\.1" 200 ', f.read())), 3)
 
         with open(self.conf, "a") as f:
             f.write("log_level = \"info\";   # an edit\n")
