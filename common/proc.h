@@ -17,6 +17,13 @@
 #define KW_FD_ACCESS_LOG 7     /* worker only: access log (absent when "off") */
 #define KW_FD_LISTENERS 8      /* worker only: listeners, in kw_config.listeners order */
 
+/**
+ * Descriptors a worker uses besides its connections (a socket and at most one open
+ * file each) and its listeners: logs, channels, the loop. The master raises
+ * RLIMIT_NOFILE with it in mind; a worker caps its connections by it.
+ */
+#define KW_NOFILE_RESERVE 64
+
 /** Exit code of a child that found its configuration unusable: not respawned. */
 #define KW_EXIT_FATAL_CONFIG 78
 /** Exit code of a child that failed for any other reason: respawned. */

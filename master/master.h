@@ -128,13 +128,11 @@ int config_print(FILE *out, const struct kw_config *cfg);
 
 /* nofile.c */
 
-#define NOFILE_RESERVE 64 /* descriptors a worker uses besides connections and listeners */
-
 enum nofile_result { NOFILE_FITS, NOFILE_RAISED, NOFILE_SHORT };
 
 /**
  * Descriptors one worker of cfg may need: 2 x http.max_connections (a socket and an
- * open file each), its listeners and NOFILE_RESERVE.
+ * open file each), its listeners and KW_NOFILE_RESERVE (proc.h).
  */
 unsigned long long nofile_needed(const struct kw_config *cfg);
 

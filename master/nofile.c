@@ -12,12 +12,14 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "proc.h"
+
 #define FILE_MAX_PATH "/proc/sys/fs/file-max"
 
 unsigned long long
 nofile_needed(const struct kw_config *cfg)
 {
-	return 2ULL * cfg->http.max_connections + cfg->n_listeners + NOFILE_RESERVE;
+	return 2ULL * cfg->http.max_connections + cfg->n_listeners + KW_NOFILE_RESERVE;
 }
 
 /* The system-wide maximum of open files, or 0 when unknown. */
@@ -80,11 +82,11 @@ nofile_fit(const struct kw_config *cfg, char *msg, size_t msg_len)
 			    "loop), but RLIMIT_NOFILE allows %llu (its hard limit): a full worker "
 			    "pauses accepting at about %llu connections; raise the limit "
 			    "(LimitNOFILE=, ulimit -n) or lower http.max_connections",
-			    need, cfg->http.max_connections, cfg->n_listeners, NOFILE_RESERVE,
+			    need, cfg->http.max_connections, cfg->n_listeners, KW_NOFILE_RESERVE,
 			    (unsigned long long)lim.rlim_max,
-			    lim.rlim_max > (rlim_t)(cfg->n_listeners + NOFILE_RESERVE)
+			    lim.rlim_max > (rlim_t)(cfg->n_listeners + KW_NOFILE_RESERVE)
 			        ? (unsigned long long)(lim.rlim_max - cfg->n_listeners -
-			                               NOFILE_RESERVE) /
+			                               KW_NOFILE_RESERVE) /
 			              2
 			        : 0ULL);
 			return NOFILE_SHORT;

@@ -50,6 +50,8 @@ struct conn {
 	struct listener *listener;
 	const struct kw_server *bound; /* chosen by the handshake's server_name; NULL: none */
 	TAILQ_ENTRY(conn) link;
+	TAILQ_ENTRY(conn) fresh_link; /* in cs->fresh[] until a whole request head came */
+	bool fresh;
 	enum conn_state state;
 	struct transport *t;
 	struct transport_host host;
@@ -59,8 +61,9 @@ struct conn {
 	bool body_done;        /* the current request's body is consumed */
 	bool head_bytes;       /* bytes of the next request head arrived */
 	bool head_timer;       /* the header timer runs for the next request head */
-	bool eof;              /* the peer shut its side */
-	bool close_after;      /* no keep-alive after the current response */
+	bool eof;              /* the peer shut its side, or the transport's input ended */
+	bool input_ended; /* the transport refused a record: no more input, answer then close */
+	bool close_after; /* no keep-alive after the current response */
 	unsigned requests;
 	struct kw_timer timer;
 	uint16_t port;
@@ -68,6 +71,16 @@ struct conn {
 };
 
 static void conn_advance(struct conn *c);
+
+/* The connection sent a whole request head: it is no longer evicted as one that did not. */
+static void
+conn_proven(struct conn *c)
+{
+	if (!c->fresh)
+		return;
+	TAILQ_REMOVE(&c->cs->fresh[c->listener->index], c, fresh_link);
+	c->fresh = false;
+}
 
 static void
 conn_drop(struct conn *c)
@@ -90,6 +103,8 @@ conn_drop(struct conn *c)
 	c->t = NULL;
 	http_parser_dispose(&c->parser);
 	c->state = CONN_CLOSED;
+	conn_proven(c);
+	cs->n_by_listener[c->listener->index]--;
 	TAILQ_REMOVE(&cs->open, c, link);
 	TAILQ_INSERT_TAIL(&cs->dead, c, link);
 	cs->n_open--;
@@ -272,14 +287,22 @@ conn_read(struct conn *c)
 		c->eof = true;
 		return;
 	}
-	if (c->state == CONN_LINGER)
+	if (c->state == CONN_LINGER || c->input_ended)
 		return;
+	struct kw_buf *in = c->t->ops->plaintext(c->t);
 	int err = c->t->ops->feed(c->t, cs->rbuf, (size_t)n);
+	if (err && c->t->ops->input_ended != NULL && c->t->ops->input_ended(c->t) &&
+	    (kw_buf_size(in) > 0 || c->state == CONN_RESPONSE)) {
+		/* what came before the refused record is answered, then the connection closes */
+		c->input_ended = true;
+		c->eof = true;
+		err = 0;
+	}
 	if (err) {
 		conn_close_transport(c, err);
 		return;
 	}
-	if (c->state == CONN_REQUEST)
+	if (c->state == CONN_REQUEST && kw_buf_size(in) > 0)
 		conn_head_started(c);
 	else if (c->state == CONN_BODY)
 		loop_timer_arm(cs->loop, &c->timer, &cs->q_body);
@@ -433,6 +456,7 @@ conn_serve(struct conn *c, const struct http_request *req)
 	x->req = *req;
 	x->have_req = true;
 	c->requests++;
+	conn_proven(c);
 	if (cs->shutting_down || cfg->http.keepalive_timeout_ms == 0 ||
 	    (cfg->http.keepalive_requests != 0 && c->requests >= cfg->http.keepalive_requests))
 		x->req.keep_alive = false;
@@ -443,6 +467,8 @@ conn_serve(struct conn *c, const struct http_request *req)
 	const struct route_ctx rc = {.cfg = cfg, .mime = cs->mime, .files = &cs->files};
 	route_respond(&rc, c->listener->index, c->listener->server, c->bound, &x->req,
 	              cs->loop->wall, &x->resp);
+	if (x->resp.status == 503 && x->resp.sys_errno != 0)
+		cs->hooks->short_of_descriptors(cs, x->resp.sys_errno);
 	loop_defer(cs->loop, &cs->files_done);
 	conn_respond(c, x);
 }
@@ -451,7 +477,11 @@ conn_serve(struct conn *c, const struct http_request *req)
 static void
 conn_waiting(struct conn *c, enum send_status flushed)
 {
-	if (c->eof)
+	if (c->input_ended && flushed != SEND_WAIT)
+		conn_close_transport(c, 0);
+	else if (c->input_ended)
+		return;
+	else if (c->eof)
 		conn_close(c, KW_LOG_INFO,
 		           c->head_bytes ? "client closed mid-request"
 		                         : "client closed the connection");
@@ -654,6 +684,9 @@ conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr 
 	c->body_done = true;
 	TAILQ_INSERT_TAIL(&cs->open, c, link);
 	cs->n_open++;
+	cs->n_by_listener[l->index]++;
+	TAILQ_INSERT_TAIL(&cs->fresh[l->index], c, fresh_link);
+	c->fresh = true;
 	if (!c->t->ops->established(c->t)) {
 		c->state = CONN_HANDSHAKE;
 		loop_timer_arm(cs->loop, &c->timer, &cs->q_handshake);
@@ -671,19 +704,37 @@ conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr 
 }
 
 bool
-conns_have_idle(const struct conns *cs)
+conns_can_evict(const struct conns *cs)
 {
-	return kw_timer_queue_first(&cs->q_keepalive) != NULL;
+	if (kw_timer_queue_first(&cs->q_keepalive) != NULL)
+		return true;
+	for (size_t i = 0; i < cs->n_listeners; i++)
+		if (!TAILQ_EMPTY(&cs->fresh[i]))
+			return true;
+	return false;
 }
 
 bool
-conns_close_oldest_idle(struct conns *cs)
+conns_evict(struct conns *cs)
 {
 	struct kw_timer *t = kw_timer_queue_first(&cs->q_keepalive);
-	if (t == NULL)
+	struct conn *victim = NULL;
+	size_t most = 0;
+
+	if (t != NULL) {
+		conn_close(container_of(t, struct conn, timer), KW_LOG_INFO,
+		           "idle connection closed to make room");
+		return true;
+	}
+	for (size_t i = 0; i < cs->n_listeners; i++) {
+		if (!TAILQ_EMPTY(&cs->fresh[i]) && cs->n_by_listener[i] > most) {
+			most = cs->n_by_listener[i];
+			victim = TAILQ_FIRST(&cs->fresh[i]);
+		}
+	}
+	if (victim == NULL)
 		return false;
-	conn_close(container_of(t, struct conn, timer), KW_LOG_INFO,
-	           "idle connection closed to make room");
+	conn_close(victim, KW_LOG_INFO, "closed to make room: no request yet");
 	return true;
 }
 
@@ -740,6 +791,13 @@ conns_init(struct conns *cs, struct loop *loop, const struct kw_config *cfg,
 	loop_timer_queue(loop, &cs->q_linger, CONN_LINGER_TIMEOUT_MS);
 	TAILQ_INIT(&cs->open);
 	TAILQ_INIT(&cs->dead);
+	cs->n_listeners = cfg->n_listeners;
+	cs->n_by_listener = calloc(cs->n_listeners + 1, sizeof(*cs->n_by_listener));
+	cs->fresh = calloc(cs->n_listeners + 1, sizeof(*cs->fresh));
+	if (cs->n_by_listener == NULL || cs->fresh == NULL)
+		return KW_ERR_NOMEM;
+	for (size_t i = 0; i < cs->n_listeners; i++)
+		TAILQ_INIT(&cs->fresh[i]);
 	loop_task_init(&cs->reap, reap);
 	loop_task_init(&cs->files_done, files_done);
 	static_cache_init(&cs->files);
@@ -757,4 +815,8 @@ conns_dispose(struct conns *cs, const char *reason)
 	static_cache_clear(&cs->files);
 	free(cs->sbuf);
 	cs->sbuf = NULL;
+	free(cs->n_by_listener);
+	free(cs->fresh);
+	cs->n_by_listener = NULL;
+	cs->fresh = NULL;
 }

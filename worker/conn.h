@@ -42,6 +42,8 @@ struct conn_hooks {
 	void (*closed)(struct conns *cs);
 	/** A connection went idle (keep-alive): it could be closed to make room. */
 	void (*idle)(struct conns *cs);
+	/** A file could not be opened for want of descriptors (err: EMFILE or ENFILE). */
+	void (*short_of_descriptors)(struct conns *cs, int err);
 };
 
 /** Every connection of a worker, and what they share. */
@@ -62,6 +64,13 @@ struct conns {
 
 	struct conn_list open; /* open connections */
 	size_t n_open;
+	/*
+	 * Per listener (cfg->listeners order): its open connections, and those that have
+	 * not sent a whole request head yet, oldest first: what eviction picks from.
+	 */
+	size_t *n_by_listener;
+	struct conn_list *fresh;
+	size_t n_listeners;
 	struct conn_list dead; /* closed, freed at the end of the turn */
 	struct loop_task reap; /* frees the dead */
 	bool shutting_down;
@@ -92,11 +101,16 @@ void conns_dispose(struct conns *cs, const char *reason);
 int conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr *peer,
                 socklen_t peer_len);
 
-/** true when a connection is idle (keep-alive). */
-bool conns_have_idle(const struct conns *cs);
+/** true when a connection could be evicted: one is idle, or has sent no request yet. */
+bool conns_can_evict(const struct conns *cs);
 
-/** Closes the keep-alive connection idle for the longest time. false when none is idle. */
-bool conns_close_oldest_idle(struct conns *cs);
+/**
+ * Makes room for a new connection: closes the keep-alive connection idle for the
+ * longest time, else the oldest connection that has not sent a whole request head
+ * on the listener that holds the most connections (so that a flood on one port takes
+ * its room from itself, not from the others). false when none could be closed.
+ */
+bool conns_evict(struct conns *cs);
 
 /** Graceful shutdown begins: idle connections close, the others close after their response. */
 void conns_shutdown(struct conns *cs);

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +20,7 @@
 #include "log.h"
 #include "proc.h"
 
-#define ACCEPT_BATCH    64u   /* connections accepted per readable event */
-#define ACCEPT_RETRY_MS 1000u /* pause after running out of descriptors */
+#define ACCEPT_BATCH 64u /* connections accepted per readable event */
 
 static void
 accept_start(struct listeners *ls)
@@ -72,6 +72,39 @@ listeners_room(struct listeners *ls, bool idle)
 		accept_start(ls);
 }
 
+/*
+ * Counts one occurrence of a trouble; true when it is to be logged now (the first
+ * time, or LISTENER_LOG_INTERVAL_MS after the last line), with *since the count of
+ * those not logged in between.
+ */
+static bool
+trouble(struct listeners *ls, struct listener_trouble *t, unsigned long *since)
+{
+	const unsigned long long now = ls->loop->now;
+
+	t->count++;
+	if (t->logged_ms != 0 && now - t->logged_ms < LISTENER_LOG_INTERVAL_MS)
+		return false;
+	*since = t->count - 1;
+	t->count = 0;
+	t->logged_ms = now ? now : 1;
+	return true;
+}
+
+void
+listeners_short_of_descriptors(struct listeners *ls, int err)
+{
+	unsigned long since;
+
+	if (trouble(ls, &ls->no_fds, &since))
+		kw_log_warn("worker: out of descriptors (%s): not accepting for %u ms (%lu more "
+		            "times in the last %u s)",
+		            strerror(err), LISTENER_PAUSE_MS, since,
+		            LISTENER_LOG_INTERVAL_MS / 1000);
+	if (!ls->closed && (ls->accepting || ls->paused))
+		accept_pause(ls, true);
+}
+
 /* Returns true to go on accepting in this batch. */
 static bool
 accept_failed(struct listeners *ls, int err)
@@ -91,14 +124,33 @@ accept_failed(struct listeners *ls, int err)
 	case ENFILE:
 	case ENOBUFS:
 	case ENOMEM:
-		kw_log_err("accept: %s", strerror(err));
-		if (!ls->hooks->close_idle(ls))
-			accept_pause(ls, true);
+		listeners_short_of_descriptors(ls, err);
 		return false;
 	default:
 		kw_log_err("accept: %s", strerror(err));
 		return false;
 	}
+}
+
+/* Full: true to accept one more (a connection will be evicted for it). */
+static bool
+room_by_eviction(struct listeners *ls)
+{
+	unsigned long since;
+
+	if (!ls->hooks->can_evict(ls)) {
+		kw_log_warn(
+		    "worker: full: %u connections, none idle or without a request to evict: "
+		    "not accepting until one closes",
+		    ls->max_connections);
+		accept_pause(ls, false);
+		return false;
+	}
+	if (trouble(ls, &ls->evicted, &since))
+		kw_log_warn("worker: full: %u connections; evicting the one idle longest, else the "
+		            "oldest without a request (%lu more evictions in the last %u s)",
+		            ls->max_connections, since, LISTENER_LOG_INTERVAL_MS / 1000);
+	return true;
 }
 
 static void
@@ -109,12 +161,8 @@ listener_on_event(struct loop_io *io, uint32_t events)
 
 	for (unsigned i = 0; i < ACCEPT_BATCH && ls->accepting; i++) {
 		const bool full = at_capacity(ls);
-		if (full && !ls->hooks->has_idle(ls)) {
-			kw_log_warn("worker: %u connections, not accepting until one closes",
-			            ls->max_connections);
-			accept_pause(ls, false);
+		if (full && !room_by_eviction(ls))
 			return;
-		}
 		struct sockaddr_storage peer;
 		socklen_t len = sizeof(peer);
 		int fd =
@@ -125,9 +173,35 @@ listener_on_event(struct loop_io *io, uint32_t events)
 			continue;
 		}
 		if (full)
-			ls->hooks->close_idle(ls);
+			ls->hooks->evict(ls);
 		ls->hooks->accepted(ls, l, fd, (struct sockaddr *)&peer, len);
 	}
+}
+
+/*
+ * Lowers max_connections to what the descriptor limit leaves room for: a socket and
+ * an open file per connection, besides the listeners and KW_NOFILE_RESERVE.
+ */
+static void
+fit_descriptor_limit(struct listeners *ls)
+{
+	struct rlimit lim;
+	unsigned long long room;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
+		return;
+	room = lim.rlim_cur > ls->n + KW_NOFILE_RESERVE
+	           ? (lim.rlim_cur - ls->n - KW_NOFILE_RESERVE) / 2
+	           : 1;
+	if (room == 0)
+		room = 1;
+	if (ls->max_connections != 0 && ls->max_connections <= room)
+		return;
+	kw_log_notice("worker: RLIMIT_NOFILE %llu leaves room for %llu connections (a socket "
+	              "and a file each): accepting at most that many%s",
+	              (unsigned long long)lim.rlim_cur, room,
+	              ls->max_connections ? ", below http.max_connections" : "");
+	ls->max_connections = (unsigned)(room > UINT32_MAX ? UINT32_MAX : room);
 }
 
 void
@@ -166,7 +240,7 @@ listeners_init(struct listeners *ls, struct loop *loop, const struct kw_config *
 	ls->hooks = hooks;
 	ls->max_connections = cfg->http.max_connections;
 	kw_timer_init(&ls->retry, retry_fire);
-	loop_timer_queue(loop, &ls->q_retry, ACCEPT_RETRY_MS);
+	loop_timer_queue(loop, &ls->q_retry, LISTENER_PAUSE_MS);
 	ls->l = calloc(cfg->n_listeners, sizeof(*ls->l));
 	if (ls->l == NULL && cfg->n_listeners > 0) {
 		snprintf(err, err_len, "out of memory");
@@ -198,6 +272,7 @@ listeners_init(struct listeners *ls, struct loop *loop, const struct kw_config *
 		l->index = i;
 		l->server = &cfg->servers[lc->default_server];
 	}
+	fit_descriptor_limit(ls);
 	return 0;
 }
 

@@ -5,8 +5,15 @@
  * owner tells them when room appears (listeners_room()).
  *
  *   readable listener -> accept4() -> hooks->accepted()
- *   at max_connections: close the oldest idle connection, else stop accepting until
- *   one closes or goes idle; out of descriptors: the same, else retry after a pause.
+ *   at max_connections: evict a connection (the owner closes the one idle longest, else
+ *   the oldest that sent no request yet on the listener holding the most), else stop
+ *   accepting until one closes or goes idle; out of descriptors (EMFILE, ENFILE, or a
+ *   file that could not be opened): stop accepting for LISTENER_PAUSE_MS.
+ *
+ * max_connections is http.max_connections, lowered to what RLIMIT_NOFILE leaves room
+ * for (a socket and a file per connection, the listeners, KW_NOFILE_RESERVE). Evictions
+ * and running out of descriptors are logged once per LISTENER_LOG_INTERVAL_MS with the
+ * count since the last line, never once per connection; a pause when full, once.
  */
 #ifndef KW_LISTENER_H
 #define KW_LISTENER_H
@@ -43,16 +50,25 @@ struct listener_hooks {
 	                 const struct sockaddr *peer, socklen_t peer_len);
 	/** Connections open now. */
 	size_t (*open)(struct listeners *ls);
-	/** true when a connection is idle (keep-alive). */
-	bool (*has_idle)(struct listeners *ls);
-	/** Closes the connection idle for the longest time. false when none is idle. */
-	bool (*close_idle)(struct listeners *ls);
+	/** true when a connection could be evicted (idle, or no request sent yet). */
+	bool (*can_evict)(struct listeners *ls);
+	/** Closes one connection to make room (see above). false when none could be. */
+	bool (*evict)(struct listeners *ls);
+};
+
+#define LISTENER_PAUSE_MS        250u   /* accepting stops this long when out of descriptors */
+#define LISTENER_LOG_INTERVAL_MS 10000u /* at most one line per kind of trouble this often */
+
+/** A kind of trouble logged at most once per interval. */
+struct listener_trouble {
+	unsigned long long logged_ms; /* when last logged, 0: never */
+	unsigned long count;          /* occurrences since */
 };
 
 struct listeners {
 	struct loop *loop;
 	const struct listener_hooks *hooks;
-	unsigned max_connections; /* 0: no limit */
+	unsigned max_connections; /* 0: no limit (then only the descriptor limit's) */
 	struct listener *l;
 	size_t n;
 	bool accepting; /* listeners are in the epoll set */
@@ -60,6 +76,7 @@ struct listeners {
 	bool closed;    /* closed for good (shutdown) */
 	struct kw_timer retry;
 	struct kw_timer_queue q_retry;
+	struct listener_trouble evicted, no_fds;
 };
 
 /**
@@ -86,6 +103,12 @@ void listeners_room(struct listeners *ls, bool idle);
  * only, and no other worker would be woken for it until the next one arrives.
  */
 void listeners_drain_and_close(struct listeners *ls);
+
+/**
+ * The process ran out of descriptors elsewhere (a file could not be opened, err the
+ * errno): accepting stops for LISTENER_PAUSE_MS, logged once per interval.
+ */
+void listeners_short_of_descriptors(struct listeners *ls, int err);
 
 /** Closes the listeners and frees the set. */
 void listeners_dispose(struct listeners *ls);

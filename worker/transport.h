@@ -45,6 +45,11 @@ struct transport_ops {
 	bool passthrough;
 	/** Takes wire bytes read from the socket. Returns 0, or a code: close the connection. */
 	int (*feed)(struct transport *t, const uint8_t *wire, size_t len);
+	/**
+	 * true after feed() refused a record while output still works: the plaintext
+	 * received before it may be answered, then the connection closes. NULL: never.
+	 */
+	bool (*input_ended)(const struct transport *t);
 	/** Bytes waiting to be written to the socket. */
 	struct kw_buf *(*wire)(struct transport *t);
 	/** Plaintext waiting for the HTTP parser. */

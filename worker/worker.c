@@ -37,22 +37,22 @@ listener_open(struct listeners *ls)
 }
 
 static bool
-listener_has_idle(struct listeners *ls)
+listener_can_evict(struct listeners *ls)
 {
-	return conns_have_idle(&container_of(ls, struct worker, listeners)->conns);
+	return conns_can_evict(&container_of(ls, struct worker, listeners)->conns);
 }
 
 static bool
-listener_close_idle(struct listeners *ls)
+listener_evict(struct listeners *ls)
 {
-	return conns_close_oldest_idle(&container_of(ls, struct worker, listeners)->conns);
+	return conns_evict(&container_of(ls, struct worker, listeners)->conns);
 }
 
 static const struct listener_hooks listener_hooks = {
     .accepted = listener_accepted,
     .open = listener_open,
-    .has_idle = listener_has_idle,
-    .close_idle = listener_close_idle,
+    .can_evict = listener_can_evict,
+    .evict = listener_evict,
 };
 
 static void
@@ -70,9 +70,16 @@ conn_idle(struct conns *cs)
 	listeners_room(&container_of(cs, struct worker, conns)->listeners, true);
 }
 
+static void
+conn_short_of_descriptors(struct conns *cs, int err)
+{
+	listeners_short_of_descriptors(&container_of(cs, struct worker, conns)->listeners, err);
+}
+
 static const struct conn_hooks conn_hooks = {
     .closed = conn_closed,
     .idle = conn_idle,
+    .short_of_descriptors = conn_short_of_descriptors,
 };
 
 static void

@@ -7,7 +7,9 @@ limit, and warns with the figures when that cannot fit; `keyward -t` warns the s
 import os
 import re
 import resource
+import socket
 import subprocess
+import threading
 import unittest
 
 import kwtest
@@ -104,6 +106,57 @@ class MasterLimitTest(unittest.TestCase):
                              stderr=subprocess.PIPE, text=True, timeout=60,
                              preexec_fn=limited(64, NEEDED))
         self.assertEqual((res.returncode, res.stderr), (0, ""))
+
+
+class WorkerLimitTest(unittest.TestCase):
+    """RLIMIT_NOFILE 256 with the default http.max_connections (1024): each worker
+    accepts at most what the limit leaves room for, so 300 clients at once never meet
+    EMFILE: none gets a 500, and nothing is logged per failure."""
+
+    SOFT = 256
+    ROOM = (SOFT - LISTENERS - RESERVE) // 2
+    CLIENTS = 300
+
+    def test_a_low_limit_caps_connections_instead_of_failing_them(self):
+        site = kwtest.Site(workers=2)
+        self.addCleanup(site.cleanup)
+        site.put("page.txt", b"x" * 100)
+        site.proc = subprocess.Popen(NO_RAISE + [kwtest.KEYWARD, "-c", site.conf],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=limited(self.SOFT, self.SOFT))
+        site.log = kwtest.LogWatcher(site.proc.stderr)
+        site.log.wait_for(r"ready: generation 1, 2 workers")
+        site.log.wait_for(r"\[warn\] master\[\d+\]: each worker needs up to ")
+        self.assertEqual(len(re.findall(
+            r"worker: RLIMIT_NOFILE %d leaves room for %d connections \(a socket and a file "
+            r"each\): accepting at most that many, below http.max_connections"
+            % (self.SOFT, self.ROOM), site.log.text())), 2)
+        results = []
+        lock = threading.Lock()
+
+        def client():
+            try:
+                with socket.create_connection(("127.0.0.1", site.plain_port), timeout=30) as s:
+                    s.sendall(b"GET /page.txt HTTP/1.1\r\nHost: localhost\r\n"
+                              b"Connection: close\r\n\r\n")
+                    data = kwtest.read_until_eof(s)
+                outcome = int(data.split(b" ", 2)[1]) if data else "closed"
+            except OSError as e:
+                outcome = type(e).__name__
+            with lock:
+                results.append(outcome)
+
+        threads = [threading.Thread(target=client) for _ in range(self.CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        self.assertEqual(len(results), self.CLIENTS)
+        self.assertNotIn(500, results)
+        self.assertNotIn(503, results)
+        self.assertGreaterEqual(results.count(200), self.ROOM, results)
+        self.assertNotIn("Too many open files", site.log.text())
 
 
 if __name__ == "__main__":

@@ -255,15 +255,16 @@ class MaxConnectionsTest(kwtest.SiteTestCase):
         self.ports.append(c.sock.getsockname()[1])
         return c
 
-    def fill(self, idle):
-        """8 connections, half of them toy-TLS: idle after a request, or busy in a head."""
+    def fill(self, idle, transports=TRANSPORTS, proven=True):
+        """8 connections, alternating transports: idle after a request, or busy in a head
+        (of a second request when proven, else of their first)."""
         out = []
         for i in range(8):
-            c = self.connect(TRANSPORTS[i % 2])
-            if idle:
+            c = self.connect(transports[i % len(transports)])
+            if idle or proven:
                 c.send(get("/", close=False))
                 self.assertEqual(c.response().body, INDEX)
-            else:
+            if not idle:
                 c.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
             out.append(c)
         return out
@@ -286,7 +287,8 @@ class MaxConnectionsTest(kwtest.SiteTestCase):
         busy = self.fill(idle=False)
         waiting = self.connect("plain", timeout=0.5)
         waiting.send(get("/"))
-        self.site.log.wait_for("8 connections, not accepting until one closes", since=self.mark)
+        self.site.log.wait_for("full: 8 connections, none idle or without a request to evict: "
+                               "not accepting until one closes", since=self.mark)
         with self.assertRaises(socket.timeout):
             waiting.recv()
         busy[0].send(b"Connection: close\r\n\r\n")
@@ -301,7 +303,8 @@ class MaxConnectionsTest(kwtest.SiteTestCase):
     def test_connection_turning_idle_is_reclaimed(self):
         busy = self.fill(idle=False)
         waiting = self.connect("toytls", handshake=False)
-        self.site.log.wait_for("8 connections, not accepting until one closes", since=self.mark)
+        self.site.log.wait_for("full: 8 connections, none idle or without a request to evict: "
+                               "not accepting until one closes", since=self.mark)
         busy[0].send(b"\r\n")
         self.assertEqual(busy[0].response().body, INDEX)
         waiting.tls.handshake()
@@ -312,6 +315,51 @@ class MaxConnectionsTest(kwtest.SiteTestCase):
         for c in busy[1:]:
             c.send(b"\r\n")
             self.assertEqual(c.response().body, INDEX)
+
+
+    def test_connections_without_a_request_are_evicted_oldest_first(self):
+        """Full of plain connections in their first head: a new one on either port is
+        served, and one of the plain ones is closed for it, the oldest first."""
+        fresh = self.fill(idle=False, transports=("plain",), proven=False)
+        fresh_ports = self.ports[:8]
+        evicted = []
+        for tr in TRANSPORTS:
+            mark = self.site.log.mark()
+            c = self.connect(tr)
+            c.send(get("/", close=False))
+            self.assertEqual(c.response().body, INDEX)
+            c.send(b"GET / HTTP/1.1\r\n")  # busy, not idle: the next one evicts a fresh one
+            line = self.site.log.wait_for(r"closing connection from 127\.0\.0\.1:\d+: closed to "
+                                          r"make room: no request yet", since=mark)
+            evicted.append(int(line.split(":")[-3]))
+        self.assertEqual(evicted, fresh_ports[:2])
+        for c in fresh[:2]:
+            _, data = c.wait_eof(5)
+            self.assertEqual(data, b"")
+        for c in fresh[2:]:
+            c.send(b"\r\n")
+            self.assertEqual(c.response().body, INDEX)
+        for c in self.clients[8:]:
+            c.send(b"Host: localhost\r\n\r\n")
+            self.assertEqual(c.response().body, INDEX)
+
+    def test_a_flooded_port_gives_up_its_own_connections(self):
+        """7 plain connections without a request and 1 toy-TLS one in its handshake: a
+        new plain connection evicts the oldest plain one, not the toy-TLS one, which
+        holds fewer connections on its listener."""
+        tls = self.connect("toytls", handshake=False)
+        fresh = [self.connect("plain") for _ in range(7)]
+        for c in fresh:
+            c.send(b"GET / HTTP/1.1\r\n")
+        mark = self.site.log.mark()
+        c = self.connect("plain")
+        c.send(get("/", close=False))
+        self.assertEqual(c.response().body, INDEX)
+        self.site.log.wait_for(r"closing connection from 127\.0\.0\.1:%d: closed to make "
+                               r"room: no request yet" % self.ports[1], since=mark)
+        tls.tls.handshake()
+        tls.send(get("/", close=False))
+        self.assertEqual(tls.response().body, INDEX)
 
 
 class SlowClientsTest(kwtest.SiteTestCase):

@@ -1210,6 +1210,8 @@ Test(static_respond, out_of_descriptors_is_503)
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
 	cr_assert_eq(respond_path("/hello.txt"), 503);
 	cr_assert_eq(resp.fd, -1);
+	cr_assert_eq(resp.sys_errno, EMFILE);
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
 	cr_assert_eq(respond_path("/hello.txt"), 200);
+	cr_assert_eq(resp.sys_errno, 0);
 }

@@ -118,6 +118,7 @@ struct http_response {
 	size_t n_segments;        /* 0 for HEAD and bodiless statuses */
 	uint64_t body_len;        /* Content-Length sent (also for HEAD) */
 	bool close;               /* close the connection after sending */
+	int sys_errno;            /* a 503 for want of descriptors: EMFILE or ENFILE, else 0 */
 };
 
 /** Sets up an empty response (fd = -1, fd_shared = NULL). */

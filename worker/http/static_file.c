@@ -598,7 +598,11 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	} else if (status == 301) {
 		err = respond_redirect(req, now, resp);
 	} else {
+		const int saved = errno;
+
 		http_error_response(-status, req, now, resp);
+		if (status == -503)
+			resp->sys_errno = saved == ENFILE ? ENFILE : EMFILE;
 	}
 	if (err)
 		http_response_fail(resp, req, now);

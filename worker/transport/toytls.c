@@ -135,6 +135,12 @@ toytls_destroy(struct transport *t)
 	free(tt);
 }
 
+static bool
+toytls_input_ended(const struct transport *t)
+{
+	return tt_conn_input_ended(tls(t)->conn);
+}
+
 static const struct transport_ops toytls_ops = {
     .name = "toy-TLS",
     .passthrough = false,
@@ -142,6 +148,7 @@ static const struct transport_ops toytls_ops = {
     .wire = toytls_wire,
     .plaintext = toytls_plaintext,
     .input_pending = toytls_input_pending,
+    .input_ended = toytls_input_ended,
     .record_prefix = TT_RECORD_PREFIX_LEN,
     .record_suffix = TT_RECORD_SUFFIX_LEN,
     .record_max = TT_MAX_PLAINTEXT,

@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""Hostile clients cannot starve the others: while a flood process holds thousands of
+connections that send nothing (or stop in the middle of a toy-TLS handshake) and
+reopens each one the server closes, a well-behaved client on each transport is served,
+every time, within 1 s. The server is full, so it evicts the oldest connection that has
+not sent a request yet, from the listener that holds the most connections."""
+
+import os
+import re
+import socket
+import time
+import unittest
+
+import kwtest
+import toytls_ref as ref
+from flood import STALLED_HELLO, Flood, raise_nofile
+from test_reload import PAGE, parse_response, request_bytes, tls_get
+
+FLOOD = 3000          # connections held by the flood, as in the report that found it
+PROBE_SECONDS = 12    # of probing per flood (each probe must take less than PROBE_LIMIT)
+PROBE_LIMIT = 1.0
+PROBE_EVERY = 0.2
+
+
+class HostileSite(kwtest.Site):
+    def __init__(self):
+        super().__init__(workers=2)
+        with open(os.path.join(self.www, "page.txt"), "wb") as f:
+            f.write(PAGE)
+        os.chmod(os.path.join(self.www, "page.txt"), 0o644)
+
+
+def plain_probe(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=PROBE_LIMIT) as s:
+        s.sendall(request_bytes("/page.txt"))
+        return parse_response(kwtest.read_until_eof(s))
+
+
+class FloodTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        raise_nofile(FLOOD + 1024)
+        cls.site = HostileSite()
+        try:
+            cls.site.start()
+        except BaseException:
+            cls.site.cleanup()
+            raise
+        with open(cls.site.root_pem, "rb") as f:
+            cls.root = f.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.site.cleanup()
+
+    def probe_under(self, flood):
+        """Probes both transports for PROBE_SECONDS; every probe must be served in time."""
+        slow = []
+        probes = 0
+        end = time.monotonic() + PROBE_SECONDS
+        while time.monotonic() < end:
+            for tls in (False, True):
+                start = time.monotonic()
+                try:
+                    if tls:
+                        status, body, _ = tls_get(self.site.tls_port, self.root)
+                    else:
+                        status, body = plain_probe(self.site.plain_port)
+                    elapsed = time.monotonic() - start
+                    if (status, body) != (200, PAGE) or elapsed >= PROBE_LIMIT:
+                        slow.append(("toy-TLS" if tls else "plain", status, elapsed))
+                except (OSError, AssertionError) as e:
+                    slow.append(("toy-TLS" if tls else "plain", repr(e),
+                                 time.monotonic() - start))
+                probes += 1
+            time.sleep(PROBE_EVERY)
+        self.assertGreater(flood.closed.value, 0, "the server evicted no flood connection")
+        self.assertEqual(slow, [], "%d of %d probes failed or were slow" % (len(slow), probes))
+        self.assertTrue(flood.proc.is_alive())
+
+    def flood(self, port, first_bytes):
+        mark = self.site.log.mark()
+        with Flood(port, FLOOD, first_bytes) as flood:
+            flood.wait_open()
+            # both workers are full and evict: each says so
+            pattern = re.compile(r"worker\[(\d+)\]: worker: full: \d+ connections; evicting")
+            kwtest.wait_until(lambda: len({m.group(1) for m in map(pattern.search,
+                                                                   self.site.log.lines[mark:])
+                                            if m}) == 2,
+                              what="both workers evicting")
+            self.probe_under(flood)
+
+    def test_silent_connections_on_the_plain_port(self):
+        self.flood(self.site.plain_port, b"")
+
+    def test_stalled_handshakes_on_the_toytls_port(self):
+        self.flood(self.site.tls_port, STALLED_HELLO)
+
+
+class RecordLayerTest(unittest.TestCase):
+    """A toy-TLS request followed by a bad record is answered, then the connection
+    closes; a run of empty records closes the connection at once, not at a timeout."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.site = HostileSite()
+        try:
+            cls.site.start()
+        except BaseException:
+            cls.site.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.site.cleanup()
+
+    def client(self):
+        c = ref.connect(self.site.tls_port, timeout=10)
+        self.addCleanup(c.sock.close)
+        return c
+
+    def good_then_bad(self, in_pieces):
+        c = self.client()
+        good = ref.seal(c.client_key, 0, request_bytes("/page.txt").replace(
+            b"Connection: close", b"Connection: keep-alive"))
+        bad = bytearray(ref.seal(c.client_key, 1, b"GET / HTTP/1.1\r\n\r\n"))
+        bad[-1] ^= 1
+        mark = self.site.log.mark()
+        wire = good + bytes(bad)
+        if in_pieces:
+            for i in range(len(wire)):
+                c.sock.send(wire[i:i + 1])
+        else:
+            c.sock.sendall(wire)
+        status, body = parse_response(c.recv_all())
+        self.assertEqual((status, body), (200, PAGE))
+        self.site.log.wait_for(r"closing connection from 127\.0\.0\.1:%d: toy-TLS: "
+                               % c.sock.getsockname()[1], since=mark)
+
+    def test_a_request_then_a_bad_record_in_one_write_is_answered(self):
+        self.good_then_bad(False)
+
+    def test_a_request_then_a_bad_record_in_pieces_is_answered(self):
+        self.good_then_bad(True)
+
+    def empty_records(self, n):
+        c = self.client()
+        c.sock.sendall(b"".join(ref.seal(c.client_key, i, b"") for i in range(n)))
+        return c
+
+    def test_empty_records_in_a_row_are_bounded(self):
+        start = time.monotonic()
+        c = self.empty_records(33)
+        self.assertEqual(c.recv_all(), b"")  # closed, with no response
+        self.assertLess(time.monotonic() - start, 5)
+        # 32 are accepted: the request that follows them is served
+        c = self.empty_records(32)
+        c.send_seq = 32
+        c.send(request_bytes("/page.txt"))
+        self.assertEqual(parse_response(c.recv_all()), (200, PAGE))
+
+
+if __name__ == "__main__":
+    kwtest.main()
