@@ -4,7 +4,8 @@
 As root, the test takes a copy of a running worker's channel to the signer
 (pidfd_getfd) and writes on it what a compromised worker could: a raw digest,
 wrong lengths, an unknown type, a huge length field, an unknown key id, a
-replayed request id, a flood. Malformed input closes that channel and the master
+replayed request id, a TLS 1.3 request with a scheme the key does not sign with, a
+hash of no suite's length or the whole content to sign, a flood. Malformed input closes that channel and the master
 replaces the worker; a flood is refused with a status; the other worker, plain
 HTTP and toy-TLS keep working throughout.
 """
@@ -30,6 +31,15 @@ CTL_WORKER_BROKE = 5
 VALID_KEY = bytes(range(1, 33))
 
 
+SIGN_TLS13_CV_V1 = 3
+
+
+def tls13_request(request_id, scheme, hash_bytes, key_id=0):
+    """A TLS 1.3 CertificateVerify request: key id, scheme, transcript hash."""
+    payload = struct.pack(">IHH", key_id, scheme, len(hash_bytes)) + hash_bytes
+    return HEADER.pack(1, SIGN_TLS13_CV_V1, 0, request_id, len(payload)) + payload
+
+
 def request(request_id, key_id=0, client=VALID_KEY, server=VALID_KEY[::-1]):
     payload = struct.pack(">I", key_id) + client + server
     return HEADER.pack(1, SIGN_TOYTLS_V1, 0, request_id, len(payload)) + payload
@@ -53,7 +63,9 @@ def steal_channel(pid, target=KW_FD_SIGNER):
 
 
 @unittest.skipUnless(kwtest.IS_ROOT, "taking a worker's descriptor needs root")
-class OracleTest(kwtest.SiteTestCase):
+class AbuseTestCase(kwtest.SiteTestCase):
+    """A site whose workers the tests abuse; each test class has its own, so that the
+    respawn backoff of one class's replaced workers does not slow the next."""
     site_args = {"signer_extra": "rate_limit = 100;"}
 
     def check_serving(self):
@@ -75,6 +87,9 @@ class OracleTest(kwtest.SiteTestCase):
         self.assertIn(bystander, workers)
         self.check_serving()
 
+
+@unittest.skipUnless(kwtest.IS_ROOT, "taking a worker's descriptor needs root")
+class OracleTest(AbuseTestCase):
     def test_raw_digest(self):
         self.abuse(os.urandom(32))
 
@@ -183,6 +198,21 @@ class OracleTest(kwtest.SiteTestCase):
         self.site.log.wait_for(r"worker \d ready: pid \d+", since=mark)
         self.assertIn(bystander, self.site.children("worker"))
         self.check_serving()
+
+
+@unittest.skipUnless(kwtest.IS_ROOT, "taking a worker's descriptor needs root")
+class Tls13OracleTest(AbuseTestCase):
+    """TLS 1.3 requests the signer refuses: the worker is replaced, the rest serves."""
+
+    def test_tls13_scheme_that_does_not_fit_the_key(self):
+        # the site's key is RSA: an ECDSA scheme is not one it signs with
+        self.abuse(tls13_request(0x7ffffff8, 0x0403, bytes(range(32))))
+
+    def test_tls13_whole_content_instead_of_the_hash(self):
+        # the content to sign instead of its hash: no hash is that long
+        content = b" " * 64 + b"TLS 1.3, server CertificateVerify\0" + bytes(range(32))
+        self.abuse(tls13_request(0x7ffffffc, 0x0804, content))
+
 
 if __name__ == "__main__":
     kwtest.main()
