@@ -4,7 +4,6 @@ may need (2 x http.max_connections, the listeners and a reserve of 64), within t
 limit, and warns with the figures when that cannot fit; `keyward -t` warns the same way.
 """
 
-import os
 import re
 import resource
 import socket

@@ -5,11 +5,9 @@ reopens each one the server closes, a well-behaved client on each transport is s
 every time, within 1 s. The server is full, so it evicts the oldest connection that has
 not sent a request yet, from the listener that holds the most connections."""
 
-import os
 import re
 import socket
 import time
-import unittest
 
 import kwtest
 import toytls_ref as ref
@@ -22,12 +20,14 @@ PROBE_LIMIT = 1.0
 PROBE_EVERY = 0.2
 
 
-class HostileSite(kwtest.Site):
-    def __init__(self):
-        super().__init__(workers=2)
-        with open(os.path.join(self.www, "page.txt"), "wb") as f:
-            f.write(PAGE)
-        os.chmod(os.path.join(self.www, "page.txt"), 0o644)
+class HostileCase(kwtest.SiteTestCase):
+    """One site with 2 workers and the default limits, serving /page.txt."""
+
+    site_args = {"workers": 2}
+
+    @classmethod
+    def prepare(cls, site):
+        site.put("page.txt", PAGE)
 
 
 def plain_probe(port):
@@ -36,22 +36,13 @@ def plain_probe(port):
         return parse_response(kwtest.read_until_eof(s))
 
 
-class FloodTest(unittest.TestCase):
+class FloodTest(HostileCase):
     @classmethod
     def setUpClass(cls):
         raise_nofile(FLOOD + 1024)
-        cls.site = HostileSite()
-        try:
-            cls.site.start()
-        except BaseException:
-            cls.site.cleanup()
-            raise
+        super().setUpClass()
         with open(cls.site.root_pem, "rb") as f:
             cls.root = f.read()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.site.cleanup()
 
     def probe_under(self, flood):
         """Probes both transports for PROBE_SECONDS; every probe must be served in time."""
@@ -97,22 +88,9 @@ class FloodTest(unittest.TestCase):
         self.flood(self.site.tls_port, STALLED_HELLO)
 
 
-class RecordLayerTest(unittest.TestCase):
+class RecordLayerTest(HostileCase):
     """A toy-TLS request followed by a bad record is answered, then the connection
     closes; a run of empty records closes the connection at once, not at a timeout."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.site = HostileSite()
-        try:
-            cls.site.start()
-        except BaseException:
-            cls.site.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.site.cleanup()
 
     def client(self):
         c = ref.connect(self.site.tls_port, timeout=10)
