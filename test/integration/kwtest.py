@@ -332,13 +332,14 @@ def split_responses(data):
 
 
 class SiteTestCase(unittest.TestCase):
-    """A test case with one started Site per class (override site_args)."""
+    """A test case with one started Site per class (override site_class, site_args)."""
 
+    site_class = Site
     site_args = {}
 
     @classmethod
     def setUpClass(cls):
-        cls.site = Site(**cls.site_args)
+        cls.site = cls.site_class(**cls.site_args)
         cls.prepare(cls.site)
         try:
             cls.site.start()

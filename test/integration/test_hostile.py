@@ -7,6 +7,7 @@ not sent a request yet, from the listener that holds the most connections."""
 
 import re
 import socket
+import ssl
 import time
 
 import kwtest
@@ -20,14 +21,48 @@ PROBE_LIMIT = 1.0
 PROBE_EVERY = 0.2
 
 
-class HostileCase(kwtest.SiteTestCase):
-    """One site with 2 workers and the default limits, serving /page.txt."""
+class HostileSite(kwtest.Site):
+    """2 workers, the default limits, and three ports: plain, toy-TLS and TLS 1.3."""
 
+    def __init__(self, **kwargs):
+        self.tls13_port = kwtest.free_port()
+        super().__init__(**kwargs)
+
+    def write_config(self, locations=None, server_extra=None):
+        self.write_servers([kwtest.server_block(
+            ["localhost"], [(self.plain_port, False), (self.tls_port, True),
+                            (self.tls13_port, "tls13")],
+            self.www, certs=self.certs, default=True)])
+
+
+class HostileCase(kwtest.SiteTestCase):
+    """One HostileSite serving /page.txt."""
+
+    site_class = HostileSite
     site_args = {"workers": 2}
 
     @classmethod
     def prepare(cls, site):
         site.put("page.txt", PAGE)
+
+
+# A TLS record header announcing a 512-byte ClientHello, then 10 bytes of it.
+STALLED_TLS13_HELLO = b"\x16\x03\x01\x02\x00" + bytes(10)
+
+
+def tls13_probe(port, root_pem):
+    ctx = ssl.create_default_context(cafile=root_pem)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    with socket.create_connection(("127.0.0.1", port), timeout=PROBE_LIMIT) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(request_bytes("/page.txt"))
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return parse_response(data)
 
 
 def plain_probe(port):
@@ -49,20 +84,21 @@ class FloodTest(HostileCase):
         slow = []
         probes = 0
         end = time.monotonic() + PROBE_SECONDS
+        probes_by = {
+            "plain": lambda: plain_probe(self.site.plain_port),
+            "toy-TLS": lambda: tls_get(self.site.tls_port, self.root)[:2],
+            "TLS 1.3": lambda: tls13_probe(self.site.tls13_port, self.site.root_pem),
+        }
         while time.monotonic() < end:
-            for tls in (False, True):
+            for name, probe in probes_by.items():
                 start = time.monotonic()
                 try:
-                    if tls:
-                        status, body, _ = tls_get(self.site.tls_port, self.root)
-                    else:
-                        status, body = plain_probe(self.site.plain_port)
+                    status, body = probe()
                     elapsed = time.monotonic() - start
                     if (status, body) != (200, PAGE) or elapsed >= PROBE_LIMIT:
-                        slow.append(("toy-TLS" if tls else "plain", status, elapsed))
+                        slow.append((name, status, elapsed))
                 except (OSError, AssertionError) as e:
-                    slow.append(("toy-TLS" if tls else "plain", repr(e),
-                                 time.monotonic() - start))
+                    slow.append((name, repr(e), time.monotonic() - start))
                 probes += 1
             time.sleep(PROBE_EVERY)
         self.assertGreater(flood.closed.value, 0, "the server evicted no flood connection")
@@ -86,6 +122,9 @@ class FloodTest(HostileCase):
 
     def test_stalled_handshakes_on_the_toytls_port(self):
         self.flood(self.site.tls_port, STALLED_HELLO)
+
+    def test_stalled_handshakes_on_the_tls13_port(self):
+        self.flood(self.site.tls13_port, STALLED_TLS13_HELLO)
 
 
 class RecordLayerTest(HostileCase):
