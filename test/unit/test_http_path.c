@@ -225,6 +225,12 @@ make_tree(void)
 	write_file(target, "sibling");
 	snprintf(p, sizeof(p), "%s/link_abs_sibling", rootdir);
 	cr_assert_eq(symlink(target, p), 0);
+	snprintf(p, sizeof(p), "%s/rooy", base);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	snprintf(target, sizeof(target), "%s/rooy/file", base);
+	write_file(target, "same length");
+	snprintf(p, sizeof(p), "%s/link_abs_same_length", rootdir);
+	cr_assert_eq(symlink(target, p), 0);
 	snprintf(p, sizeof(p), "%s/dir/up", rootdir);
 	cr_assert_eq(symlink("../file", p), 0);
 	root_fd = open(rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -334,6 +340,8 @@ Test(open_beneath, absolute_symlink_out_of_root_refused)
 	assert_refused(http_path_open_beneath, "link_abs_parent", true, -403);
 	/* a sibling whose name starts with the root's name is not beneath the root */
 	assert_refused(http_path_open_beneath, "link_abs_sibling", true, -403);
+	/* nor one whose name is as long as the root's, though "file" exists in both */
+	assert_refused(http_path_open_beneath, "link_abs_same_length", true, -403);
 }
 
 Test(open_beneath, symlink_refused_when_not_allowed)
