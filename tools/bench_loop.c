@@ -36,6 +36,7 @@ struct conn {
 	enum phase phase;
 	bool claimed; /* holds one unit of the run's request budget */
 	struct tt_conn *tls;
+	struct tls13_client *tls13;
 	size_t sent;
 	uint64_t start_us;
 	uint64_t deadline_us;
@@ -111,6 +112,8 @@ conn_close(struct loop *l, struct conn *c, enum phase next)
 	c->fd = -1;
 	tt_conn_free(c->tls);
 	c->tls = NULL;
+	tls13_client_free(c->tls13);
+	c->tls13 = NULL;
 	c->phase = next;
 	if (next == PH_DONE)
 		l->live--;
@@ -144,7 +147,9 @@ transport_err_kind(const struct conn *c)
 static int
 conn_flush(struct loop *l, struct conn *c)
 {
-	struct kw_buf *wire = c->tls ? tt_conn_wire(c->tls) : NULL;
+	struct kw_buf *wire = c->tls     ? tt_conn_wire(c->tls)
+	                      : c->tls13 ? tls13_client_wire(c->tls13)
+	                                 : NULL;
 	for (;;) {
 		const uint8_t *p;
 		size_t n;
@@ -203,6 +208,11 @@ start_request(struct loop *l, struct conn *c, uint64_t now)
 			return -1;
 		}
 	}
+	if (c->tls13 != NULL &&
+	    tls13_client_protect(c->tls13, l->t->request, l->t->request_len) < 0) {
+		conn_fail(l, c, BENCH_ERR_WRITE, "%s", tls13_client_error(c->tls13));
+		return -1;
+	}
 	return conn_flush(l, c);
 }
 
@@ -221,6 +231,18 @@ static int
 on_connected(struct loop *l, struct conn *c, uint64_t now)
 {
 	l->stats->connections++;
+	if (l->t->tls13 != NULL) {
+		struct tls13_client_params p = {.ctx = l->t->tls13,
+		                                .dns_name = l->t->tls.dns_name,
+		                                .send_server_name = l->t->tls.send_server_name};
+		c->tls13 = tls13_client_new(&p);
+		if (c->tls13 == NULL) {
+			conn_fail(l, c, BENCH_ERR_HANDSHAKE, "cannot start a TLS 1.3 client");
+			return -1;
+		}
+		c->phase = PH_HANDSHAKE;
+		return conn_flush(l, c);
+	}
 	if (!l->t->toytls)
 		return on_ready(l, c, now);
 	c->tls = tt_conn_new_client(&l->tls);
@@ -324,31 +346,53 @@ on_http(struct loop *l, struct conn *c, const uint8_t *p, size_t n)
 	return on_response(l, c);
 }
 
+/* Feeds k bytes to the connection's TLS; 0, or -1 with the failure counted. */
+static int
+tls_feed(struct loop *l, struct conn *c, const uint8_t *p, size_t k)
+{
+	if (c->tls13 != NULL) {
+		if (tls13_client_feed(c->tls13, p, k) == 0)
+			return 0;
+		conn_fail(l, c, transport_err_kind(c), "%s", tls13_client_error(c->tls13));
+		return -1;
+	}
+	int rc = tt_conn_feed(c->tls, p, k);
+	if (rc == 0)
+		return 0;
+	const char *detail = tt_conn_error_detail(c->tls);
+	conn_fail(l, c, transport_err_kind(c), "toy-TLS: %s%s%s", kw_strerror(rc),
+	          detail ? ": " : "", detail ? detail : "");
+	return -1;
+}
+
+static bool
+tls_established(const struct conn *c)
+{
+	return c->tls13 != NULL ? tls13_client_established(c->tls13)
+	                        : tt_conn_state(c->tls) == TT_ESTABLISHED;
+}
+
 static int
 on_tls_bytes(struct loop *l, struct conn *c, const uint8_t *p, size_t n)
 {
 	while (n > 0) {
 		size_t k = n < TLS_FEED_SLICE ? n : TLS_FEED_SLICE;
-		int rc = tt_conn_feed(c->tls, p, k);
-		if (rc < 0) {
-			const char *detail = tt_conn_error_detail(c->tls);
-			conn_fail(l, c, transport_err_kind(c), "toy-TLS: %s%s%s", kw_strerror(rc),
-			          detail ? ": " : "", detail ? detail : "");
+		if (tls_feed(l, c, p, k) < 0)
 			return -1;
-		}
 		p += k;
 		n -= k;
 		if (c->phase == PH_HANDSHAKE) {
-			if (tt_conn_state(c->tls) != TT_ESTABLISHED)
+			if (!tls_established(c))
 				continue;
 			l->stats->handshakes++;
 			if (on_ready(l, c, bench_now_us()) < 0)
 				return -1;
 		}
-		struct kw_buf *pt = tt_conn_plaintext(c->tls);
+		struct kw_buf *pt =
+		    c->tls13 ? tls13_client_plaintext(c->tls13) : tt_conn_plaintext(c->tls);
 		if (kw_buf_size(pt) == 0)
 			continue;
-		rc = on_http(l, c, kw_buf_head(pt), kw_buf_size(pt));
+		int rc = on_http(l, c, kw_buf_head(pt), kw_buf_size(pt));
 		if (rc < 0)
 			return -1;
 		kw_buf_reset(pt);
@@ -389,8 +433,8 @@ conn_read(struct loop *l, struct conn *c)
 			on_eof(l, c);
 			return;
 		}
-		int rc = c->tls ? on_tls_bytes(l, c, l->rbuf, (size_t)n)
-		                : on_http(l, c, l->rbuf, (size_t)n);
+		int rc = c->tls || c->tls13 ? on_tls_bytes(l, c, l->rbuf, (size_t)n)
+		                            : on_http(l, c, l->rbuf, (size_t)n);
 		if (rc < 0 || (size_t)n < RECV_BUF_SIZE)
 			return;
 	}

@@ -1,5 +1,6 @@
 /*
- * keyward-bench - a wrk-like load generator for http:// and toytls:// URLs.
+ * keyward-bench - a wrk-like load generator for http://, https:// (TLS 1.3) and toytls://
+ * URLs.
  *
  * Threads each run an epoll loop over their share of the connections (see
  * bench_loop.h); this file reads the command line, prepares the target, runs the
@@ -68,8 +69,9 @@ usage(FILE *out)
 	    out,
 	    "usage: keyward-bench [options] URL\n"
 	    "\n"
-	    "Loads URL (http://HOST[:PORT]/PATH or toytls://HOST[:PORT]/PATH) with GET requests,\n"
-	    "one in flight per connection, HTTP/1.1 keep-alive unless --new-connection.\n"
+	    "Loads URL (http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH for TLS 1.3, or\n"
+	    "toytls://HOST[:PORT]/PATH) with GET requests, one in flight per connection,\n"
+	    "HTTP/1.1 keep-alive unless --new-connection.\n"
 	    "\n"
 	    "  -c, --connections N   connections kept busy (default 10)\n"
 	    "  -d, --duration SEC    run for SEC seconds (default 10 unless -n is given)\n"
@@ -81,7 +83,7 @@ usage(FILE *out)
 	    "      --hold SEC        open every connection, complete the handshake, then\n"
 	    "                        keep them idle for SEC seconds (or until SIGINT/SIGTERM);\n"
 	    "                        says \"holding N connections\" on stderr once all are up\n"
-	    "      --root FILE       trusted root certificate(s), PEM (toytls://)\n"
+	    "      --root FILE       trusted root certificate(s), PEM (https://, toytls://)\n"
 	    "      --insecure        skip chain and name checks (the handshake signature is\n"
 	    "                        still verified, with the leaf's key, which each thread\n"
 	    "                        parses once while the server sends the same leaf):\n"
@@ -561,9 +563,10 @@ main(int argc, char **argv)
 	struct kw_url u;
 	if (kw_url_parse(o.url, &u) < 0)
 		return usage_error(
-		    "bad URL: use http://HOST[:PORT]/PATH or toytls://HOST[:PORT]/PATH");
-	if (u.toytls && o.root == NULL && !o.insecure)
-		return usage_error("toytls:// needs --root FILE or --insecure");
+		    "bad URL: use http://HOST[:PORT]/PATH, https://HOST[:PORT]/PATH or "
+		    "toytls://HOST[:PORT]/PATH");
+	if ((u.toytls || u.https) && o.root == NULL && !o.insecure)
+		return usage_error("https:// and toytls:// need --root FILE or --insecure");
 
 	static struct bench_stats total;
 	struct tt_trust trust = {0};
@@ -598,6 +601,14 @@ main(int argc, char **argv)
 		}
 		t.tls.trust = &trust;
 	}
+	if (u.https) {
+		char err[256];
+		t.tls13 = tls13_client_ctx(o.root, o.insecure, err, sizeof(err));
+		if (t.tls13 == NULL) {
+			fprintf(stderr, "keyward-bench: %s\n", err);
+			goto out;
+		}
+	}
 	raise_fd_limit(o.connections);
 	if (run_workers(&run, &o, &total, &cost) < 0)
 		goto out;
@@ -615,5 +626,6 @@ main(int argc, char **argv)
 out:
 	if (t.tls.trust != NULL)
 		tt_trust_dispose(&trust);
+	SSL_CTX_free(t.tls13);
 	return rc;
 }

@@ -32,7 +32,6 @@ tls13_client_ctx(const char *root_file, bool insecure, char *err, size_t err_len
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn));
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
 	if (insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	} else {
@@ -131,8 +130,6 @@ tls13_client_new(const struct tls13_client_params *p)
 		SSL_set_tlsext_host_name(c->ssl, p->dns_name);
 	if (SSL_get_verify_mode(c->ssl) != SSL_VERIFY_NONE)
 		SSL_set1_host(c->ssl, p->dns_name);
-	if (p->session != NULL)
-		SSL_set_session(c->ssl, p->session);
 	advance(c);
 	return c;
 }
@@ -163,12 +160,6 @@ tls13_client_established(const struct tls13_client *c)
 	return c->established;
 }
 
-bool
-tls13_client_resumed(const struct tls13_client *c)
-{
-	return c->established && SSL_session_reused(c->ssl);
-}
-
 int
 tls13_client_protect(struct tls13_client *c, const uint8_t *p, size_t n)
 {
@@ -182,18 +173,6 @@ tls13_client_protect(struct tls13_client *c, const uint8_t *p, size_t n)
 	}
 	drain(c);
 	return 0;
-}
-
-SSL_SESSION *
-tls13_client_session(struct tls13_client *c)
-{
-	SSL_SESSION *s = SSL_get1_session(c->ssl);
-
-	if (s != NULL && !SSL_SESSION_is_resumable(s)) {
-		SSL_SESSION_free(s);
-		return NULL;
-	}
-	return s;
 }
 
 const char *

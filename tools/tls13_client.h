@@ -3,8 +3,7 @@
  * tools: wire bytes in with tls13_client_feed(), out in tls13_client_wire(), plaintext
  * in tls13_client_plaintext(); the caller owns the socket. Only TLS 1.3 is offered,
  * with ALPN http/1.1; the chain and name are verified against the given roots unless
- * insecure. Resumption: the session of one connection (tls13_client_session()) resumes
- * another (tls13_client_params.session).
+ * insecure.
  */
 #ifndef KW_TOOLS_TLS13_CLIENT_H
 #define KW_TOOLS_TLS13_CLIENT_H
@@ -24,7 +23,6 @@ struct tls13_client_params {
 	SSL_CTX *ctx;          /* from tls13_client_ctx() */
 	const char *dns_name;  /* verified (unless insecure) and sent as server_name */
 	bool send_server_name; /* false: no server_name */
-	SSL_SESSION *session;  /* NULL, or a session to resume (not taken) */
 };
 
 /**
@@ -48,19 +46,13 @@ struct kw_buf *tls13_client_plaintext(struct tls13_client *c);
 /** true once the handshake is complete. */
 bool tls13_client_established(const struct tls13_client *c);
 
-/** true when the handshake resumed a session. */
-bool tls13_client_resumed(const struct tls13_client *c);
-
 /** Protects n bytes of plaintext into wire(). Returns 0 or -1. */
 int tls13_client_protect(struct tls13_client *c, const uint8_t *p, size_t n);
-
-/** The session to resume later (a reference the caller frees), or NULL. */
-SSL_SESSION *tls13_client_session(struct tls13_client *c);
 
 /** Why the connection failed, for messages. */
 const char *tls13_client_error(const struct tls13_client *c);
 
-/** Frees the connection (a clean close: its session stays resumable). NULL is fine. */
+/** Frees the connection. NULL is fine. */
 void tls13_client_free(struct tls13_client *c);
 
 #endif

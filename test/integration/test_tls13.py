@@ -187,6 +187,17 @@ class Tls13Test(kwtest.SiteTestCase):
         self.assertEqual(res.returncode, 2)
         self.assertIn(b"certificate", res.stderr)
 
+    def test_keyward_bench(self):
+        bench = os.path.join(kwtest.BUILD, "tools", "keyward-bench")
+        for mode in ([], ["--new-connection"]):
+            res = run([bench, "-c", "2", "-n", "30", "--json", *mode, "--root",
+                       self.site.root_file("ed.test"), "--name", "ed.test",
+                       "https://127.0.0.1:%d/" % self.site.tls_port])
+            report = json.loads(res.stdout)
+            self.assertEqual(report["responses"], 30, mode)
+            self.assertGreaterEqual(report["handshakes"], 30 if mode else 2, mode)
+            self.assertEqual(report["errors"]["total"], 0, report)
+
     # -- what is refused --------------------------------------------------------------
 
     def test_tls12_and_older_get_protocol_version(self):
