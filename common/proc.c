@@ -169,8 +169,6 @@ kw_now_ms(void)
 	       (unsigned long long)ts.tv_nsec / 1000000ULL;
 }
 
-#define KW_CONFIG_SNAPSHOT_MAX (16u * 1024u * 1024u)
-
 int
 kw_proc_child_start(int argc, char **argv, const char *role, bool want_slot,
                     void (*usage)(FILE *out), struct kw_child_options *opt)

@@ -24,6 +24,9 @@
  */
 #define KW_NOFILE_RESERVE 64
 
+/** Largest configuration snapshot (its text and the certificates it carries) a child reads. */
+#define KW_CONFIG_SNAPSHOT_MAX (16u * 1024u * 1024u)
+
 /** Exit code of a child that found its configuration unusable: not respawned. */
 #define KW_EXIT_FATAL_CONFIG 78
 /** Exit code of a child that failed for any other reason: respawned. */

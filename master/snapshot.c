@@ -71,6 +71,14 @@ snapshot_seal(const struct kw_config *cfg, const char *text, char *err, size_t e
 		snprintf(err, err_len, "out of memory for the configuration snapshot");
 		return KW_ERR_NOMEM;
 	}
+	if (len > KW_CONFIG_SNAPSHOT_MAX) {
+		snprintf(err, err_len,
+		         "%s: the configuration and its certificates take %zu bytes, more than the "
+		         "%u a child reads",
+		         cfg->path, len, KW_CONFIG_SNAPSHOT_MAX);
+		free(snap);
+		return KW_ERR_ARGUMENT;
+	}
 	fd = memfd_create("keyward.conf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		snprintf(err, err_len, "memfd_create: %s", strerror(errno));

@@ -472,3 +472,26 @@ Test(master_gen, reload_keeps_the_listeners_of_unchanged_addresses)
 	gen_free(same);
 	gen_free(moved);
 }
+
+/* The snapshot a child reads is bounded: at the limit it is sealed, one byte past refused. */
+Test(master_gen, snapshot_at_and_past_the_size_children_read)
+{
+	const size_t fixed = strlen("") + 1 + strlen("/p") + 1 + 1;
+	char *big = malloc(KW_CONFIG_SNAPSHOT_MAX);
+	struct kw_file file = {(char *)"/p", big};
+	struct kw_config cfg = {.path = (char *)"keyward.conf", .files = &file, .n_files = 1};
+	int fd;
+
+	cr_assert_not_null(big);
+	memset(big, 'x', KW_CONFIG_SNAPSHOT_MAX - fixed);
+	big[KW_CONFIG_SNAPSHOT_MAX - fixed] = '\0';
+	fd = snapshot_seal(&cfg, "", err, sizeof(err));
+	cr_assert_geq(fd, 0, "%s", err);
+	cr_assert_eq(lseek(fd, 0, SEEK_END), (off_t)KW_CONFIG_SNAPSHOT_MAX);
+	close(fd);
+	big[KW_CONFIG_SNAPSHOT_MAX - fixed] = 'x';
+	big[KW_CONFIG_SNAPSHOT_MAX - fixed + 1] = '\0';
+	cr_assert_eq(snapshot_seal(&cfg, "", err, sizeof(err)), KW_ERR_ARGUMENT);
+	cr_assert_not_null(strstr(err, "more than the 16777216 a child reads"), "%s", err);
+	free(big);
+}
