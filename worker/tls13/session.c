@@ -167,8 +167,10 @@ on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
 		k = &e->keys.current;
 	else if (e->keys.has_previous && memcmp(name, e->keys.previous.name, sizeof(k->name)) == 0)
 		k = &e->keys.previous;
-	if (k == NULL)
-		return 0; /* unknown key: a full handshake */
+	if (k == NULL) {
+		kw_log_debug("on_ticket_key: a ticket under an unknown key: full handshake");
+		return 0;
+	}
 	if (ticket_mac_init(hctx, k) != 1 ||
 	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
 		return -1;

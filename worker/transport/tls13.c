@@ -296,8 +296,9 @@ tls13_set_ticket_keys(void *state, const struct kw_ticket_keys *keys)
 {
 	struct tls13_class *cls = state;
 	tls13_engine_set_ticket_keys(cls->engine, keys);
-	kw_log_info("tls13: session ticket keys set (%s previous key)",
-	            keys->has_previous ? "with a" : "no");
+	const uint8_t *name = keys->current.name;
+	kw_log_info("tls13: session ticket keys set: key %02x%02x%02x%02x... (%s previous key)",
+	            name[0], name[1], name[2], name[3], keys->has_previous ? "with a" : "no");
 }
 
 static bool
