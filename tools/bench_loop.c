@@ -57,6 +57,7 @@ struct loop {
 	struct tt_client_params tls; /* the target's, with this thread's reused contexts */
 	struct tt_kex kex;
 	struct tt_leaf_cache leaf_cache;
+	SSL_SESSION *session; /* --resume: the last TLS 1.3 session this thread can resume */
 };
 
 static const char *const err_names[BENCH_ERR_KINDS] = {
@@ -112,6 +113,13 @@ conn_close(struct loop *l, struct conn *c, enum phase next)
 	c->fd = -1;
 	tt_conn_free(c->tls);
 	c->tls = NULL;
+	if (c->tls13 != NULL && l->t->resume) {
+		SSL_SESSION *sess = tls13_client_session(c->tls13);
+		if (sess != NULL) {
+			SSL_SESSION_free(l->session);
+			l->session = sess;
+		}
+	}
 	tls13_client_free(c->tls13);
 	c->tls13 = NULL;
 	c->phase = next;
@@ -234,7 +242,8 @@ on_connected(struct loop *l, struct conn *c, uint64_t now)
 	if (l->t->tls13 != NULL) {
 		struct tls13_client_params p = {.ctx = l->t->tls13,
 		                                .dns_name = l->t->tls.dns_name,
-		                                .send_server_name = l->t->tls.send_server_name};
+		                                .send_server_name = l->t->tls.send_server_name,
+		                                .session = l->t->resume ? l->session : NULL};
 		c->tls13 = tls13_client_new(&p);
 		if (c->tls13 == NULL) {
 			conn_fail(l, c, BENCH_ERR_HANDSHAKE, "cannot start a TLS 1.3 client");
@@ -385,6 +394,8 @@ on_tls_bytes(struct loop *l, struct conn *c, const uint8_t *p, size_t n)
 			if (!tls_established(c))
 				continue;
 			l->stats->handshakes++;
+			if (c->tls13 != NULL && tls13_client_resumed(c->tls13))
+				l->stats->resumed++;
 			if (on_ready(l, c, bench_now_us()) < 0)
 				return -1;
 		}
@@ -549,6 +560,7 @@ out:
 		close(l.ep);
 	tt_kex_dispose(&l.kex);
 	tt_leaf_cache_dispose(&l.leaf_cache);
+	SSL_SESSION_free(l.session);
 	free(l.rbuf);
 	free(l.reopen);
 	free(l.conns);

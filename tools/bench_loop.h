@@ -40,6 +40,7 @@ struct bench_target {
 	bool toytls;
 	struct tt_client_params tls; /* its trust and dns_name are borrowed: they outlive the run */
 	SSL_CTX *tls13;              /* https: TLS 1.3 with this context (borrowed), else NULL */
+	bool resume;                 /* https: a new connection resumes the thread's last session */
 	bool new_connection;         /* one connection (and handshake) per request */
 	bool hold;                   /* connect, handshake, then stay idle: no request */
 	const uint8_t *request; /* the whole request, sent as is for every request (borrowed) */
@@ -66,6 +67,7 @@ struct bench_stats {
 	uint64_t body_bytes;  /* body bytes of complete responses */
 	uint64_t connections; /* TCP connections established */
 	uint64_t handshakes;  /* toy-TLS and TLS 1.3 handshakes completed */
+	uint64_t resumed;     /* of which TLS 1.3 handshakes resumed from a ticket */
 	uint64_t errors[BENCH_ERR_KINDS];
 	char first_error[BENCH_ERR_KINDS][128]; /* what the first error of each kind was, or "" */
 	struct bench_hist latency; /* per response: from sending the request, or from connect */

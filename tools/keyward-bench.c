@@ -43,6 +43,7 @@ struct options {
 	double hold;
 	double timeout;
 	bool new_connection;
+	bool resume;
 	bool insecure;
 	bool no_sni;
 	bool json;
@@ -83,6 +84,8 @@ usage(FILE *out)
 	    "      --hold SEC        open every connection, complete the handshake, then\n"
 	    "                        keep them idle for SEC seconds (or until SIGINT/SIGTERM);\n"
 	    "                        says \"holding N connections\" on stderr once all are up\n"
+	    "      --resume          https://: each new connection resumes the session of the\n"
+	    "                        thread's last one (TLS 1.3 session tickets)\n"
 	    "      --root FILE       trusted root certificate(s), PEM (https://, toytls://)\n"
 	    "      --insecure        skip chain and name checks (the handshake signature is\n"
 	    "                        still verified, with the leaf's key, which each thread\n"
@@ -154,6 +157,7 @@ parse_options(int argc, char **argv, struct options *o)
 {
 	enum {
 		OPT_NEW = 256,
+		OPT_RESUME,
 		OPT_HOLD,
 		OPT_ROOT,
 		OPT_INSECURE,
@@ -170,6 +174,7 @@ parse_options(int argc, char **argv, struct options *o)
 	    {"requests", required_argument, NULL, 'n'},
 	    {"threads", required_argument, NULL, 't'},
 	    {"new-connection", no_argument, NULL, OPT_NEW},
+	    {"resume", no_argument, NULL, OPT_RESUME},
 	    {"hold", required_argument, NULL, OPT_HOLD},
 	    {"root", required_argument, NULL, OPT_ROOT},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
@@ -209,6 +214,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_NEW:
 			o->new_connection = true;
+			break;
+		case OPT_RESUME:
+			o->resume = true;
 			break;
 		case OPT_HOLD:
 			if (parse_seconds(optarg, &o->hold) < 0)
@@ -421,6 +429,7 @@ run_workers(struct bench_run *run, const struct options *o, struct bench_stats *
 		total->body_bytes += s->body_bytes;
 		total->connections += s->connections;
 		total->handshakes += s->handshakes;
+		total->resumed += s->resumed;
 		for (int k = 0; k < BENCH_ERR_KINDS; k++) {
 			total->errors[k] += s->errors[k];
 			if (total->first_error[k][0] == '\0')
@@ -481,12 +490,13 @@ report_json(const struct options *o, const struct bench_stats *s, const struct c
 	printf(",\"mode\":\"%s\",\"threads\":%ld,\"connections\":%ld,\"elapsed_s\":%.6f,"
 	       "\"responses\":%llu,\"requests_per_s\":%.2f,\"body_bytes\":%llu,\"mb_per_s\":%.3f,"
 	       "\"connects\":%llu,\"connects_per_s\":%.2f,\"handshakes\":%llu,"
-	       "\"handshakes_per_s\":%.2f,",
+	       "\"handshakes_per_s\":%.2f,\"resumed\":%llu,",
 	       mode_name(o), o->threads, o->connections, c->elapsed,
 	       (unsigned long long)s->responses, (double)s->responses / c->elapsed,
 	       (unsigned long long)s->body_bytes, (double)s->body_bytes / 1e6 / c->elapsed,
 	       (unsigned long long)s->connections, (double)s->connections / c->elapsed,
-	       (unsigned long long)s->handshakes, (double)s->handshakes / c->elapsed);
+	       (unsigned long long)s->handshakes, (double)s->handshakes / c->elapsed,
+	       (unsigned long long)s->resumed);
 	printf(
 	    "\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu,\"mean\":%.1f},",
 	    (unsigned long long)bench_hist_percentile(h, 50),
@@ -525,8 +535,11 @@ report_text(const struct options *o, const struct bench_stats *s, const struct c
 	       (double)s->body_bytes / 1e6 / c->elapsed);
 	printf("  connects     %12llu  %12.1f /s\n", (unsigned long long)s->connections,
 	       (double)s->connections / c->elapsed);
-	printf("  handshakes   %12llu  %12.1f /s\n", (unsigned long long)s->handshakes,
+	printf("  handshakes   %12llu  %12.1f /s", (unsigned long long)s->handshakes,
 	       (double)s->handshakes / c->elapsed);
+	if (o->resume)
+		printf(", %llu resumed", (unsigned long long)s->resumed);
+	printf("\n");
 	printf("  latency      p50 %llu us, p90 %llu us, p99 %llu us, max %llu us, mean %.1f us\n",
 	       (unsigned long long)bench_hist_percentile(h, 50),
 	       (unsigned long long)bench_hist_percentile(h, 90),
@@ -567,6 +580,8 @@ main(int argc, char **argv)
 		    "toytls://HOST[:PORT]/PATH");
 	if ((u.toytls || u.https) && o.root == NULL && !o.insecure)
 		return usage_error("https:// and toytls:// need --root FILE or --insecure");
+	if (o.resume && !u.https)
+		return usage_error("--resume is for https://");
 
 	static struct bench_stats total;
 	struct tt_trust trust = {0};
@@ -574,6 +589,7 @@ main(int argc, char **argv)
 	struct bench_target t = {
 	    .toytls = u.toytls,
 	    .new_connection = o.new_connection,
+	    .resume = o.resume,
 	    .hold = o.hold > 0,
 	    .request = (const uint8_t *)request,
 	    .expect_status = o.expect_status,

@@ -130,6 +130,8 @@ tls13_client_new(const struct tls13_client_params *p)
 		SSL_set_tlsext_host_name(c->ssl, p->dns_name);
 	if (SSL_get_verify_mode(c->ssl) != SSL_VERIFY_NONE)
 		SSL_set1_host(c->ssl, p->dns_name);
+	if (p->session != NULL)
+		SSL_set_session(c->ssl, p->session);
 	advance(c);
 	return c;
 }
@@ -158,6 +160,24 @@ bool
 tls13_client_established(const struct tls13_client *c)
 {
 	return c->established;
+}
+
+bool
+tls13_client_resumed(const struct tls13_client *c)
+{
+	return c->established && SSL_session_reused(c->ssl);
+}
+
+SSL_SESSION *
+tls13_client_session(struct tls13_client *c)
+{
+	SSL_SESSION *s = SSL_get1_session(c->ssl);
+
+	if (s != NULL && !SSL_SESSION_is_resumable(s)) {
+		SSL_SESSION_free(s);
+		return NULL;
+	}
+	return s;
 }
 
 int

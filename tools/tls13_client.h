@@ -23,6 +23,7 @@ struct tls13_client_params {
 	SSL_CTX *ctx;          /* from tls13_client_ctx() */
 	const char *dns_name;  /* verified (unless insecure) and sent as server_name */
 	bool send_server_name; /* false: no server_name */
+	SSL_SESSION *session;  /* NULL, or a session to resume (not taken) */
 };
 
 /**
@@ -45,6 +46,12 @@ struct kw_buf *tls13_client_plaintext(struct tls13_client *c);
 
 /** true once the handshake is complete. */
 bool tls13_client_established(const struct tls13_client *c);
+
+/** true when the handshake resumed a session. */
+bool tls13_client_resumed(const struct tls13_client *c);
+
+/** The session to resume later (a reference the caller frees), or NULL. */
+SSL_SESSION *tls13_client_session(struct tls13_client *c);
 
 /** Protects n bytes of plaintext into wire(). Returns 0 or -1. */
 int tls13_client_protect(struct tls13_client *c, const uint8_t *p, size_t n);

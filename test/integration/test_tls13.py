@@ -198,6 +198,18 @@ class Tls13Test(kwtest.SiteTestCase):
             self.assertGreaterEqual(report["handshakes"], 30 if mode else 2, mode)
             self.assertEqual(report["errors"]["total"], 0, report)
 
+    def test_keyward_bench_resumes(self):
+        bench = os.path.join(kwtest.BUILD, "tools", "keyward-bench")
+        before = self.site.signatures()
+        res = run([bench, "-c", "1", "-n", "30", "--json", "--new-connection", "--resume",
+                   "--root", self.site.root_file("ec.test"), "--name", "ec.test",
+                   "https://127.0.0.1:%d/" % self.site.tls_port])
+        report = json.loads(res.stdout)
+        self.assertEqual(report["errors"]["total"], 0, report)
+        self.assertEqual(report["handshakes"], 30)
+        self.assertEqual(report["resumed"], 29, "every handshake but the first resumes")
+        self.assertEqual(self.site.signatures(), before + 1)
+
     # -- what is refused --------------------------------------------------------------
 
     def test_tls12_and_older_get_protocol_version(self):
