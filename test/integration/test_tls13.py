@@ -103,14 +103,8 @@ class Tls13Site(kwtest.Site):
 
 
 class Tls13Test(kwtest.SiteTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.site = Tls13Site(signer_extra='timeout = "2s";')
-        try:
-            cls.site.start()
-        except BaseException:
-            cls.site.cleanup()
-            raise
+    site_class = Tls13Site
+    site_args = {"signer_extra": 'timeout = "2s";'}
 
     def url(self, name, path="/"):
         return "https://%s:%d%s" % (name, self.site.tls_port, path)
@@ -305,14 +299,8 @@ class ParkedTest(kwtest.SiteTestCase):
     """With the signer stopped, 300 handshakes park (past the job cap they queue); once it
     goes on, every one completes. The signing timeout is long enough for that."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.site = Tls13Site(signer_extra='timeout = "60s";', tls13="max_parked = 64;")
-        try:
-            cls.site.start()
-        except BaseException:
-            cls.site.cleanup()
-            raise
+    site_class = Tls13Site
+    site_args = {"signer_extra": 'timeout = "60s";', "tls13": "max_parked = 64;"}
 
     def test_300_parked_handshakes_complete(self):
         [signer] = self.site.children("signer")
@@ -371,14 +359,7 @@ class ReloadTest(kwtest.SiteTestCase):
     """A reload with a new leaf and key: TLS 1.3 serves the new leaf, and requests made
     all through the reload, resumed ones included, never fail."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.site = Tls13Site()
-        try:
-            cls.site.start()
-        except BaseException:
-            cls.site.cleanup()
-            raise
+    site_class = Tls13Site
 
     def test_reload_rotates_the_leaf_without_a_failed_request(self):
         name, certs = "ec.test", self.site.certs_of["ec.test"]
@@ -443,14 +424,7 @@ class InspectTest(kwtest.SiteTestCase):
     """After 100 TLS 1.3 handshakes (every key type), keyward-inspect finds key fragments
     in the signer only: the workers' provider keys hold public halves."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.site = Tls13Site()
-        try:
-            cls.site.start()
-        except BaseException:
-            cls.site.cleanup()
-            raise
+    site_class = Tls13Site
 
     def test_no_key_fragment_outside_the_signer(self):
         names = list(SITES)
@@ -477,14 +451,8 @@ class InspectTest(kwtest.SiteTestCase):
 class TicketsOffTest(kwtest.SiteTestCase):
     """tls13.session_tickets = false: no ticket, so no resumption."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.site = Tls13Site(tls13="session_tickets = false;")
-        try:
-            cls.site.start()
-        except BaseException:
-            cls.site.cleanup()
-            raise
+    site_class = Tls13Site
+    site_args = {"tls13": "session_tickets = false;"}
 
     def test_no_resumption(self):
         tmp = tempfile.mkdtemp(prefix="keyward-sess-")
