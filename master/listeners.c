@@ -17,7 +17,11 @@
 #include "err.h"
 #include "log.h"
 
-#define LISTEN_BACKLOG 511
+/*
+ * Connections waiting for a worker's accept (the kernel caps it at net.core.somaxconn):
+ * under a reconnect flood a full queue drops new SYNs, which clients resend after 1 s.
+ */
+#define LISTEN_BACKLOG 4096
 
 static void
 format_address(const struct sockaddr_storage *ss, char *buf, size_t len)

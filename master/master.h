@@ -208,7 +208,7 @@ void pidfile_remove(const char *path);
 /**
  * Opens one listening socket per cfg->listeners[i] into out: a socket of prev
  * (listening with prev_cfg) bound to the same configured address is duplicated,
- * the others are bound (SO_REUSEADDR, IPV6_V6ONLY, backlog 511, non-blocking,
+ * the others are bound (SO_REUSEADDR, IPV6_V6ONLY, backlog 4096, non-blocking,
  * close-on-exec) and logged. prev may be NULL. On failure nothing stays open and
  * err says "FILE:LINE: cannot listen on ADDRESS: reason".
  */
