@@ -37,3 +37,16 @@ kw_ensure_users() {
 			{ echo "keyward: cannot create user $user" >&2; return 1; }
 	done
 }
+
+# Makes the name localhost resolve when it does not (a minimal Debian root has no
+# /etc/hosts): wget, which the TLS 1.3 tests use, cannot be pointed at an address.
+# As root only; adds the two lines every Debian /etc/hosts has.
+kw_ensure_localhost() {
+	getent hosts localhost >/dev/null && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "keyward: the name localhost does not resolve (add it to /etc/hosts)" >&2
+		return 0
+	fi
+	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >>/etc/hosts ||
+		{ echo "keyward: cannot add localhost to /etc/hosts" >&2; return 1; }
+}

@@ -84,9 +84,9 @@ class RunTest(unittest.TestCase):
             index = open(os.path.join(kwtest.SOURCE, "www", "index.html"), "rb").read()
             for args in (["http://127.0.0.1:%d/" % self.plain],
                          ["--root", os.path.join(self.demo, "certs", "root_cert.pem"),
-                          "toytls://localhost:%d/" % self.toy],
+                          "--name", "localhost", "toytls://127.0.0.1:%d/" % self.toy],
                          ["--root", os.path.join(self.demo, "certs", "root_cert.pem"),
-                          "https://localhost:%d/" % self.tls13]):
+                          "--name", "localhost", "https://127.0.0.1:%d/" % self.tls13]):
                 res = subprocess.run([kwtest.KEYWARD_GET, *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, timeout=60)
                 self.assertEqual((res.returncode, res.stdout), (0, index), res.stderr)
