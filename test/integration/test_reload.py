@@ -618,9 +618,10 @@ class QueuedReloadTest(OpsTestCase):
             for fd in writers:
                 os.close(fd)
         self.site.log.wait_for(r"ready: generation 3, 2 workers", since=mark)
-        self.assertEqual(plain_get(self.site.plain_port), (200, b"site www-b\n"))
+        # Until they have read their stop message, generation 1's workers may still accept.
         self.site.log.wait_for(r"generation 1: every process exited", since=mark)
         self.site.log.wait_for(r"generation 2: every process exited", since=mark)
+        self.assertEqual(plain_get(self.site.plain_port), (200, b"site www-b\n"))
 
 
 if __name__ == "__main__":
