@@ -72,6 +72,29 @@ def make_certs(directory, key="rsa", name="localhost"):
     return directory
 
 
+class NotifySocket:
+    """A systemd notify socket of the test's own, removed when the test ends: start a
+    master with env() and read what it announces with message()."""
+
+    def __init__(self, test):
+        directory = tempfile.mkdtemp(prefix="keyward-notify-")
+        test.addCleanup(shutil.rmtree, directory, True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        test.addCleanup(self.sock.close)
+        self.path = os.path.join(directory, "notify")
+        self.sock.bind(self.path)
+        self.sock.settimeout(30)
+
+    def env(self):
+        """The test's environment with NOTIFY_SOCKET pointing here."""
+        return dict(os.environ, NOTIFY_SOCKET=self.path)
+
+    def message(self):
+        """The next notification, as a dict of its KEY=VALUE lines."""
+        data = self.sock.recv(4096).decode()
+        return dict(line.split("=", 1) for line in data.splitlines() if "=" in line)
+
+
 class LogWatcher:
     """Collects a process's stderr lines in a thread; tests wait for patterns."""
 

@@ -6,10 +6,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -255,20 +253,13 @@ class StderrLogReopenTest(OpsTestCase):
 
 class NotifyTest(OpsTestCase):
     def setUp(self):
-        self.notify_dir = tempfile.mkdtemp(prefix="keyward-notify-")
-        self.addCleanup(shutil.rmtree, self.notify_dir, True)
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.addCleanup(self.notify.close)
-        path = os.path.join(self.notify_dir, "notify")
-        self.notify.bind(path)
-        self.notify.settimeout(30)
+        self.notify = kwtest.NotifySocket(self)
         self.site = OpsSite()
         self.addCleanup(self.site.cleanup)
-        self.site.start(env=dict(os.environ, NOTIFY_SOCKET=path))
+        self.site.start(env=self.notify.env())
 
     def message(self):
-        data = self.notify.recv(4096).decode()
-        return dict(line.split("=", 1) for line in data.splitlines() if "=" in line)
+        return self.notify.message()
 
     def test_ready_reloading_stopping(self):
         ready = self.message()

@@ -9,9 +9,7 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import unittest
 
 import kwtest
@@ -20,21 +18,14 @@ from test_reload import PAGE, OpsSite, leaf_der, plain_get, tls_get
 
 class RespawnTest(unittest.TestCase):
     def setUp(self):
-        self.notify_dir = tempfile.mkdtemp(prefix="keyward-notify-")
-        self.addCleanup(shutil.rmtree, self.notify_dir, True)
-        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.addCleanup(self.notify.close)
-        path = os.path.join(self.notify_dir, "notify")
-        self.notify.bind(path)
-        self.notify.settimeout(30)
+        self.notify = kwtest.NotifySocket(self)
         self.site = OpsSite()
         self.addCleanup(self.site.cleanup)
-        self.site.start(env=dict(os.environ, NOTIFY_SOCKET=path))
+        self.site.start(env=self.notify.env())
         self.assertEqual(self.message().get("READY"), "1")
 
     def message(self):
-        data = self.notify.recv(4096).decode()
-        return dict(line.split("=", 1) for line in data.splitlines() if "=" in line)
+        return self.notify.message()
 
     def status_matching(self, pattern):
         """The next STATUS= that matches pattern (other messages are skipped)."""
