@@ -104,28 +104,9 @@ scheme_init(EVP_PKEY *key, uint16_t scheme, size_t hash_len, int sign, EVP_MD_CT
 	if (!tls13_scheme_fits(scheme, kind) || !tls13_cv_hash_len_ok(hash_len))
 		return KW_ERR_ARGUMENT;
 
-	const char *md = scheme_digest(scheme);
-	OSSL_PARAM pss[] = {
-	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE,
-	                                     (char *)OSSL_PKEY_RSA_PAD_MODE_PSS, 0),
-	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, (char *)md, 0),
-	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN,
-	                                     (char *)OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST, 0),
-	    OSSL_PARAM_construct_end(),
-	};
-	const OSSL_PARAM *params = kind == TT_SCHEME_RSA_PSS_SHA256 ? pss : NULL;
-	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	if (mctx == NULL)
-		return KW_ERR_INTERNAL;
-	int ok = sign ? EVP_DigestSignInit_ex(mctx, NULL, md, NULL, NULL, key, params)
-	              : EVP_DigestVerifyInit_ex(mctx, NULL, md, NULL, NULL, key, params);
-	if (ok != 1) {
-		EVP_MD_CTX_free(mctx);
-		ERR_clear_error();
-		return KW_ERR_INTERNAL;
-	}
-	*out = mctx;
-	return 0;
+	const char *saltlen =
+	    kind == TT_SCHEME_RSA_PSS_SHA256 ? OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST : NULL;
+	return tt_digest_init(key, scheme_digest(scheme), saltlen, sign, out);
 }
 
 int

@@ -65,6 +65,33 @@ tt_signature_input(const uint8_t client_pub[TT_X25519_LEN], const uint8_t server
 	memcpy(input + TT_X25519_LEN, server_pub, TT_X25519_LEN);
 }
 
+int
+tt_digest_init(EVP_PKEY *key, const char *md, const char *pss_saltlen, int sign, EVP_MD_CTX **out)
+{
+	OSSL_PARAM pss[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE,
+	                                     (char *)OSSL_PKEY_RSA_PAD_MODE_PSS, 0),
+	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, (char *)md, 0),
+	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, (char *)pss_saltlen,
+	                                     0),
+	    OSSL_PARAM_construct_end(),
+	};
+	const OSSL_PARAM *params = pss_saltlen != NULL ? pss : NULL;
+
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	if (mctx == NULL)
+		return KW_ERR_INTERNAL;
+	int ok = sign ? EVP_DigestSignInit_ex(mctx, NULL, md, NULL, NULL, key, params)
+	              : EVP_DigestVerifyInit_ex(mctx, NULL, md, NULL, NULL, key, params);
+	if (ok != 1) {
+		EVP_MD_CTX_free(mctx);
+		ERR_clear_error();
+		return KW_ERR_INTERNAL;
+	}
+	*out = mctx;
+	return 0;
+}
+
 /*
  * Starts a signing (sign != 0) or verifying operation with the scheme the key's type
  * fixes. Returns a context ready for EVP_DigestSign/EVP_DigestVerify, or an error.
@@ -77,30 +104,11 @@ scheme_init(EVP_PKEY *key, int sign, EVP_MD_CTX **out)
 	if (err)
 		return err;
 
-	const char *md = scheme == TT_SCHEME_ED25519 ? NULL : "SHA256";
-	OSSL_PARAM pss[] = {
-	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE,
-	                                     (char *)OSSL_PKEY_RSA_PAD_MODE_PSS, 0),
-	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, (char *)"SHA256", 0),
-	    OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN,
-	                                     sign ? (char *)OSSL_PKEY_RSA_PSS_SALT_LEN_MAX
-	                                          : (char *)OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO,
-	                                     0),
-	    OSSL_PARAM_construct_end(),
-	};
-	const OSSL_PARAM *params = scheme == TT_SCHEME_RSA_PSS_SHA256 ? pss : NULL;
-
-	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	if (mctx == NULL)
-		return KW_ERR_INTERNAL;
-	int ok = sign ? EVP_DigestSignInit_ex(mctx, NULL, md, NULL, NULL, key, params)
-	              : EVP_DigestVerifyInit_ex(mctx, NULL, md, NULL, NULL, key, params);
-	if (ok != 1) {
-		EVP_MD_CTX_free(mctx);
-		return KW_ERR_INTERNAL;
-	}
-	*out = mctx;
-	return 0;
+	const char *saltlen = NULL;
+	if (scheme == TT_SCHEME_RSA_PSS_SHA256)
+		saltlen = sign ? OSSL_PKEY_RSA_PSS_SALT_LEN_MAX : OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO;
+	return tt_digest_init(key, scheme == TT_SCHEME_ED25519 ? NULL : "SHA256", saltlen, sign,
+	                      out);
 }
 
 /* Signs client_pub || server_pub with a context ready for EVP_DigestSign. */

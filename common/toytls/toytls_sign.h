@@ -28,6 +28,15 @@ const char *tt_scheme_name(enum tt_scheme scheme);
  */
 int tt_scheme_for_key(const EVP_PKEY *key, enum tt_scheme *scheme);
 
+/**
+ * Starts an EVP signing (sign != 0) or verifying operation on key with digest md (NULL:
+ * pure Ed25519). pss_saltlen non-NULL makes it RSA-PSS with MGF1 over md and that salt
+ * length (an OSSL_PKEY_RSA_PSS_SALT_LEN_* name). Returns 0 with *out, which the caller
+ * frees, or KW_ERR_INTERNAL with nothing allocated and OpenSSL's error queue cleared.
+ */
+int tt_digest_init(EVP_PKEY *key, const char *md, const char *pss_saltlen, int sign,
+                   EVP_MD_CTX **out);
+
 /** Builds the 64-byte signature input client_pub || server_pub. */
 void tt_signature_input(const uint8_t client_pub[TT_X25519_LEN],
                         const uint8_t server_pub[TT_X25519_LEN],
