@@ -58,6 +58,7 @@ kw_strerror(int err)
 	case KW_ERR_SIGN_TIMEOUT: return "signer did not answer in time";
 	case KW_ERR_TLS_HANDSHAKE: return "TLS handshake failed";
 	case KW_ERR_TLS_RECORD: return "TLS record refused";
+	case KW_ERR_PROXY_HEADER: return "missing or malformed PROXY protocol header";
 	}
 	return "unknown error";
 }

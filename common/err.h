@@ -74,6 +74,9 @@ enum kw_err {
 	/* TLS 1.3 (libssl) */
 	KW_ERR_TLS_HANDSHAKE = -1050,    /* libssl failed the handshake (an alert was queued) */
 	KW_ERR_TLS_RECORD = -1051,       /* libssl refused a record after the handshake */
+
+	/* PROXY protocol */
+	KW_ERR_PROXY_HEADER = -1060,     /* a required PROXY protocol header is missing or malformed */
 };
 
 /** The family of a code: which of the ranges above it lies in. */

@@ -37,6 +37,7 @@ static const int kw_codes[] = {
     KW_ERR_SIGN_TIMEOUT,
     KW_ERR_TLS_HANDSHAKE,
     KW_ERR_TLS_RECORD,
+    KW_ERR_PROXY_HEADER,
 };
 #define N_KW_CODES (sizeof(kw_codes) / sizeof(kw_codes[0]))
 
