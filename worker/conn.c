@@ -667,7 +667,11 @@ conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr 
 		close(fd);
 		return KW_ERR_NOMEM;
 	}
-	c->host = (struct transport_host){.wake = conn_wake, .select_server = conn_select_server};
+	static const uint8_t alpn_http11[] = "\x08http/1.1";
+	c->host = (struct transport_host){.wake = conn_wake,
+	                                  .select_server = conn_select_server,
+	                                  .alpn = alpn_http11,
+	                                  .alpn_len = sizeof(alpn_http11) - 1};
 	c->cs = cs;
 	c->listener = l;
 	c->t = l->transport->open(l->transport_state, &c->host);

@@ -12,6 +12,8 @@
  *   connections' send buffer ------->  protect_in_place()   plain: identity
  *   step again   <------------------   host->wake()         a reply or a timer moved it on
  *   routing      <------------------   host->select_server()   SNI: the listener's blocks
+ *   application protocols ----------->  host->alpn           what the connection speaks
+ *   protocol chosen  <----------------   protocol()           ALPN: opaque bytes ("h2")
  *                                          |
  *                   the class's per-worker state (identities, contexts), made by start()
  *                   from a transport_env: the loop (io, timers, tasks: fd-less wake-ups)
@@ -80,6 +82,12 @@ struct transport_ops {
 	 * close_notify), before a clean close. NULL: the protocol has none.
 	 */
 	void (*close_notify)(struct transport *t);
+	/**
+	 * The application protocol the handshake chose among host->alpn (ALPN), as the
+	 * bytes the peer sent (*len of them, not NUL-terminated); NULL when none was chosen.
+	 * NULL op: the protocol negotiates none.
+	 */
+	const uint8_t *(*protocol)(const struct transport *t, size_t *len);
 	/** Releases empty buffers of an idle connection. */
 	void (*shrink)(struct transport *t);
 	/**
@@ -106,6 +114,13 @@ struct transport_host {
 	 * Never NULL.
 	 */
 	const struct kw_server *(*select_server)(struct transport_host *h, const char *server_name);
+	/**
+	 * The application protocols the connection speaks, most preferred first, in ALPN's
+	 * wire form (each a length byte and that many bytes), set before open(); the
+	 * transport only compares them with the peer's list.
+	 */
+	const uint8_t *alpn;
+	size_t alpn_len;
 };
 
 /** What a transport class gets when the worker starts; everything outlives the class state. */

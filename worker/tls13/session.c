@@ -33,7 +33,6 @@
 
 #define READ_CHUNK 16384u
 
-static const unsigned char alpn_http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 static const unsigned char session_id_context[] = "keyward";
 
 enum sign_state {
@@ -124,10 +123,12 @@ static int
 on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
         unsigned int inlen, void *arg)
 {
+	struct tls13_session *s = session_of(ssl);
 	unsigned char *sel;
 
-	if (SSL_select_next_proto(&sel, outlen, alpn_http11, sizeof(alpn_http11), in, inlen) !=
-	    OPENSSL_NPN_NEGOTIATED)
+	if (s->p.alpn_len == 0 ||
+	    SSL_select_next_proto(&sel, outlen, s->p.alpn, (unsigned)s->p.alpn_len, in, inlen) !=
+	        OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_NOACK;
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -588,6 +589,17 @@ tls13_session_protect(struct tls13_session *s, uint8_t *rec, size_t len)
 	}
 	BIO_read(s->wbio, rec, (int)want);
 	return 0;
+}
+
+const uint8_t *
+tls13_session_protocol(const struct tls13_session *s, size_t *len)
+{
+	const unsigned char *proto = NULL;
+	unsigned proto_len = 0;
+
+	SSL_get0_alpn_selected(s->ssl, &proto, &proto_len);
+	*len = proto_len;
+	return proto_len > 0 ? proto : NULL;
 }
 
 bool

@@ -99,6 +99,10 @@ struct tls13_session_params {
 	tls13_select_fn select;
 	tls13_wake_fn wake;
 	void *arg;
+	/* the protocols offered to ALPN, most preferred first, in its wire form; outlives the
+	 * session. len 0: the session acknowledges none */
+	const uint8_t *alpn;
+	size_t alpn_len;
 };
 
 /** A server session. NULL when out of memory or when default_server has no certificate. */
@@ -127,6 +131,9 @@ bool tls13_session_input_pending(const struct tls13_session *s);
  * record. Returns 0 or a code.
  */
 int tls13_session_protect(struct tls13_session *s, uint8_t *rec, size_t len);
+
+/** The protocol ALPN chose (*len bytes), or NULL when none was. */
+const uint8_t *tls13_session_protocol(const struct tls13_session *s, size_t *len);
 
 /** true once the handshake is complete. */
 bool tls13_session_established(const struct tls13_session *s);

@@ -135,6 +135,12 @@ tls13_close_notify(struct transport *t)
 	tls13_session_close_notify(tls(t)->s);
 }
 
+static const uint8_t *
+tls13_protocol(const struct transport *t, size_t *len)
+{
+	return tls13_session_protocol(tls(t)->s, len);
+}
+
 static void
 tls13_shrink(struct transport *t)
 {
@@ -172,6 +178,7 @@ static const struct transport_ops tls13_ops = {
     .established = tls13_established,
     .parked = tls13_parked,
     .close_notify = tls13_close_notify,
+    .protocol = tls13_protocol,
     .shrink = tls13_shrink,
     .error = tls13_error,
     .destroy = tls13_destroy,
@@ -206,6 +213,8 @@ tls13_open(void *state, struct transport_host *host)
 	    .select = tls13_select,
 	    .wake = tls13_job_free,
 	    .arg = t,
+	    .alpn = host->alpn,
+	    .alpn_len = host->alpn_len,
 	};
 	t->s = tls13_session_new(cls->engine, &params);
 	if (t->s == NULL) {
