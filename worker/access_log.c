@@ -94,7 +94,8 @@ access_log_write(struct access_log *al, const char *addr, const struct http_requ
 	put(al, fixed, (size_t)n);
 	if (req != NULL) {
 		char version[24];
-		int v = snprintf(version, sizeof(version), " HTTP/1.%d", req->version_minor);
+		int v = snprintf(version, sizeof(version), " HTTP/%d.%d", req->http2 ? 2 : 1,
+		                 req->version_minor);
 		put_escaped(al, method);
 		put(al, " ", 1);
 		put_escaped(al, target);

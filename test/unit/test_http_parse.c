@@ -940,6 +940,51 @@ Test(response, header_helpers)
 	                              "X-Max: 18446744073709551615\r\nX-Fmt: 7-x\r\n");
 }
 
+/* The fields as HTTP/2 takes them: no status line, no Connection, values as built. */
+Test(response, fields_without_status_line_and_connection)
+{
+	struct http_request r = request(HTTP_GET, 1, false);
+	cr_assert_eq(http_response_begin(&resp, 404, NOW), 0);
+	cr_assert_eq(http_response_header_str(&resp, "Content-Type", "text/plain"), 0);
+	cr_assert_eq(http_response_header_str(&resp, "X-Empty", ""), 0);
+	cr_assert_eq(http_response_header_u64(&resp, "Content-Length", 12), 0);
+	cr_assert_eq(http_response_end(&resp, &r), 0);
+	cr_assert(resp.close);
+	cr_assert_not_null(strstr(head_text(), "\r\nConnection: close\r\n\r\n"));
+	static const char *const want[][2] = {
+	    {"Server", "keyward"},          {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"},
+	    {"Content-Type", "text/plain"}, {"X-Empty", ""},
+	    {"Content-Length", "12"},
+	};
+	struct http_field f;
+	size_t pos = 0, n = 0;
+	while (http_response_next_field(&resp, &pos, &f)) {
+		cr_assert_lt(n, sizeof(want) / sizeof(want[0]));
+		cr_assert_eq(f.name_len, strlen(want[n][0]));
+		cr_assert_eq(memcmp(f.name, want[n][0], f.name_len), 0);
+		cr_assert_eq(f.value_len, strlen(want[n][1]), "field %zu", n);
+		cr_assert_eq(memcmp(f.value, want[n][1], f.value_len), 0);
+		n++;
+	}
+	cr_assert_eq(n, sizeof(want) / sizeof(want[0]));
+	cr_assert_not(http_response_next_field(&resp, &pos, &f));
+}
+
+Test(response, no_fields_before_the_head_ends_or_after_a_failed_build)
+{
+	struct http_field f;
+	size_t pos = 0;
+	cr_assert_not(http_response_next_field(&resp, &pos, &f));
+	cr_assert_eq(http_response_begin(&resp, 200, NOW), 0);
+	cr_assert_not(http_response_next_field(&resp, &pos, &f));
+	struct http_request r = request(HTTP_GET, 1, true);
+	cr_assert_eq(http_response_end(&resp, &r), 0);
+	cr_assert(http_response_next_field(&resp, &pos, &f));
+	http_response_dispose(&resp);
+	pos = 0;
+	cr_assert_not(http_response_next_field(&resp, &pos, &f));
+}
+
 Test(response, long_formatted_header)
 {
 	char value[1000];

@@ -28,7 +28,8 @@ struct http_limits {
 struct http_request {
 	enum http_method method;
 	char method_name[16];
-	int version_minor;        /* 0 or 1 (HTTP/1.x) */
+	int version_minor;        /* 0 or 1 (HTTP/1.x); 0 with http2 */
+	bool http2;               /* the request came as an HTTP/2 stream */
 	char *target;             /* raw request target */
 	char *path;               /* percent-decoded, normalised, starts with '/' */
 	char *query;              /* raw query or NULL */
@@ -109,7 +110,13 @@ struct shared_fd;
 /** A response ready to be sent. Owned by the caller; release with http_response_dispose(). */
 struct http_response {
 	int status;
-	struct kw_buf head;       /* status line and headers, ending with CRLF CRLF */
+	/*
+	 * HTTP/1.1's head: status line, header fields, the connection's own field
+	 * (Connection), CRLF. head[fields_start, fields_end) holds the "Name: value\r\n"
+	 * lines of the fields proper, which HTTP/2 sends (http_response_next_field()).
+	 */
+	struct kw_buf head;
+	size_t fields_start, fields_end;
 	struct kw_buf mem;        /* storage for in-memory segments (error pages, multipart parts) */
 	int fd;                   /* file for file segments, or -1 */
 	/* holds fd when the file cache shares it, else NULL (then fd is the response's) */

@@ -172,7 +172,10 @@ http_response_begin(struct http_response *resp, int status, time_t now)
 	const char *pieces[] = {line, reason, server, date, "\r\n"};
 	const size_t lens[] = {13, strlen(reason), sizeof(server) - 1, HTTP_DATE_LEN, 2};
 	int err = kw_buf_reserve(&resp->head, HEAD_RESERVE);
-	return err ? err : append_pieces(&resp->head, pieces, lens, 5);
+	if (!err)
+		err = append_pieces(&resp->head, pieces, lens, 5);
+	resp->fields_start = 13 + lens[1] + 2;
+	return err;
 }
 
 int
@@ -233,6 +236,7 @@ int
 http_response_end(struct http_response *resp, const struct http_request *req)
 {
 	int err = 0;
+	resp->fields_end = kw_buf_size(&resp->head);
 	if (req == NULL || !req->keep_alive)
 		resp->close = true;
 	if (resp->close)
@@ -240,6 +244,26 @@ http_response_end(struct http_response *resp, const struct http_request *req)
 	else if (req->version_minor == 0)
 		err = http_response_header_str(resp, "Connection", "keep-alive");
 	return err ? err : append_str(&resp->head, "\r\n");
+}
+
+bool
+http_response_next_field(const struct http_response *resp, size_t *pos, struct http_field *f)
+{
+	const char *head = (const char *)kw_buf_head(&resp->head);
+	size_t at = *pos > resp->fields_start ? *pos : resp->fields_start;
+	if (head == NULL || at >= resp->fields_end)
+		return false;
+	const char *line = head + at;
+	const char *eol = memchr(line, '\r', resp->fields_end - at);
+	const char *colon = memchr(line, ':', resp->fields_end - at);
+	if (eol == NULL || colon == NULL || colon > eol)
+		return false;
+	f->name = line;
+	f->name_len = (size_t)(colon - line);
+	f->value = colon + 2 <= eol ? colon + 2 : eol;
+	f->value_len = (size_t)(eol - f->value);
+	*pos = (size_t)(eol - head) + 2;
+	return true;
 }
 
 void

@@ -7,6 +7,8 @@
 #ifndef KW_HTTP_RESPONSE_H
 #define KW_HTTP_RESPONSE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -50,6 +52,22 @@ int http_response_error_body(struct http_response *resp, const struct http_reque
  * connection stays open. Returns 0 or KW_ERR_NOMEM.
  */
 int http_response_end(struct http_response *resp, const struct http_request *req);
+
+/** One header field of a response: name and value as built, not NUL-terminated. */
+struct http_field {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+/**
+ * The header fields of a response whose head is ended, one per call from *pos (0 for
+ * the first), without the status line and the fields of HTTP/1.1's connection
+ * management that http_response_end() adds. Returns false after the last.
+ */
+bool http_response_next_field(const struct http_response *resp, size_t *pos,
+                              struct http_field *f);
 
 /**
  * Last resort after a failed build: drops whatever resp holds (its file included)
