@@ -22,11 +22,20 @@ send_fail(struct sender *s, enum kw_log_level level, const char *what, const cha
 	return SEND_ERROR;
 }
 
-/* Response pieces: the head, then the segments. */
+/* Budget a step of a generated body that made no byte costs: 16 such sends per call. */
+#define GEN_IDLE_COST (SEND_BUDGET / 16u)
+
+/* Response pieces: the head, then the segments, then the generated body if any. */
 static size_t
 piece_count(const struct http_response *r)
 {
-	return 1 + r->n_segments;
+	return 1 + r->n_segments + (body_producer_present(&r->producer) ? 1 : 0);
+}
+
+static bool
+piece_generated(const struct http_response *r, size_t i)
+{
+	return i == 1 + r->n_segments && body_producer_present(&r->producer);
 }
 
 static uint64_t
@@ -56,12 +65,23 @@ cursor_done(const struct http_response *r, const struct send_cursor *cur)
 	return cur->piece >= piece_count(r);
 }
 
-/* Moves the cursor n bytes on, across pieces, past any piece that is then complete. */
+static bool
+piece_complete(const struct http_response *r, const struct send_cursor *cur)
+{
+	if (piece_generated(r, cur->piece))
+		return cur->gen_ended;
+	return cur->piece_off == piece_len(r, cur->piece);
+}
+
+/*
+ * Moves the cursor n bytes on, across pieces, past any piece that is then complete.
+ * The bytes of a generated body are never counted here: n stops short of it.
+ */
 static void
 cursor_advance(const struct http_response *r, struct send_cursor *cur, uint64_t n)
 {
 	for (;;) {
-		while (!cursor_done(r, cur) && cur->piece_off == piece_len(r, cur->piece)) {
+		while (!cursor_done(r, cur) && piece_complete(r, cur)) {
 			cur->piece++;
 			cur->piece_off = 0;
 		}
@@ -81,6 +101,7 @@ send_cursor_start(struct send_cursor *cur, const struct http_response *resp)
 {
 	cur->piece = 0;
 	cur->piece_off = 0;
+	cur->gen_ended = false;
 	cursor_advance(resp, cur, 0);
 }
 
@@ -171,6 +192,21 @@ file_reads_add(struct sender *s, const struct http_response *r, const struct sen
 	return SEND_DONE;
 }
 
+/* Protects the records laid out at off[i] with len[i] bytes of plaintext each (passthrough: as
+ * they are). */
+static enum send_status
+protect_records(struct sender *s, const size_t *off, const size_t *len, size_t n)
+{
+	for (size_t i = 0; i < n && !s->t->ops->passthrough; i++) {
+		int err = s->t->ops->protect_in_place(s->t, s->buf + off[i], len[i]);
+		if (err) {
+			s->err = (struct send_error){.level = KW_LOG_INFO, .transport_err = err};
+			return SEND_ERROR;
+		}
+	}
+	return SEND_DONE;
+}
+
 /*
  * Lays the next records of the response out in the send buffer, each record's
  * plaintext copied or read (preadv) where the record carries it and then protected in
@@ -185,10 +221,11 @@ fill_records(struct sender *s, const struct http_response *r, struct send_cursor
 	size_t rec_off[SEND_RECORDS], rec_len[SEND_RECORDS];
 	size_t n_rec = 0, used = 0;
 	struct file_reads fr = {.n = 0};
-	for (; !cursor_done(r, cur) && n_rec < SEND_RECORDS; n_rec++) {
+	for (; !cursor_done(r, cur) && !piece_generated(r, cur->piece) && n_rec < SEND_RECORDS;
+	     n_rec++) {
 		uint8_t *p = s->buf + used + ops->record_prefix;
 		size_t n = 0;
-		while (n < max && !cursor_done(r, cur)) {
+		while (n < max && !cursor_done(r, cur) && !piece_generated(r, cur->piece)) {
 			uint64_t left = piece_len(r, cur->piece) - cur->piece_off;
 			size_t take = left < max - n ? (size_t)left : max - n;
 			if (!piece_in_file(r, cur->piece))
@@ -204,15 +241,44 @@ fill_records(struct sender *s, const struct http_response *r, struct send_cursor
 	}
 	if (fr.n > 0 && file_reads_flush(s, r->fd, &fr) != SEND_DONE)
 		return SEND_ERROR;
-	for (size_t i = 0; i < n_rec; i++) {
-		int err = ops->protect_in_place(s->t, s->buf + rec_off[i], rec_len[i]);
-		if (err) {
-			s->err = (struct send_error){.level = KW_LOG_INFO, .transport_err = err};
-			return SEND_ERROR;
-		}
-	}
 	*len = used;
-	return SEND_DONE;
+	return protect_records(s, rec_off, rec_len, n_rec);
+}
+
+/*
+ * Lays the next steps of the generated body out in the send buffer, one record each
+ * (a step that made no byte takes none), framed as chunks when r->chunked, then
+ * protected in place. *len receives the bytes to send (0: no step made any).
+ */
+static enum send_status
+fill_generated(struct sender *s, const struct http_response *r, struct send_cursor *cur,
+               size_t *len)
+{
+	const struct transport_ops *ops = s->t->ops;
+	struct body_producer *p = (struct body_producer *)&r->producer;
+	size_t rec_off[SEND_RECORDS], rec_len[SEND_RECORDS];
+	size_t n_rec = 0, used = 0;
+	for (size_t step = 0; step < SEND_RECORDS && !cur->gen_ended; step++) {
+		uint8_t *at = s->buf + used + ops->record_prefix;
+		size_t n, data;
+		int err = r->chunked
+		              ? body_producer_fill_chunked(p, at, ops->record_max, &n, &data,
+		                                           &cur->gen_ended)
+		              : body_producer_fill_raw(p, at, ops->record_max, &n, &cur->gen_ended);
+		if (err)
+			return send_fail(s, KW_LOG_ERR, "making the body",
+			                 err == KW_ERR_NOMEM ? "out of memory"
+			                                     : "the producer failed");
+		cur->body_sent += r->chunked ? data : n;
+		if (n == 0)
+			continue;
+		rec_off[n_rec] = used;
+		rec_len[n_rec++] = n;
+		used += ops->record_prefix + n + ops->record_suffix;
+	}
+	cursor_advance(r, cur, 0);
+	*len = used;
+	return protect_records(s, rec_off, rec_len, n_rec);
 }
 
 /*
@@ -244,7 +310,7 @@ send_pieces(struct sender *s, const struct http_response *r, struct send_cursor 
 	bool inlined = false, file_next = false;
 	uint64_t off = cur->piece_off;
 	size_t i = cur->piece;
-	for (; i < piece_count(r) && n_iov < SEND_IOV; i++, off = 0) {
+	for (; i < piece_count(r) && !piece_generated(r, i) && n_iov < SEND_IOV; i++, off = 0) {
 		size_t left = (size_t)(piece_len(r, i) - off);
 		if (piece_in_file(r, i)) {
 			file_next = inlined || piece_len(r, i) - off > s->t->ops->record_max;
@@ -297,25 +363,6 @@ send_file(struct sender *s, const struct http_response *r, struct send_cursor *c
 	return SEND_DONE;
 }
 
-/* Passthrough: memory and small files by sendmsg(2), large files by sendfile(2). */
-static enum send_status
-send_plain(struct sender *s, const struct http_response *r, struct send_cursor *cur)
-{
-	size_t budget = SEND_BUDGET;
-	while (!cursor_done(r, cur)) {
-		const bool big_file =
-		    piece_in_file(r, cur->piece) &&
-		    piece_len(r, cur->piece) - cur->piece_off > s->t->ops->record_max;
-		enum send_status st =
-		    big_file ? send_file(s, r, cur, &budget) : send_pieces(s, r, cur, &budget);
-		if (st != SEND_DONE)
-			return st;
-		if (budget == 0 && !cursor_done(r, cur))
-			return SEND_WAIT;
-	}
-	return SEND_DONE;
-}
-
 /*
  * Sends buf[0, len) (records laid out in the send buffer); what the socket does not
  * take now waits in the transport's wire buffer (SEND_WAIT).
@@ -339,9 +386,38 @@ send_chunk(struct sender *s, const uint8_t *buf, size_t len, bool more, size_t *
 	return SEND_WAIT;
 }
 
-/* Protected transports: records made in the send buffer, sent from there. */
+/* Protected transports: the next records of the response, made in the send buffer and sent. */
 static enum send_status
-send_records(struct sender *s, const struct http_response *r, struct send_cursor *cur)
+send_records(struct sender *s, const struct http_response *r, struct send_cursor *cur,
+             size_t *budget)
+{
+	size_t len;
+	if (fill_records(s, r, cur, &len) != SEND_DONE)
+		return SEND_ERROR;
+	return send_chunk(s, s->buf, len, !cursor_done(r, cur), budget);
+}
+
+/* The next steps of the generated body, made in the send buffer and sent. */
+static enum send_status
+send_generated(struct sender *s, const struct http_response *r, struct send_cursor *cur,
+               size_t *budget)
+{
+	size_t len;
+	if (fill_generated(s, r, cur, &len) != SEND_DONE)
+		return SEND_ERROR;
+	if (len > 0)
+		return send_chunk(s, s->buf, len, !cursor_done(r, cur), budget);
+	*budget = *budget > GEN_IDLE_COST ? *budget - GEN_IDLE_COST : 0;
+	return SEND_DONE;
+}
+
+/*
+ * Until the response is out or the budget spent: first what waits in the wire
+ * buffer, then the next pieces. Passthrough transports send memory and small files
+ * by sendmsg(2) and large files by sendfile(2); the others make records.
+ */
+enum send_status
+send_response(struct sender *s, const struct http_response *r, struct send_cursor *cur)
 {
 	struct kw_buf *wire = s->t->ops->wire(s->t);
 	size_t budget = SEND_BUDGET;
@@ -358,17 +434,17 @@ send_records(struct sender *s, const struct http_response *r, struct send_cursor
 			return SEND_DONE;
 		if (budget == 0)
 			return SEND_WAIT;
-		size_t len;
-		if (fill_records(s, r, cur, &len) != SEND_DONE)
-			return SEND_ERROR;
-		enum send_status st = send_chunk(s, s->buf, len, !cursor_done(r, cur), &budget);
+		enum send_status st;
+		if (piece_generated(r, cur->piece))
+			st = send_generated(s, r, cur, &budget);
+		else if (!s->t->ops->passthrough)
+			st = send_records(s, r, cur, &budget);
+		else if (piece_in_file(r, cur->piece) &&
+		         piece_len(r, cur->piece) - cur->piece_off > s->t->ops->record_max)
+			st = send_file(s, r, cur, &budget);
+		else
+			st = send_pieces(s, r, cur, &budget);
 		if (st != SEND_DONE)
 			return st;
 	}
-}
-
-enum send_status
-send_response(struct sender *s, const struct http_response *resp, struct send_cursor *cur)
-{
-	return s->t->ops->passthrough ? send_plain(s, resp, cur) : send_records(s, resp, cur);
 }

@@ -9,6 +9,12 @@
  * the send buffer (SEND_RECORDS at a time), their plaintext copied or read with
  * preadv(2) in place, protected in place by the transport, sent with one send(2);
  * what the socket does not take waits in the transport's wire buffer.
+ *
+ * A generated body (resp->producer) follows the segments on every transport: its
+ * steps are made in the send buffer, at most record_max bytes each and SEND_RECORDS
+ * steps per send(2), framed as chunks when resp->chunked, protected in place; the
+ * next steps are made only once the wire buffer is empty again, so a slow reader
+ * holds at most one send buffer's worth of a generated body in the server.
  */
 #ifndef KW_SEND_H
 #define KW_SEND_H
@@ -43,9 +49,10 @@ struct send_error {
 
 /** Where the sending of one response stands. */
 struct send_cursor {
-	size_t piece;       /* 0: the head, 1 + i: segment i */
+	size_t piece;       /* 0: the head, 1 + i: segment i, then the generated body */
 	uint64_t piece_off; /* bytes of the piece already queued or sent */
 	uint64_t body_sent; /* body bytes queued or sent, for the access log */
+	bool gen_ended;     /* the generated body has made its last step */
 };
 
 /** One connection's socket and transport, as the engine uses them. */

@@ -4,7 +4,9 @@
  * order), EAGAIN with nothing taken, a peer gone (ERROR with the reason, nothing
  * closed), a file that shrank (both the inline read and sendfile paths), records laid
  * out and protected in place with what the socket refuses queued in the wire buffer,
- * and a transport that fails to protect.
+ * a transport that fails to protect, and generated bodies: chunked and raw, on both
+ * kinds of transport, byte for byte, with a slow reader holding at most one send
+ * buffer, steps that make nothing, and a producer that fails.
  */
 #include "send.h"
 
@@ -24,6 +26,7 @@
 #define REC_PREFIX 3u
 #define REC_SUFFIX 2u
 #define REC_MAX    100u
+#define GEN_MAX    1000u /* record_max of the transports a generated body is tested on */
 
 /* A transport under test: identity (passthrough) or toy records "[len]payload]". */
 struct fake_transport {
@@ -62,6 +65,24 @@ static const struct transport_ops passthrough_ops = {
     .protect_in_place = fake_protect,
 };
 
+static const struct transport_ops gen_passthrough_ops = {
+    .name = "fake-plain-1000",
+    .passthrough = true,
+    .wire = fake_wire,
+    .record_max = GEN_MAX,
+    .protect_in_place = fake_protect,
+};
+
+static const struct transport_ops gen_records_ops = {
+    .name = "fake-records-1000",
+    .passthrough = false,
+    .wire = fake_wire,
+    .record_prefix = REC_PREFIX,
+    .record_suffix = REC_SUFFIX,
+    .record_max = GEN_MAX,
+    .protect_in_place = fake_protect,
+};
+
 static const struct transport_ops records_ops = {
     .name = "fake-records",
     .passthrough = false,
@@ -83,7 +104,7 @@ setup(void)
 {
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	memset(&ft, 0, sizeof(ft));
-	sbuf = malloc(send_buffer_size(REC_PREFIX + REC_MAX + REC_SUFFIX));
+	sbuf = malloc(send_buffer_size(REC_PREFIX + GEN_MAX + REC_SUFFIX));
 	cr_assert_not_null(sbuf);
 	http_response_init(&resp);
 	file_path[0] = '\0';
@@ -424,4 +445,239 @@ Test(send, wire_bytes_flush_wait_and_fail)
 	sv[1] = -1;
 	cr_assert_eq(send_wire(&s), SEND_ERROR);
 	cr_assert_str_eq(s.err.what, "write");
+}
+
+/* A generated body: total bytes 'A' + i % 26, at most step bytes per call; idle steps first. */
+struct gen {
+	uint64_t total, made;
+	size_t step;
+	unsigned idle;    /* steps that make nothing before the first byte */
+	uint64_t fail_at; /* fail once made reaches this (0: never) */
+	unsigned calls, disposed;
+};
+
+static struct gen gen;
+
+static int
+gen_produce(void *ctx, uint8_t *buf, size_t cap, struct body_step *st)
+{
+	struct gen *g = ctx;
+	cr_assert_geq(cap, BODY_PRODUCER_MIN_CAP);
+	cr_assert_lt(g->made, g->total + 1, "called after the end");
+	g->calls++;
+	if (g->fail_at != 0 && g->made >= g->fail_at)
+		return KW_ERR_INTERNAL;
+	if (g->idle > 0) {
+		g->idle--;
+		st->len = 0;
+		st->end = false;
+		return 0;
+	}
+	size_t n = g->step < cap ? g->step : cap;
+	if (n > g->total - g->made)
+		n = (size_t)(g->total - g->made);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (uint8_t)('A' + (g->made + i) % 26);
+	g->made += n;
+	st->len = n;
+	st->end = g->made == g->total;
+	return 0;
+}
+
+static void
+gen_dispose(void *ctx)
+{
+	((struct gen *)ctx)->disposed++;
+}
+
+static void
+add_gen(uint64_t total, size_t step, bool chunked)
+{
+	gen = (struct gen){.total = total, .step = step};
+	resp.producer = (struct body_producer){gen_produce, gen_dispose, &gen};
+	resp.streamed = true;
+	resp.chunked = chunked;
+}
+
+/* The generated body as a passthrough transport sends it: chunks of the steps the producer made. */
+static void
+expected_gen_plain(struct kw_buf *out)
+{
+	expected_plain(out);
+	for (uint64_t off = 0; off < gen.total;) {
+		size_t n = gen.total - off < gen.step ? (size_t)(gen.total - off) : gen.step;
+		char line[16];
+		if (resp.chunked)
+			kw_buf_append(out, line,
+			              (size_t)snprintf(line, sizeof(line), "%zx\r\n", n));
+		for (size_t i = 0; i < n; i++) {
+			uint8_t c = (uint8_t)('A' + (off + i) % 26);
+			kw_buf_append(out, &c, 1);
+		}
+		if (resp.chunked)
+			kw_buf_append(out, "\r\n", 2);
+		off += n;
+	}
+	if (resp.chunked)
+		kw_buf_append(out, "0\r\n\r\n", 5);
+}
+
+Test(send, a_generated_body_is_chunked_byte_for_byte_after_the_segments)
+{
+	set_head("HTTP/1.1 200 OK\r\n\r\n");
+	add_mem("seg");
+	add_gen(2500, 700, true);
+	struct sender s = sender(&gen_passthrough_ops);
+	struct send_cursor cur = {0};
+	send_cursor_start(&cur, &resp);
+	cr_assert_eq(send_response(&s, &resp, &cur), SEND_DONE);
+	cr_assert_eq(cur.body_sent, 3u + 2500u, "body bytes without the framing");
+	struct kw_buf got = {0};
+	drain(&got);
+	assert_received(&got, expected_gen_plain);
+	cr_assert_eq(gen.calls, 4u);
+	http_response_dispose(&resp);
+	cr_assert_eq(gen.disposed, 1u);
+}
+
+Test(send, a_generated_body_that_ends_on_an_empty_step_gets_the_last_chunk)
+{
+	set_head("H\r\n\r\n");
+	add_gen(0, 10, true);
+	struct sender s = sender(&gen_passthrough_ops);
+	struct send_cursor cur = {0};
+	send_cursor_start(&cur, &resp);
+	cr_assert_eq(send_response(&s, &resp, &cur), SEND_DONE);
+	struct kw_buf got = {0};
+	drain(&got);
+	cr_assert_eq(kw_buf_size(&got), 10u);
+	cr_assert_arr_eq(kw_buf_head(&got), "H\r\n\r\n0\r\n\r\n", 10);
+	kw_buf_free(&got);
+}
+
+Test(send, a_raw_generated_body_is_sent_unframed)
+{
+	set_head("HTTP/1.0 200 OK\r\n\r\n");
+	add_gen(5000, 999, false);
+	struct sender s = sender(&gen_passthrough_ops);
+	struct send_cursor cur = {0};
+	send_cursor_start(&cur, &resp);
+	cr_assert_eq(send_response(&s, &resp, &cur), SEND_DONE);
+	struct kw_buf got = {0};
+	drain(&got);
+	assert_received(&got, expected_gen_plain);
+}
+
+/*
+ * A slow reader: after every call the wire buffer holds at most one send buffer, and
+ * the producer has made at most that much more than the reader took.
+ */
+static void
+slow_reader(const struct transport_ops *ops, bool chunked, size_t step,
+            void (*expected)(struct kw_buf *))
+{
+	small_sndbuf();
+	set_head("HTTP/1.1 200 OK\r\n\r\n");
+	add_gen(2 * 1024 * 1024 + 3, step, chunked);
+	struct sender s = sender(ops);
+	struct send_cursor cur = {0};
+	send_cursor_start(&cur, &resp);
+	struct kw_buf got = {0};
+	const size_t bound = send_buffer_size(REC_PREFIX + GEN_MAX + REC_SUFFIX);
+	unsigned waits = 0, calls = 0;
+	enum send_status st;
+	while ((st = send_response(&s, &resp, &cur)) == SEND_WAIT) {
+		cr_assert_lt(calls++, 100000u);
+		waits++;
+		cr_assert_leq(kw_buf_size(&ft.wire), bound);
+		cr_assert_leq(gen.made, kw_buf_size(&got) + bound + 1024 * 1024,
+		              "production runs ahead of the reader");
+		drain(&got);
+	}
+	cr_assert_eq(st, SEND_DONE);
+	drain(&got);
+	cr_assert_gt(waits, 0u);
+	assert_received(&got, expected);
+}
+
+Test(send, a_slow_reader_of_a_chunked_body_holds_one_send_buffer_at_most)
+{
+	slow_reader(&gen_passthrough_ops, true, 800, expected_gen_plain);
+}
+
+/* The records transport's view of a raw generated body made in steps of GEN_MAX: one record each.
+ */
+static void
+expected_gen_records(struct kw_buf *out)
+{
+	struct kw_buf head = {0};
+	expected_plain(&head);
+	struct kw_buf body = {0};
+	struct kw_buf all = {0};
+	expected_gen_plain(&all);
+	kw_buf_append(&body, kw_buf_head(&all) + kw_buf_size(&head),
+	              kw_buf_size(&all) - kw_buf_size(&head));
+	const uint8_t *p = kw_buf_head(&head);
+	size_t left = kw_buf_size(&head);
+	while (left > 0) {
+		size_t n = left < GEN_MAX ? left : GEN_MAX;
+		uint8_t hdr[3] = {'[', (uint8_t)(n >> 8), (uint8_t)n};
+		kw_buf_append(out, hdr, 3);
+		kw_buf_append(out, p, n);
+		kw_buf_append(out, "]\n", 2);
+		p += n;
+		left -= n;
+	}
+	p = kw_buf_head(&body);
+	left = kw_buf_size(&body);
+	while (left > 0) {
+		size_t n = left < GEN_MAX ? left : GEN_MAX;
+		uint8_t hdr[3] = {'[', (uint8_t)(n >> 8), (uint8_t)n};
+		kw_buf_append(out, hdr, 3);
+		kw_buf_append(out, p, n);
+		kw_buf_append(out, "]\n", 2);
+		p += n;
+		left -= n;
+	}
+	kw_buf_free(&head);
+	kw_buf_free(&body);
+	kw_buf_free(&all);
+}
+
+Test(send, a_slow_reader_of_a_protected_raw_body_holds_one_send_buffer_at_most)
+{
+	slow_reader(&gen_records_ops, false, GEN_MAX, expected_gen_records);
+}
+
+Test(send, steps_that_make_nothing_spend_the_budget_then_the_body_follows)
+{
+	set_head("H\r\n\r\n");
+	add_gen(10, 10, true);
+	gen.idle = 1000;
+	struct sender s = sender(&gen_passthrough_ops);
+	struct send_cursor cur = {0};
+	send_cursor_start(&cur, &resp);
+	cr_assert_eq(send_response(&s, &resp, &cur), SEND_WAIT, "the call yields");
+	cr_assert_leq(gen.calls, 16u * SEND_RECORDS);
+	unsigned calls = 1;
+	while (send_response(&s, &resp, &cur) == SEND_WAIT)
+		cr_assert_lt(calls++, 1000u);
+	struct kw_buf got = {0};
+	drain(&got);
+	assert_received(&got, expected_gen_plain);
+}
+
+Test(send, a_producer_that_fails_fails_the_call)
+{
+	set_head("H\r\n\r\n");
+	add_gen(5000, 100, true);
+	gen.fail_at = 300;
+	struct sender s = sender(&gen_records_ops);
+	struct send_cursor cur = {0};
+	send_cursor_start(&cur, &resp);
+	cr_assert_eq(send_response(&s, &resp, &cur), SEND_ERROR);
+	cr_assert_str_eq(s.err.what, "making the body");
+	cr_assert_eq(s.err.level, KW_LOG_ERR);
+	http_response_dispose(&resp);
+	cr_assert_eq(gen.disposed, 1u);
 }

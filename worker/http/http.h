@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "body_producer.h"
 #include "buf.h"
 
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_OTHER };
@@ -123,7 +124,15 @@ struct http_response {
 	struct shared_fd *fd_shared;
 	struct http_segment segments[HTTP_MAX_SEGMENTS];
 	size_t n_segments;        /* 0 for HEAD and bodiless statuses */
-	uint64_t body_len;        /* Content-Length sent (also for HEAD) */
+	uint64_t body_len;        /* Content-Length sent (also for HEAD); unused when streamed */
+	/*
+	 * The body's length is not known in advance: no Content-Length; HTTP/1.1 sends it
+	 * chunked, HTTP/1.0 until the connection closes (see http_response_stream()).
+	 */
+	bool streamed;
+	bool chunked;             /* HTTP/1.1 chunked framing of the producer's steps */
+	/* the generated body, sent after the segments; empty for HEAD and fixed bodies */
+	struct body_producer producer;
 	bool close;               /* close the connection after sending */
 	int sys_errno;            /* a 503 for want of descriptors: EMFILE or ENFILE, else 0 */
 };

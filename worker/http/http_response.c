@@ -237,8 +237,14 @@ http_response_end(struct http_response *resp, const struct http_request *req)
 {
 	int err = 0;
 	resp->fields_end = kw_buf_size(&resp->head);
-	if (req == NULL || !req->keep_alive)
+	if (req == NULL || !req->keep_alive || (resp->streamed && req->version_minor == 0))
 		resp->close = true;
+	const bool chunked = resp->streamed && req != NULL && req->version_minor > 0;
+	if (chunked)
+		err = http_response_header_str(resp, "Transfer-Encoding", "chunked");
+	resp->chunked = chunked && body_producer_present(&resp->producer);
+	if (err)
+		return err;
 	if (resp->close)
 		err = http_response_header_str(resp, "Connection", "close");
 	else if (req->version_minor == 0)
@@ -267,6 +273,16 @@ http_response_next_field(const struct http_response *resp, size_t *pos, struct h
 }
 
 void
+http_response_stream(struct http_response *resp, const struct http_request *req,
+                     const struct body_producer *producer)
+{
+	resp->streamed = true;
+	resp->producer = *producer;
+	if (req != NULL && req->method == HTTP_HEAD)
+		body_producer_dispose(&resp->producer);
+}
+
+void
 http_response_init(struct http_response *resp)
 {
 	*resp = (struct http_response){.fd = -1};
@@ -277,6 +293,7 @@ http_response_dispose(struct http_response *resp)
 {
 	kw_buf_free(&resp->head);
 	kw_buf_free(&resp->mem);
+	body_producer_dispose(&resp->producer);
 	if (resp->fd_shared != NULL)
 		shared_fd_release(resp->fd_shared);
 	else if (resp->fd >= 0)

@@ -47,9 +47,18 @@ int http_response_header_u64(struct http_response *resp, const char *name, uint6
 int http_response_error_body(struct http_response *resp, const struct http_request *req);
 
 /**
- * Ends the head. resp->close is also set when req is NULL or not keep-alive; then
- * "Connection: close" is sent, and "Connection: keep-alive" when an HTTP/1.0
- * connection stays open. Returns 0 or KW_ERR_NOMEM.
+ * Gives resp a generated body whose length is not known in advance: resp owns
+ * *producer from then on and disposes of it (at once for a HEAD request, whose head
+ * says the same as GET's). Call before http_response_end(), without Content-Length.
+ */
+void http_response_stream(struct http_response *resp, const struct http_request *req,
+                          const struct body_producer *producer);
+
+/**
+ * Ends the head. A streamed response gets "Transfer-Encoding: chunked" on HTTP/1.1
+ * (HEAD too, as GET would) and closes the connection after it on HTTP/1.0. resp->close is also set
+ * when req is NULL or not keep-alive; then "Connection: close" is sent, and "Connection:
+ * keep-alive" when an HTTP/1.0 connection stays open. Returns 0 or KW_ERR_NOMEM.
  */
 int http_response_end(struct http_response *resp, const struct http_request *req);
 
