@@ -823,6 +823,7 @@ static const struct key listen_keys[] = {
     {KEY("address", KIND_STRING, LSN(address)), .required = true},
     {KEY("port", KIND_PORT, LSN(port)), .min = 1, .max = 65535, .required = true},
     {KEY("tls", KIND_CUSTOM, 0), .load = load_tls},
+    {KEY("proxy_protocol", KIND_BOOL, LSN(proxy_protocol))},
 };
 static const struct section listen_section = {" in listen", listen_keys, COUNT_OF(listen_keys)};
 
@@ -907,6 +908,12 @@ attach_listener(struct loader *ld, const config_setting_t *s, struct kw_server *
 			return fail(ld, s, "address %s port %u is %s here but %s at line %d",
 			            l->address, (unsigned)l->port, kw_tls_name(l->tls),
 			            kw_tls_name(shared->tls), shared->line);
+		if (shared->proxy_protocol != l->proxy_protocol)
+			return fail(
+			    ld, s,
+			    "address %s port %u has proxy_protocol %s here but %s at line %d",
+			    l->address, (unsigned)l->port, l->proxy_protocol ? "on" : "off",
+			    shared->proxy_protocol ? "on" : "off", shared->line);
 		if (srv->is_default && cfg->servers[shared->default_server].is_default)
 			return fail(ld, s,
 			            "two default servers for address %s port %u (lines %d and %d)",

@@ -55,6 +55,7 @@ struct kw_listener {
 	char *address;         /* as written: "127.0.0.1", "::1", "*" */
 	uint16_t port;
 	enum kw_tls tls;
+	bool proxy_protocol; /* every connection starts with a PROXY protocol header */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	size_t default_server; /* index into kw_config.servers */

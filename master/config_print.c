@@ -83,6 +83,8 @@ print_listener(FILE *out, const struct kw_listener *l, bool last)
 		fputs(" tls = \"tls13\";", out);
 		break;
 	}
+	if (l->proxy_protocol)
+		fputs(" proxy_protocol = true;", out);
 	fprintf(out, " }%s\n", last ? "" : ",");
 }
 

@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "proxy_protocol.h"
 #include "route.h"
 #include "send.h"
 #include "transport.h"
@@ -25,6 +26,7 @@
 #define CONN_LINGER_TIMEOUT_MS 5000u /* wait for the peer's EOF after a final response */
 
 enum conn_state {
+	CONN_PROXY,     /* reading the PROXY protocol header, before any transport byte */
 	CONN_HANDSHAKE, /* the transport's handshake, maybe waiting for the signer */
 	CONN_REQUEST,   /* reading a request head; idle keep-alive when none of it came yet */
 	CONN_RESPONSE,  /* sending a response while discarding the request body */
@@ -55,6 +57,7 @@ struct conn {
 	enum conn_state state;
 	struct transport *t;
 	struct transport_host host;
+	struct proxy_reader proxy; /* the PROXY header so far, while in CONN_PROXY */
 	struct http_parser parser;
 	struct exchange *x;    /* while a response is being sent */
 	struct http_body body; /* the current request's body framing */
@@ -66,6 +69,10 @@ struct conn {
 	bool close_after; /* no keep-alive after the current response */
 	unsigned requests;
 	struct kw_timer timer;
+	/*
+	 * The client: the socket's peer, or the address of the PROXY header when the
+	 * listener requires one. The access log prints addr; nothing else stands for it.
+	 */
 	uint16_t port;
 	char addr[INET6_ADDRSTRLEN];
 };
@@ -101,6 +108,7 @@ conn_drop(struct conn *c)
 	c->io.fd = -1;
 	c->t->ops->destroy(c->t);
 	c->t = NULL;
+	proxy_reader_dispose(&c->proxy);
 	http_parser_dispose(&c->parser);
 	c->state = CONN_CLOSED;
 	conn_proven(c);
@@ -184,6 +192,9 @@ conn_update_events(struct conn *c)
 	uint32_t events = 0;
 	const bool wire_full = kw_buf_size(c->t->ops->wire(c->t)) > 0;
 	switch (c->state) {
+	case CONN_PROXY:
+		events = EPOLLIN;
+		break;
 	case CONN_HANDSHAKE:
 		if (c->t->ops->parked != NULL && c->t->ops->parked(c->t))
 			break;
@@ -273,6 +284,36 @@ conn_head_started(struct conn *c)
 	}
 }
 
+static void format_peer(struct conn *c, const struct sockaddr *peer, socklen_t len);
+static void conn_transport_start(struct conn *c, bool arm_handshake);
+
+/*
+ * Bytes that came while the PROXY header is read: once it is complete its address
+ * becomes the client's and the transport starts, with *wire and *len left pointing
+ * at the bytes after the header (a ClientHello often shares the segment). false: the
+ * header is incomplete (all taken) or refused (the connection closed).
+ */
+static bool
+conn_proxy_header(struct conn *c, const uint8_t **wire, size_t *len)
+{
+	struct proxy_header hdr;
+	const char *why = NULL;
+	size_t used = 0;
+	int rc = proxy_reader_feed(&c->proxy, *wire, *len, &hdr, &used, &why);
+
+	if (rc < 0)
+		conn_close(c, rc == KW_ERR_NOMEM ? KW_LOG_ERR : KW_LOG_INFO, "%s: %s",
+		           kw_strerror(rc), why);
+	if (rc <= 0)
+		return false;
+	if (hdr.has_addr)
+		format_peer(c, (const struct sockaddr *)&hdr.src, hdr.src_len);
+	conn_transport_start(c, false);
+	*wire += used;
+	*len -= used;
+	return true;
+}
+
 static void
 conn_read(struct conn *c)
 {
@@ -289,8 +330,12 @@ conn_read(struct conn *c)
 	}
 	if (c->state == CONN_LINGER || c->input_ended)
 		return;
+	const uint8_t *wire = cs->rbuf;
+	size_t len = (size_t)n;
+	if (c->state == CONN_PROXY && (!conn_proxy_header(c, &wire, &len) || len == 0))
+		return;
 	struct kw_buf *in = c->t->ops->plaintext(c->t);
-	int err = c->t->ops->feed(c->t, cs->rbuf, (size_t)n);
+	int err = c->t->ops->feed(c->t, wire, len);
 	if (err && c->t->ops->input_ended != NULL && c->t->ops->input_ended(c->t) &&
 	    (kw_buf_size(in) > 0 || c->state == CONN_RESPONSE)) {
 		/* what came before the refused record is answered, then the connection closes */
@@ -337,6 +382,14 @@ conn_select_server(struct transport_host *h, const char *server_name)
 	struct conn *c = container_of(h, struct conn, host);
 	c->bound = route_server_name(c->cs->cfg, c->listener->index, server_name);
 	return c->bound;
+}
+
+static enum step
+step_proxy(struct conn *c)
+{
+	if (c->eof)
+		conn_close(c, KW_LOG_INFO, "client closed the connection before the PROXY header");
+	return STEP_WAIT;
 }
 
 static enum step
@@ -585,6 +638,9 @@ conn_advance(struct conn *c)
 	for (;;) {
 		enum step s = STEP_WAIT;
 		switch (c->state) {
+		case CONN_PROXY:
+			s = step_proxy(c);
+			break;
 		case CONN_HANDSHAKE:
 			s = step_handshake(c);
 			break;
@@ -615,6 +671,9 @@ conn_timeout(struct kw_timer *t)
 {
 	struct conn *c = container_of(t, struct conn, timer);
 	switch (c->state) {
+	case CONN_PROXY:
+		conn_close(c, KW_LOG_INFO, "no PROXY protocol header in time");
+		return;
 	case CONN_HANDSHAKE:
 		conn_close(c, KW_LOG_INFO, "handshake timed out");
 		return;
@@ -657,6 +716,26 @@ format_peer(struct conn *c, const struct sockaddr *peer, socklen_t len)
 	}
 }
 
+/*
+ * The transport takes the connection: its handshake (under the handshake deadline,
+ * armed here when arm_handshake, else still running since the accept), or at once
+ * the first request head.
+ */
+static void
+conn_transport_start(struct conn *c, bool arm_handshake)
+{
+	struct conns *cs = c->cs;
+	if (!c->t->ops->established(c->t)) {
+		c->state = CONN_HANDSHAKE;
+		if (arm_handshake)
+			loop_timer_arm(cs->loop, &c->timer, &cs->q_handshake);
+	} else {
+		c->state = CONN_REQUEST;
+		c->head_timer = true;
+		loop_timer_arm(cs->loop, &c->timer, &cs->q_header);
+	}
+}
+
 int
 conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr *peer,
             socklen_t peer_len)
@@ -691,13 +770,11 @@ conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr 
 	cs->n_by_listener[l->index]++;
 	TAILQ_INSERT_TAIL(&cs->fresh[l->index], c, fresh_link);
 	c->fresh = true;
-	if (!c->t->ops->established(c->t)) {
-		c->state = CONN_HANDSHAKE;
+	if (l->cfg->proxy_protocol) {
+		c->state = CONN_PROXY; /* the handshake deadline covers the header too */
 		loop_timer_arm(cs->loop, &c->timer, &cs->q_handshake);
 	} else {
-		c->state = CONN_REQUEST;
-		c->head_timer = true;
-		loop_timer_arm(cs->loop, &c->timer, &cs->q_header);
+		conn_transport_start(c, true);
 	}
 	if (loop_io_add(cs->loop, &c->io, EPOLLIN) != 0) {
 		conn_close(c, KW_LOG_ERR, "cannot watch the socket");

@@ -4,9 +4,15 @@
  * answered in order), timeouts. Responses leave through the sending engine (send.h);
  * the server block is chosen by routing (route.h).
  *
- *   handshake -> request head -> response (request body discarded meanwhile)
+ *   [PROXY header] -> handshake -> request head -> response (request body discarded meanwhile)
  *        -> [rest of the body] -> keep-alive idle -> request head ...
  *   error or Connection: close -> response -> lingering close
+ *
+ * On a listener with proxy_protocol, a PROXY protocol header (proxy_protocol.h) comes
+ * first, before any transport byte, within the handshake timeout counted from the
+ * accept (which, on a TLS listener, then covers the handshake too); its address
+ * becomes the connection's client address. A missing or malformed header closes the
+ * connection, logged at info.
  *
  * A connection lives in its set's list; it closes itself on any error, timeout or end
  * of input, and is freed at the end of the loop turn it closed in. The set tells its

@@ -582,6 +582,8 @@ Test(config, listen_errors)
 	    {"{ address = \"::1\"; port = 80; tls = true; }",
 	     "'tls' must be a string, not a boolean"},
 	    {"{ address = \"::1\"; port = 80; proto = \"x\"; }", "unknown key 'proto' in listen"},
+	    {"{ address = \"::1\"; port = 80; proxy_protocol = \"v2\"; }",
+	     "'proxy_protocol' must be true or false, not a string"},
 	    {"8080", "each entry of 'listen' must be a group { ... }, not an integer"},
 	};
 	char text[512];
@@ -697,6 +699,32 @@ Test(config, listener_conflicts)
 	                     "               { address = \"127.0.0.1\"; port = 80; } ); }\n"
 	                     ");\n",
 	             4, "address 127.0.0.1 port 80 is listed twice in this server");
+	expect_error("servers = (\n"
+	             "  { " LOCATION
+	             " listen = ( " LISTEN(80) " ); },\n"
+	                                       "  { " LOCATION "\n"
+	                                       "    listen = ( { address = \"127.0.0.1\"; port = "
+	                                       "80; proxy_protocol = true; } ); }\n"
+	                                       ");\n",
+	             4, "address 127.0.0.1 port 80 has proxy_protocol on here but off at line 2");
+}
+
+Test(config, proxy_protocol_per_listener)
+{
+	struct kw_config *cfg = load_ok(
+	    "servers = (\n"
+	    "  { " LOCATION " listen = ( " LISTEN(
+	        80) ",\n"
+	            "    { address = \"127.0.0.1\"; port = 81; proxy_protocol = true; } ); },\n"
+	            "  { " LOCATION " server_name = \"b\";\n"
+	            "    listen = ( { address = \"127.0.0.1\"; port = 81; proxy_protocol = true; } "
+	            "); }\n"
+	            ");\n");
+
+	cr_assert_eq(cfg->n_listeners, 2);
+	cr_expect_not(cfg->listeners[0].proxy_protocol);
+	cr_expect(cfg->listeners[1].proxy_protocol);
+	kw_config_free(cfg);
 }
 
 Test(config, tls_server_needs_certificate_and_key)
@@ -987,6 +1015,7 @@ expect_same_config(const struct kw_config *a, const struct kw_config *b)
 		expect_same_string(x->address, y->address);
 		cr_expect_eq(x->port, y->port);
 		cr_expect_eq(x->tls, y->tls);
+		cr_expect_eq(x->proxy_protocol, y->proxy_protocol);
 		cr_assert_eq(x->addr_len, y->addr_len);
 		cr_expect_eq(memcmp(&x->addr, &y->addr, x->addr_len), 0);
 		cr_expect_eq(x->default_server, y->default_server);
