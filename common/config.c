@@ -814,6 +814,7 @@ static const struct key location_keys[] = {
     {KEY("index", KIND_LIST, LOC(index)), .count_offset = LOC(n_index), .text = "index.html",
      .check = check_file_name},
     {KEY("follow_symlinks", KIND_BOOL, LOC(follow_symlinks)), .num = 1},
+    {KEY("precompressed", KIND_BOOL, LOC(precompressed))},
 };
 static const struct section location_section = {" in location", location_keys,
                                                 COUNT_OF(location_keys)};

@@ -23,6 +23,7 @@ struct kw_location {
 	char **index;          /* index file names, default { "index.html" } */
 	size_t n_index;
 	bool follow_symlinks;  /* default true */
+	bool precompressed;    /* serve FILE.br / FILE.gz beside FILE when accepted; default false */
 	int line;
 };
 

@@ -96,6 +96,7 @@ print_location(FILE *out, const struct kw_location *loc, bool last)
 	print_key_string(out, INDENT8, "root", loc->root);
 	print_key_array(out, INDENT8, "index", loc->index, loc->n_index);
 	print_key_bool(out, INDENT8, "follow_symlinks", loc->follow_symlinks);
+	print_key_bool(out, INDENT8, "precompressed", loc->precompressed);
 	fprintf(out, INDENT6 "}%s\n", last ? "" : ",");
 }
 

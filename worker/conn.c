@@ -507,6 +507,7 @@ conn_serve(struct conn *c, const struct http_request *req)
 	if (x == NULL)
 		return;
 	x->req = *req;
+	x->req.tls = cfg->listeners[c->listener->index].tls != KW_TLS_NONE;
 	x->have_req = true;
 	c->requests++;
 	conn_proven(c);

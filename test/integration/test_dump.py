@@ -66,7 +66,7 @@ servers = (
     locations = (
       { prefix = "/"; root = "www"; },
       { prefix = "/odd/"; root = "%s"; index = [ "a.html", "b.html" ];
-        follow_symlinks = false; }
+        follow_symlinks = false; precompressed = true; }
     );
   },
   {
@@ -119,6 +119,8 @@ servers = (
         self.assertEqual(self.setting("log_level"), '"notice"')
         self.assertIn('index = [ "index.html" ];', self.dump)
         self.assertIn("follow_symlinks = true;", self.dump)
+        self.assertIn("precompressed = false;", self.dump)
+        self.assertIn("precompressed = true;", self.dump)
         self.assertIn("server_name = [ ];", self.dump)
         expected_pid = ("/run/keyward/keyward.pid" if kwtest.IS_ROOT
                         else os.path.join(self.dir, "keyward.pid"))

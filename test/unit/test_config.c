@@ -242,7 +242,7 @@ Test(config, every_value)
 	              "  certificate_chain = [ \"certs/chain.pem\", \"certs/root.pem\" ];\n"
 	              "  locations = ( { prefix = \"/\"; root = \"../www\"; index = [ \"a.html\", "
 	              "\"b.htm\" ];\n"
-	              "                  follow_symlinks = false; },\n"
+	              "                  follow_symlinks = false; precompressed = true; },\n"
 	              "                { prefix = \"/static/\"; root = \"certs\"; index = []; } "
 	              ");\n"
 	              "} );\n");
@@ -296,6 +296,8 @@ Test(config, every_value)
 	cr_expect_str_eq(srv->locations[0].index[0], "a.html");
 	cr_expect_str_eq(srv->locations[0].index[1], "b.htm");
 	cr_expect_not(srv->locations[0].follow_symlinks);
+	cr_expect(srv->locations[0].precompressed);
+	cr_expect_not(srv->locations[1].precompressed);
 	cr_expect_str_eq(srv->locations[1].prefix, "/static/");
 	expect_real_path(srv->locations[1].root, etc, "certs");
 	cr_expect_eq(srv->locations[1].n_index, 0);
@@ -1005,6 +1007,7 @@ expect_same_config(const struct kw_config *a, const struct kw_config *b)
 			                    y->locations[j].index, y->locations[j].n_index);
 			cr_expect_eq(x->locations[j].follow_symlinks,
 			             y->locations[j].follow_symlinks);
+			cr_expect_eq(x->locations[j].precompressed, y->locations[j].precompressed);
 			cr_expect_eq(x->locations[j].line, y->locations[j].line);
 		}
 	}

@@ -1215,3 +1215,169 @@ Test(static_respond, out_of_descriptors_is_503)
 	cr_assert_eq(respond_path("/hello.txt"), 200);
 	cr_assert_eq(resp.sys_errno, 0);
 }
+
+/* Precompressed variants beside the file: hello.txt.gz and hello.txt.br. */
+
+static void
+set_mtime(const char *name, time_t t)
+{
+	char p[256];
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	struct timespec ts[2] = {{.tv_sec = t}, {.tv_sec = t}};
+	cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+static void
+precompressed_setup(void)
+{
+	setup();
+	locations[0].precompressed = true;
+	write_str(root, "hello.txt.gz", "gzip bytes");
+	write_str(root, "hello.txt.br", "br");
+	write_str(root, "index.html.gz", "gz index");
+}
+
+static int
+respond_accepting(const char *path, const char *accept)
+{
+	struct http_request r = get(path);
+	r.accept_encoding = (char *)accept;
+	respond(&r);
+	return resp.status;
+}
+
+TestSuite(precompressed, .init = precompressed_setup, .fini = teardown);
+
+Test(precompressed, br_preferred_among_equals)
+{
+	cr_assert_eq(respond_accepting("/hello.txt", "gzip, deflate, br"), 200);
+	assert_body("br");
+	cr_assert_str_eq(header("Content-Encoding"), "br");
+	cr_assert_str_eq(header("Vary"), "Accept-Encoding");
+	cr_assert_str_eq(header("Content-Type"), "text/plain");
+	cr_assert_str_eq(header("Content-Length"), "2");
+	cr_assert_str_eq(header("ETag"), "\"6553f100-2-br\"");
+}
+
+Test(precompressed, gzip_variant)
+{
+	cr_assert_eq(respond_accepting("/hello.txt", "gzip"), 200);
+	assert_body("gzip bytes");
+	cr_assert_str_eq(header("Content-Encoding"), "gzip");
+	cr_assert_str_eq(header("ETag"), "\"6553f100-a-gzip\"");
+	cr_assert_eq(respond_accepting("/hello.txt", "br;q=0.5, gzip"), 200);
+	assert_body("gzip bytes");
+	cr_assert_eq(respond_accepting("/hello.txt", "x-gzip, br;q=0"), 200);
+	assert_body("gzip bytes");
+}
+
+Test(precompressed, identity_with_vary_when_not_accepted)
+{
+	const char *refusals[] = {NULL,
+	                          "",
+	                          "deflate",
+	                          "gzip;q=0, br;q=0",
+	                          "*;q=0, identity",
+	                          "gzip;q=0.5, br;q=0.5, identity"};
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		cr_assert_eq(respond_accepting("/hello.txt", refusals[i]), 200);
+		assert_body("Hello, world!\n");
+		cr_assert_null(header("Content-Encoding"), "%s", refusals[i]);
+		cr_assert_str_eq(header("Vary"), "Accept-Encoding");
+		cr_assert_str_eq(header("ETag"), HELLO_ETAG);
+	}
+}
+
+Test(precompressed, off_by_default)
+{
+	locations[0].precompressed = false;
+	cr_assert_eq(respond_accepting("/hello.txt", "gzip, br"), 200);
+	assert_body("Hello, world!\n");
+	cr_assert_null(header("Content-Encoding"));
+	cr_assert_null(header("Vary"));
+}
+
+Test(precompressed, older_variant_ignored_same_second_served)
+{
+	set_mtime("hello.txt.br", MTIME - 1);
+	cr_assert_eq(respond_accepting("/hello.txt", "br, gzip"), 200);
+	assert_body("gzip bytes");
+	set_mtime("hello.txt.gz", MTIME - 1);
+	cr_assert_eq(respond_accepting("/hello.txt", "br, gzip"), 200);
+	assert_body("Hello, world!\n");
+	set_mtime("hello.txt.gz", MTIME + 1);
+	cr_assert_eq(respond_accepting("/hello.txt", "br, gzip"), 200);
+	assert_body("gzip bytes");
+}
+
+Test(precompressed, variant_that_is_a_directory_ignored)
+{
+	mkdir_at(root, "data.bin.gz");
+	cr_assert_eq(respond_accepting("/data.bin", "gzip"), 200);
+	cr_assert_null(header("Content-Encoding"));
+	cr_assert_str_eq(header("Content-Length"), "100");
+}
+
+Test(precompressed, index_file_variant)
+{
+	cr_assert_eq(respond_accepting("/", "gzip"), 200);
+	assert_body("gz index");
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+	cr_assert_str_eq(header("Content-Encoding"), "gzip");
+}
+
+Test(precompressed, head_agrees_with_get)
+{
+	cr_assert_eq(respond_accepting("/hello.txt", "gzip"), 200);
+	char get_head[1024];
+	snprintf(get_head, sizeof(get_head), "%s", head_text());
+	struct http_request r = get("/hello.txt");
+	r.method = HTTP_HEAD;
+	r.accept_encoding = "gzip";
+	respond(&r);
+	cr_assert_str_eq(head_text(), get_head);
+	cr_assert_eq(resp.n_segments, 0);
+}
+
+Test(precompressed, conditionals_apply_to_the_variant)
+{
+	struct http_request r = get("/hello.txt");
+	r.accept_encoding = "gzip";
+	r.if_none_match = "\"6553f100-a-gzip\"";
+	respond(&r);
+	cr_assert_eq(resp.status, 304);
+	cr_assert_str_eq(header("Vary"), "Accept-Encoding");
+	cr_assert_str_eq(header("ETag"), "\"6553f100-a-gzip\"");
+	r.if_none_match = HELLO_ETAG;
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+	assert_body("gzip bytes");
+	r.accept_encoding = NULL;
+	respond(&r);
+	cr_assert_eq(resp.status, 304);
+	r.if_none_match = NULL;
+	r.if_match = "\"6553f100-a-gzip\"";
+	respond(&r);
+	cr_assert_eq(resp.status, 412);
+}
+
+Test(precompressed, range_applies_to_the_variant)
+{
+	struct http_request r = get("/hello.txt");
+	r.accept_encoding = "gzip";
+	r.range = "bytes=5-";
+	respond(&r);
+	cr_assert_eq(resp.status, 206);
+	assert_body("bytes");
+	cr_assert_str_eq(header("Content-Range"), "bytes 5-9/10");
+	cr_assert_str_eq(header("Content-Encoding"), "gzip");
+	r.range = "bytes=10-";
+	respond(&r);
+	cr_assert_eq(resp.status, 416);
+	cr_assert_str_eq(header("Content-Range"), "bytes */10");
+	r.range = "bytes=9-";
+	r.if_range = HELLO_ETAG;
+	respond(&r);
+	cr_assert_eq(resp.status, 200);
+	assert_body("gzip bytes");
+}

@@ -47,6 +47,8 @@ struct http_request {
 	char *if_range;
 	char *user_agent;
 	char *referer;
+	char *accept_encoding;    /* the first Accept-Encoding line (later ones are ignored) */
+	bool tls;                 /* came over a TLS transport; set by the connection layer */
 };
 
 /** Incremental request-head parser; one per connection. */

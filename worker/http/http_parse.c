@@ -108,6 +108,7 @@ static const struct {
     {"if-range", offsetof(struct http_request, if_range), true},
     {"user-agent", offsetof(struct http_request, user_agent), false},
     {"referer", offsetof(struct http_request, referer), false},
+    {"accept-encoding", offsetof(struct http_request, accept_encoding), false},
 };
 
 static int

@@ -24,13 +24,14 @@
 
 #include <openssl/rand.h>
 
+#include "accept_encoding.h"
 #include "err.h"
 #include "http_path.h"
 #include "http_response.h"
 #include "shared_fd.h"
 
 #define MAX_RANGES (HTTP_MAX_SEGMENTS / 3)
-#define ETAG_MAX   40
+#define ETAG_MAX   48
 
 /* What the responder knows about the file it is answering with. */
 struct file_info {
@@ -38,6 +39,8 @@ struct file_info {
 	struct shared_fd *cached; /* holds fd when the static_cache has it, else NULL */
 	struct stat st;
 	const char *type;
+	const char *encoding; /* content coding of a precompressed variant, or NULL */
+	bool vary;            /* the representation depends on Accept-Encoding */
 	char etag[ETAG_MAX];
 };
 
@@ -230,6 +233,8 @@ validator_headers(struct http_response *resp, const struct file_info *f)
 	char date[HTTP_DATE_LEN + 1];
 	http_date_format(f->st.st_mtime, date);
 	int err = http_response_header_str(resp, "Last-Modified", date);
+	if (err == 0 && f->vary)
+		err = http_response_header_str(resp, "Vary", "Accept-Encoding");
 	return err ? err : http_response_header_str(resp, "ETag", f->etag);
 }
 
@@ -333,6 +338,8 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 	int err = validator_headers(resp, f);
 	if (err == 0)
 		err = http_response_header_str(resp, "Accept-Ranges", "bytes");
+	if (err == 0 && f->encoding != NULL)
+		err = http_response_header_str(resp, "Content-Encoding", f->encoding);
 	if (err == 0 && n > 1) {
 		err = multipart_body(resp, f, r, n);
 	} else if (err == 0) {
@@ -400,7 +407,10 @@ put_hex(char *p, uint64_t v)
 	return p;
 }
 
-/* The entity tag "MTIME-SIZE", both in hex. */
+/*
+ * The entity tag "MTIME-SIZE", both in hex, of the file sent; a precompressed
+ * variant's ends in "-br" or "-gzip", so that it never equals the identity one.
+ */
 static void
 format_etag(struct file_info *f)
 {
@@ -409,6 +419,10 @@ format_etag(struct file_info *f)
 	p = put_hex(p, (uint64_t)f->st.st_mtime);
 	*p++ = '-';
 	p = put_hex(p, (uint64_t)f->st.st_size);
+	if (f->encoding != NULL) {
+		*p++ = '-';
+		p = stpcpy(p, f->encoding);
+	}
 	*p++ = '"';
 	*p = '\0';
 }
@@ -527,14 +541,16 @@ open_file(struct lookup *lk, const char *rel, struct file_info *f)
 	return err;
 }
 
-/* The first index file of the directory rel (ending with '/' or empty) that is a regular file. */
+/*
+ * The first index file of the directory rel (ending with '/' or empty) that is a
+ * regular file; its path beneath the root goes to found (PATH_MAX bytes).
+ */
 static int
-open_index(struct lookup *lk, const char *rel, struct file_info *f, const char **name)
+open_index(struct lookup *lk, const char *rel, struct file_info *f, const char **name, char *found)
 {
-	char buf[PATH_MAX];
+	char *buf = found;
 	for (size_t i = 0; i < lk->loc->n_index; i++) {
-		if ((size_t)snprintf(buf, sizeof(buf), "%s%s", rel, lk->loc->index[i]) >=
-		    sizeof(buf))
+		if ((size_t)snprintf(buf, PATH_MAX, "%s%s", rel, lk->loc->index[i]) >= PATH_MAX)
 			continue;
 		int err = open_file(lk, buf, f);
 		if (err == 0 && S_ISREG(f->st.st_mode)) {
@@ -549,26 +565,62 @@ open_index(struct lookup *lk, const char *rel, struct file_info *f, const char *
 }
 
 /*
- * Finds the regular file for the request: 0 with f filled and *name the name that
- * gives its type, 301 for a directory named without its slash, or a negative status.
+ * Finds the regular file for the request: 0 with f filled, *name the name that
+ * gives its type and found (PATH_MAX bytes) its path beneath the root, 301 for a
+ * directory named without its slash, or a negative status.
  */
 static int
 open_target(struct lookup *lk, const char *path, const char *rel, struct file_info *f,
-            const char **name)
+            const char **name, char *found)
 {
 	int err = open_file(lk, rel, f);
 	if (err)
 		return err;
 	*name = path;
-	if (S_ISREG(f->st.st_mode))
+	if (S_ISREG(f->st.st_mode) && strlen(rel) < PATH_MAX) {
+		strcpy(found, rel);
 		return 0;
+	}
 	bool dir = S_ISDIR(f->st.st_mode);
 	file_release(f);
 	if (!dir)
 		return -404;
 	if (path[strlen(path) - 1] != '/')
 		return 301;
-	return open_index(lk, rel, f, name);
+	return open_index(lk, rel, f, name, found);
+}
+
+static const char *const variant_codings[] = {"br", "gzip"};
+static const char *const variant_suffixes[] = {".br", ".gz"};
+
+/*
+ * Replaces f (the file at rel) with the variant beside it that the request's
+ * Accept-Encoding prefers: a regular file rel.br or rel.gz, not older than f. f
+ * stays when none is there (a variant that cannot be opened counts as absent).
+ */
+static void
+choose_variant(struct lookup *lk, const struct http_request *req, const char *rel,
+               struct file_info *f)
+{
+	size_t order[2];
+	size_t n = http_accept_order(req->accept_encoding, variant_codings, 2, order);
+	char buf[PATH_MAX];
+	for (size_t i = 0; i < n; i++) {
+		struct file_info v = {.fd = -1};
+		if ((size_t)snprintf(buf, sizeof(buf), "%s%s", rel, variant_suffixes[order[i]]) >=
+		    sizeof(buf))
+			continue;
+		if (open_file(lk, buf, &v) == 0 && S_ISREG(v.st.st_mode) &&
+		    v.st.st_mtime >= f->st.st_mtime) {
+			v.type = f->type;
+			v.vary = f->vary;
+			v.encoding = variant_codings[order[i]];
+			file_release(f);
+			*f = v;
+			return;
+		}
+		file_release(&v);
+	}
 }
 
 void
@@ -579,6 +631,7 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	struct file_info f = {.fd = -1};
 	struct lookup lk = {.cache = cache, .root = -1};
 	const char *name = NULL;
+	char found[PATH_MAX];
 	int err = 0;
 	int status = -405;
 	size_t strip = 0;
@@ -588,11 +641,14 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	}
 	if (lk.loc != NULL) {
 		const char *rel = req->path + strip;
-		status = open_target(&lk, req->path, rel + (*rel == '/'), &f, &name);
+		status = open_target(&lk, req->path, rel + (*rel == '/'), &f, &name, found);
 	}
 	if (status == 0) {
 		f.type = mime_lookup(
 		    mime, name, cfg->default_type ? cfg->default_type : "application/octet-stream");
+		f.vary = lk.loc->precompressed;
+		if (f.vary)
+			choose_variant(&lk, req, found, &f);
 		format_etag(&f);
 		err = respond_file(req, now, &f, resp);
 	} else if (status == 301) {

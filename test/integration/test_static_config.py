@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""What a location and a server block configure beyond the files themselves, over plain
+HTTP, toy-TLS and TLS 1.3 alike: precompressed variants chosen by Accept-Encoding."""
+
+import os
+import subprocess
+import unittest
+
+import kwtest
+
+TRANSPORTS = ("plain", "toy", "tls13")
+HELLO = b"Hello, precompressed world!\n" * 10
+GZ = b"\x1f\x8b pretend gzip bytes"
+BR = b"pretend brotli"
+
+
+class ConfigSite(kwtest.Site):
+    """One server on three ports (plain, toy-TLS, TLS 1.3) with the locations given."""
+
+    def __init__(self, locations="", server_extra="", **kwargs):
+        self.tls13_port = kwtest.free_port()
+        self.locations_text = locations
+        super().__init__(server_extra=server_extra, **kwargs)
+
+    def write_config(self, locations=None, server_extra=None):
+        user, signer_user = self.users()
+        text = self.settings() + """servers = (
+  {
+    server_name = [ "localhost" ];
+    listen = (
+      { address = "127.0.0.1"; port = %d; },
+      { address = "127.0.0.1"; port = %d; tls = "toy"; },
+      { address = "127.0.0.1"; port = %d; tls = "tls13"; }
+    );
+    certificate = "certs/server_cert.pem";
+    certificate_key = "certs/server_key.pem";
+    certificate_chain = [ "certs/intermediate_cert.pem" ];
+    locations = ( %s );
+    %s
+  }
+);
+""" % (self.plain_port, self.tls_port, self.tls13_port, self.locations_text,
+            self.server_extra)
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def fetch(self, transport, path, headers=(), head=False):
+        """(status, {lower-case name: [values]}, body) from keyward-get -i."""
+        port = {"plain": self.plain_port, "toy": self.tls_port, "tls13": self.tls13_port}
+        scheme = {"plain": "http", "toy": "toytls", "tls13": "https"}[transport]
+        cmd = [kwtest.KEYWARD_GET, "-I" if head else "-i"]
+        if transport != "plain":
+            cmd += ["--root", self.root_pem, "--name", "localhost"]
+        for h in headers:
+            cmd += ["-H", h]
+        cmd.append("%s://127.0.0.1:%d%s" % (scheme, port[transport], path))
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if res.returncode not in (0, 1):
+            raise AssertionError("%s: %s" % (" ".join(cmd), res.stderr.decode()))
+        head_text, _, body = res.stdout.partition(b"\r\n\r\n")
+        lines = head_text.decode("latin-1").split("\r\n")
+        fields = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            fields.setdefault(name.strip().lower(), []).append(value.strip())
+        return int(lines[0].split(" ")[1]), fields, body
+
+
+class ConfigCase(kwtest.SiteTestCase):
+    site_class = ConfigSite
+
+    def each_transport(self, path, headers=(), head=False):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                yield self.site.fetch(transport, path, headers, head)
+
+
+class Precompressed(ConfigCase):
+    site_args = {"locations": '{ prefix = "/"; root = "www"; precompressed = true; }, '
+                              '{ prefix = "/plain/"; root = "www"; }'}
+
+    @classmethod
+    def prepare(cls, site):
+        site.put("hello.txt", HELLO)
+        site.put("hello.txt.gz", GZ)
+        site.put("hello.txt.br", BR)
+        site.put("only.txt", HELLO)
+        site.put("only.txt.gz", GZ)
+        old = os.path.join(site.www, "only.txt.gz")
+        os.utime(old, (1, 1))
+
+    def test_br_gzip_identity_by_accept_encoding(self):
+        cases = [("gzip, deflate, br", BR, "br"), ("gzip", GZ, "gzip"),
+                 ("br;q=0.5, gzip", GZ, "gzip"), ("gzip;q=0, br;q=0", HELLO, None),
+                 ("identity", HELLO, None), ("*", BR, "br"), ("*;q=0, identity", HELLO, None),
+                 ("gzip;q=0.001", GZ, "gzip"), ("gzip;q=1.001", HELLO, None),
+                 ("br;q=0.4, identity;q=0.5", HELLO, None)]
+        etags = {}
+        for accept, body, coding in cases:
+            for status, fields, got in self.each_transport(
+                    "/hello.txt", ["Accept-Encoding: " + accept]):
+                self.assertEqual((status, got), (200, body), accept)
+                self.assertEqual(fields.get("content-encoding"), [coding] if coding else None)
+                self.assertEqual(fields["vary"], ["Accept-Encoding"])
+                self.assertEqual(fields["content-length"], [str(len(body))])
+                self.assertEqual(fields["content-type"], ["text/plain"])
+                etags.setdefault(coding, set()).update(fields["etag"])
+        self.assertEqual(len(etags), 3)
+        self.assertTrue(all(len(tags) == 1 for tags in etags.values()))
+        self.assertEqual(len(set().union(*etags.values())), 3)
+
+    def test_no_header_gets_identity_with_vary(self):
+        for status, fields, body in self.each_transport("/hello.txt"):
+            self.assertEqual((status, body), (200, HELLO))
+            self.assertNotIn("content-encoding", fields)
+            self.assertEqual(fields["vary"], ["Accept-Encoding"])
+
+    def test_older_variant_is_stale(self):
+        for status, fields, body in self.each_transport("/only.txt", ["Accept-Encoding: gzip"]):
+            self.assertEqual((status, body), (200, HELLO))
+            self.assertNotIn("content-encoding", fields)
+
+    def test_off_in_other_location(self):
+        for status, fields, body in self.each_transport("/plain/hello.txt",
+                                                        ["Accept-Encoding: br, gzip"]):
+            self.assertEqual((status, body), (200, HELLO))
+            self.assertNotIn("content-encoding", fields)
+            self.assertNotIn("vary", fields)
+
+    def test_head_agrees_with_get_and_range_and_conditionals(self):
+        ae = "Accept-Encoding: gzip"
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                status, get_fields, body = self.site.fetch(transport, "/hello.txt", [ae])
+                status, head_fields, head_body = self.site.fetch(transport, "/hello.txt", [ae],
+                                                                 head=True)
+                self.assertEqual(head_body, b"")
+                for name in ("content-length", "content-encoding", "etag", "vary"):
+                    self.assertEqual(head_fields[name], get_fields[name])
+                etag = get_fields["etag"][0]
+                status, fields, body = self.site.fetch(transport, "/hello.txt",
+                                                       [ae, "Range: bytes=2-5"])
+                self.assertEqual((status, body), (206, GZ[2:6]))
+                self.assertEqual(fields["content-range"], ["bytes 2-5/%d" % len(GZ)])
+                self.assertEqual(fields["content-encoding"], ["gzip"])
+                status, fields, body = self.site.fetch(transport, "/hello.txt",
+                                                       [ae, "If-None-Match: " + etag])
+                self.assertEqual(status, 304)
+                status, fields, body = self.site.fetch(transport, "/hello.txt",
+                                                       ["If-None-Match: " + etag])
+                self.assertEqual((status, body), (200, HELLO))
+
+
+if __name__ == "__main__":
+    kwtest.main()
