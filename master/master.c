@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "control.h"
 #include "err.h"
 #include "kw_build_config.h"
@@ -635,6 +636,26 @@ setup_events(struct master *m, char *err, size_t err_len)
 }
 
 /* Loads the configuration and starts generation 1; the loop takes over from there. */
+/*
+ * Says once, at start, what this kernel's Landlock cannot enforce in the workers'
+ * sandbox (each worker says it again at info level).
+ */
+static void
+log_landlock_gaps(void)
+{
+	struct kw_landlock_plan plan;
+
+	kw_landlock_plan(kw_landlock_abi(), &plan);
+	if (plan.abi < 1)
+		kw_log_notice("workers' sandbox: no Landlock on this kernel: their files are "
+		              "limited by the user's permissions and read-only opens; seccomp "
+		              "applies in full");
+	else if (plan.missing[0])
+		kw_log_notice("workers' sandbox: Landlock ABI %ld does not enforce %s; seccomp "
+		              "applies in full",
+		              plan.abi, plan.missing);
+}
+
 static int
 start(struct master *m, int argc, char **argv)
 {
@@ -658,6 +679,7 @@ start(struct master *m, int argc, char **argv)
 	m->last_gen_id = gen->id;
 	adopt_log(m, gen);
 	kw_log_notice("starting keyward %s with %s", KW_VERSION, gen->cfg->path);
+	log_landlock_gaps();
 
 	kw_proc_set_title(argc, argv, "keyward: master");
 	m->pid_file = strdup(gen->cfg->pid_file);

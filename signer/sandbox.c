@@ -13,84 +13,63 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <linux/landlock.h>
-#include <seccomp.h>
-
+#include "confine.h"
 #include "err.h"
 #include "log.h"
+#include "util.h"
 
 #define EMPTY_ROOT_TEMPLATE "/tmp/keyward-signer.XXXXXX"
 
 /*
- * The allowlist. A rule with arg >= 0 allows the call only when
- * (argument[arg] & mask) == value. Names unknown to this architecture are skipped.
+ * The allowlist: every call not listed kills the process. A rule with an argument
+ * allows the call only when (argument & mask) == value.
  */
-#define ANY_ARGS -1
+static const struct kw_syscall_rule allowlist[] = {
+    KW_ALLOW("epoll_wait", "the serving loop"),
+    KW_ALLOW("epoll_pwait", "the serving loop"),
+    KW_ALLOW("epoll_ctl", "worker channels come and go"),
+    KW_ALLOW("recvfrom", "requests on the worker channels"),
+    KW_ALLOW("recvmsg", "the control channel, with descriptors"),
+    KW_ALLOW("sendto", "replies"),
+    KW_ALLOW("sendmsg", "replies"),
+    KW_ALLOW("shutdown", "a worker's channel closed on a protocol breach"),
+    KW_ALLOW("read", "signalfd and channel reads"),
+    KW_ALLOW("close", "channels"),
+    KW_ALLOW("dup3", "CTL_REOPEN_LOGS: the new error log onto its fixed descriptor"),
 
-static const struct allowed_syscall {
-	const char *name;
-	int arg;
-	uint64_t mask;
-	uint64_t value;
-} allowlist[] = {
-    /* the serving loop: worker channels, control channel, signalfd */
-    {"epoll_wait", ANY_ARGS, 0, 0},
-    {"epoll_pwait", ANY_ARGS, 0, 0},
-    {"epoll_ctl", ANY_ARGS, 0, 0},
-    {"recvfrom", ANY_ARGS, 0, 0},
-    {"recvmsg", ANY_ARGS, 0, 0},
-    {"sendto", ANY_ARGS, 0, 0},
-    {"sendmsg", ANY_ARGS, 0, 0},
-    {"shutdown", ANY_ARGS, 0, 0},
-    {"read", ANY_ARGS, 0, 0},
-    {"close", ANY_ARGS, 0, 0},
-    {"dup3", ANY_ARGS, 0, 0}, /* CTL_REOPEN_LOGS */
+    KW_ALLOW("write", "the error log"),
+    KW_ALLOW("getpid", "the error log's prefix"),
+    KW_ALLOW("clock_gettime", "the error log's time, timeouts"),
+    KW_ALLOW("gettimeofday", "the error log's time"),
+    KW_ALLOW("fstat", "stdio on the error log"),
+    KW_ALLOW_IF("newfstatat", 3, AT_EMPTY_PATH, AT_EMPTY_PATH, "fstat() of a descriptor only"),
 
-    /* the error log */
-    {"write", ANY_ARGS, 0, 0},
-    {"getpid", ANY_ARGS, 0, 0},
-    {"clock_gettime", ANY_ARGS, 0, 0},
-    {"gettimeofday", ANY_ARGS, 0, 0},
-    {"fstat", ANY_ARGS, 0, 0},
-    {"newfstatat", 3, AT_EMPTY_PATH, AT_EMPTY_PATH}, /* fstat() of a descriptor only */
+    KW_ALLOW("futex", "signing threads: locks"),
+    KW_ALLOW("sched_yield", "signing threads: locks"),
+    KW_ALLOW("getrandom", "signatures: nonces and blinding"),
+    KW_ALLOW("brk", "malloc"),
+    KW_ALLOW_IF("mmap", 2, PROT_EXEC, 0, "malloc; never executable"),
+    KW_ALLOW_IF("mprotect", 2, PROT_EXEC, 0, "malloc arenas; never executable"),
+    KW_ALLOW("mremap", "malloc"),
+    KW_ALLOW("munmap", "malloc"),
+    KW_ALLOW("madvise", "malloc"),
 
-    /* signing threads: locks, randomness, memory (never executable) */
-    {"futex", ANY_ARGS, 0, 0},
-    {"sched_yield", ANY_ARGS, 0, 0},
-    {"getrandom", ANY_ARGS, 0, 0},
-    {"brk", ANY_ARGS, 0, 0},
-    {"mmap", 2, PROT_EXEC, 0},
-    {"mprotect", 2, PROT_EXEC, 0},
-    {"mremap", ANY_ARGS, 0, 0},
-    {"munmap", ANY_ARGS, 0, 0},
-    {"madvise", ANY_ARGS, 0, 0},
-
-    /* leaving */
-    {"rt_sigprocmask", ANY_ARGS, 0, 0},
-    {"rt_sigreturn", ANY_ARGS, 0, 0},
-    {"restart_syscall", ANY_ARGS, 0, 0},
-    {"exit", ANY_ARGS, 0, 0},
-    {"exit_group", ANY_ARGS, 0, 0},
+    KW_ALLOW("rt_sigprocmask", "thread exit"),
+    KW_ALLOW("rt_sigreturn", "signal delivery"),
+    KW_ALLOW("restart_syscall", "an interrupted wait"),
+    KW_ALLOW("exit", "thread exit"),
+    KW_ALLOW("exit_group", "process exit"),
 #if defined(__SANITIZE_ADDRESS__)
-    {"sigaltstack", ANY_ARGS, 0, 0}, /* the AddressSanitizer runtime, at exit */
+    KW_ALLOW("sigaltstack", "the AddressSanitizer runtime, at exit"),
 #endif
-};
-
-/* Landlock's ruleset attributes as of ABI 6; older kernels read a prefix of it. */
-struct landlock_attr {
-	uint64_t handled_access_fs;
-	uint64_t handled_access_net;
-	uint64_t scoped;
 };
 
 static int
@@ -168,41 +147,19 @@ switch_user(const char *user, char *err, size_t err_len)
 static int
 enter_landlock(char *err, size_t err_len)
 {
-	struct landlock_attr attr = {0};
-	size_t attr_len = sizeof(attr.handled_access_fs);
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-	int fd;
+	struct kw_landlock_plan plan;
+	int rc;
 
-	if (abi < 1) {
-		kw_log_notice("enter_landlock: Landlock unavailable (%s): relying on the empty "
-		              "root and seccomp",
-		              strerror(errno));
+	kw_landlock_plan(kw_landlock_abi(), &plan);
+	if (plan.abi < 1) {
+		kw_log_notice("enter_landlock: Landlock unavailable: relying on the empty root and "
+		              "seccomp");
 		return 0;
 	}
-	/* filesystem rights: 13 in ABI 1, REFER in 2, TRUNCATE in 3, IOCTL_DEV in 5 */
-	attr.handled_access_fs = (1ULL << (abi >= 5 ? 16 : abi >= 3 ? 15 : abi >= 2 ? 14 : 13)) - 1;
-	if (abi >= 4) {
-		attr.handled_access_net = 3; /* BIND_TCP, CONNECT_TCP */
-		attr_len += sizeof(attr.handled_access_net);
-	}
-	if (abi >= 6) {
-		attr.scoped = 3; /* ABSTRACT_UNIX_SOCKET, SIGNAL */
-		attr_len += sizeof(attr.scoped);
-	}
-	fd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_len, 0);
-	if (fd < 0) {
-		snprintf(err, err_len, "landlock_create_ruleset (ABI %ld): %s", abi,
-		         strerror(errno));
-		return KW_ERR_INTERNAL;
-	}
-	if (syscall(SYS_landlock_restrict_self, fd, 0) < 0) {
-		snprintf(err, err_len, "landlock_restrict_self: %s", strerror(errno));
-		close(fd);
-		return KW_ERR_INTERNAL;
-	}
-	close(fd);
-	kw_log_info("enter_landlock: no filesystem access (Landlock ABI %ld)", abi);
-	return 0;
+	rc = kw_landlock_enter(&plan, NULL, 0, err, err_len);
+	if (rc == 0)
+		kw_log_info("enter_landlock: no filesystem access (Landlock ABI %ld)", plan.abi);
+	return rc;
 }
 
 int
@@ -237,62 +194,11 @@ lock_memory(void)
 #endif
 }
 
-static int
-add_rule(scmp_filter_ctx ctx, const struct allowed_syscall *rule)
-{
-	int nr = seccomp_syscall_resolve_name(rule->name);
-
-	if (nr == __NR_SCMP_ERROR)
-		return 0;
-	if (rule->arg == ANY_ARGS)
-		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-	return seccomp_rule_add(
-	    ctx, SCMP_ACT_ALLOW, nr, 1,
-	    SCMP_CMP((unsigned)rule->arg, SCMP_CMP_MASKED_EQ, rule->mask, rule->value));
-}
-
-static int
-build_filter(scmp_filter_ctx ctx, char *err, size_t err_len)
-{
-	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-
-	if (rc == 0)
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	if (rc == 0)
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
-	if (rc) {
-		snprintf(err, err_len, "seccomp filter attributes: %s", strerror(-rc));
-		return rc;
-	}
-	for (size_t i = 0; i < sizeof(allowlist) / sizeof(allowlist[0]); i++) {
-		rc = add_rule(ctx, &allowlist[i]);
-		if (rc) {
-			snprintf(err, err_len, "seccomp rule for %s: %s", allowlist[i].name,
-			         strerror(-rc));
-			return rc;
-		}
-	}
-	return 0;
-}
-
 int
 signer_sandbox_lock(char *err, size_t err_len)
 {
-	scmp_filter_ctx ctx;
-	int rc;
+	const struct kw_syscall_table table = {allowlist, countof(allowlist)};
 
 	lock_memory();
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (!ctx) {
-		snprintf(err, err_len, "seccomp_init failed");
-		return KW_ERR_INTERNAL;
-	}
-	rc = build_filter(ctx, err, err_len);
-	if (rc == 0) {
-		rc = seccomp_load(ctx);
-		if (rc)
-			snprintf(err, err_len, "seccomp_load: %s", strerror(-rc));
-	}
-	seccomp_release(ctx);
-	return rc ? KW_ERR_INTERNAL : 0;
+	return kw_seccomp_install(&table, 1, err, err_len);
 }

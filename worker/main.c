@@ -4,8 +4,8 @@
  *
  * Started by the master with the descriptors of proc.h: it reads the configuration
  * snapshot, loads the MIME table, starts its transports (toy-TLS pre-encodes the
- * certificate chains it serves), drops privileges, and runs its event loop until the
- * master stops it or goes away.
+ * certificate chains it serves), drops privileges, enters its sandbox (sandbox.h), and
+ * runs its event loop until the master stops it or goes away.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access_log.h"
@@ -21,6 +22,7 @@
 #include "err.h"
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "static_file.h"
 #include "worker.h"
 
@@ -30,6 +32,7 @@ struct startup {
 	struct mime_table *mime;
 	struct access_log access_log;
 	struct worker *worker;
+	struct worker_confinement confinement;
 };
 
 static void
@@ -78,9 +81,36 @@ startup_free(struct startup *s)
 	kw_config_free(s->cfg);
 }
 
+/* Says in the process title (which keyward-inspect reads) what confines this worker. */
+static void
+confinement_title(const struct worker_confinement *c, int argc, char **argv)
+{
+	char title[64];
+
+	if (c->landlock.abi > 0)
+		snprintf(title, sizeof(title), "keyward: worker (landlock ABI %ld)",
+		         c->landlock.abi);
+	else
+		snprintf(title, sizeof(title), "keyward: worker (landlock off)");
+	kw_proc_set_title(argc, argv, title);
+}
+
+static void
+confinement_log(const struct worker_confinement *c)
+{
+	if (c->landlock.abi > 0)
+		kw_log_info("sandbox: seccomp allowlist; Landlock ABI %ld, reading beneath %zu "
+		            "roots%s%s",
+		            c->landlock.abi, c->n_readable,
+		            c->landlock.missing[0] ? "; not enforced: " : "", c->landlock.missing);
+	else
+		kw_log_info("sandbox: seccomp allowlist; no Landlock: files limited by the "
+		            "user's permissions and read-only opens");
+}
+
 /* Loads everything the loop needs, as the configured user. Returns 0 or an exit code. */
 static int
-startup(struct startup *s, const char *path)
+startup(struct startup *s, const char *path, int argc, char **argv)
 {
 	char err[512];
 	int rc;
@@ -115,6 +145,14 @@ startup(struct startup *s, const char *path)
 	}
 	if (kw_proc_follow_master() < 0)
 		return KW_EXIT_RUNTIME;
+	tzset(); /* the access log's time zone, read while /etc/localtime can be */
+	worker_sandbox_plan(&s->confinement);
+	confinement_title(&s->confinement, argc, argv);
+	rc = worker_sandbox_enter(cfg, &s->confinement, err, sizeof(err));
+	if (rc) {
+		kw_log_err("sandbox: %s", err);
+		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : KW_EXIT_RUNTIME;
+	}
 	return 0;
 }
 
@@ -129,8 +167,9 @@ main(int argc, char **argv)
 	rc = kw_proc_child_start(argc, argv, "worker", true, usage, &opt);
 	if (rc)
 		return rc;
-	rc = startup(&s, opt.config);
+	rc = startup(&s, opt.config, argc, argv);
 	if (rc == 0) {
+		confinement_log(&s.confinement);
 		kw_log_info("worker: slot %s, generation %s: %zu listeners, ready", opt.slot,
 		            opt.generation ? opt.generation : "?", s.cfg->n_listeners);
 		rc = worker_run(s.worker) == 0 ? 0 : KW_EXIT_RUNTIME;
