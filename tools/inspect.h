@@ -41,6 +41,7 @@ struct inspect_entry {
 
 struct inspection {
 	pid_t master;
+	long kernel_landlock; /* the Landlock ABI of the kernel inspect runs on, 0: none */
 	struct inspect_key *keys;
 	size_t n_keys;
 	bool keys_known;             /* -c or --key was given: key promises can be checked */
@@ -67,7 +68,9 @@ const struct inspect_key *inspection_key_for_file(const struct inspection *in,
  * there is a signer; each signer is seccomp-filtered (mode 2 in every thread),
  * not dumpable, without effective capabilities, with one set of credentials;
  * each worker runs neither as root nor as a signer's user (no uid in common),
- * has no effective capabilities and one set of credentials; no process but a
+ * has no effective capabilities and one set of credentials, has a seccomp filter of
+ * its own in every thread and, when kernel_landlock is not 0, says in its title that
+ * Landlock confines it; no process but a
  * signer holds a key file open or mapped, or has key fragments in its memory.
  * Returns 0 or KW_ERR_NOMEM.
  */

@@ -190,6 +190,43 @@ read_comm(struct proc_info *info)
 		fclose(f);
 }
 
+long
+proc_landlock_from_title(const char *title)
+{
+	const char *mark = strstr(title, "(landlock ");
+	char *end;
+	long abi;
+
+	if (!mark)
+		return -1;
+	mark += strlen("(landlock ");
+	if (strcmp(mark, "off)") == 0)
+		return 0;
+	if (strncmp(mark, "ABI ", 4) != 0)
+		return -1;
+	errno = 0;
+	abi = strtol(mark + 4, &end, 10);
+	return errno || abi < 1 || strcmp(end, ")") != 0 ? -1 : abi;
+}
+
+/* The title the process gave itself: the first string of its command line. */
+static void
+read_title(struct proc_info *info)
+{
+	char path[64], title[256];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)info->pid);
+	f = fopen(path, "re");
+	if (f) {
+		n = fread(title, 1, sizeof(title) - 1, f);
+		fclose(f);
+	}
+	title[n] = '\0';
+	info->landlock = proc_landlock_from_title(title);
+}
+
 static void
 read_dumpable(struct proc_info *info)
 {
@@ -339,6 +376,7 @@ proc_info_read(pid_t pid, struct proc_info *out, char *err, size_t err_len)
 
 	*out = (struct proc_info){.pid = pid, .role = ROLE_OTHER};
 	read_comm(out);
+	read_title(out);
 	errno = 0;
 	rc = read_credentials(out, err, err_len);
 	if (rc)

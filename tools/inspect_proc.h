@@ -45,6 +45,8 @@ struct proc_info {
 	pid_t ppid;
 	enum proc_role role;
 	char comm[32]; /* /proc/PID/comm without its newline */
+	long landlock; /* the Landlock ABI a worker's title says confines it ("(landlock ABI
+	                  N)"), 0 for "(landlock off)", -1 when the title says nothing */
 	unsigned threads;
 	uid_t uid[ID_COUNT]; /* the main thread's */
 	gid_t gid[ID_COUNT];
@@ -75,6 +77,13 @@ int proc_info_read(pid_t pid, struct proc_info *out, char *err, size_t err_len);
 
 /** Frees what a proc_info owns. */
 void proc_info_dispose(struct proc_info *info);
+
+/**
+ * What a worker's title (the first string of /proc/PID/cmdline) says of its Landlock
+ * domain: the ABI for "keyward: worker (landlock ABI N)", 0 for "(landlock off)", -1
+ * for anything else.
+ */
+long proc_landlock_from_title(const char *title);
 
 /** The role a child's title (comm) names: ROLE_SIGNER, ROLE_WORKER or ROLE_OTHER. */
 enum proc_role proc_role_from_comm(const char *comm);

@@ -70,6 +70,23 @@ check_sandbox_basics(struct inspection *in, const struct proc_info *p)
 		        (long)p->pid);
 }
 
+/* Whether p has a seccomp filter of its own: mode 2, and more filters than its master. */
+static void
+check_own_filter(struct inspection *in, const struct proc_info *p)
+{
+	const struct proc_info *master = &in->procs[0].info;
+	const char *role = proc_role_name(p->role);
+
+	if (p->seccomp != 2)
+		msg_add(&in->failures, "%s %ld is not seccomp-filtered (Seccomp: %d%s)", role,
+		        (long)p->pid, p->seccomp,
+		        p->threads > 1 ? ", lowest over its threads" : "");
+	else if (master->seccomp == 2 && p->seccomp_filters <= master->seccomp_filters)
+		msg_add(&in->failures,
+		        "%s %ld has no seccomp filter of its own (%d filters, as its master)", role,
+		        (long)p->pid, p->seccomp_filters);
+}
+
 /*
  * A signer must have installed a filter of its own: mode 2, and more filters than
  * its master (a container or service manager may already filter every process).
@@ -77,16 +94,7 @@ check_sandbox_basics(struct inspection *in, const struct proc_info *p)
 static void
 check_signer(struct inspection *in, const struct proc_info *p)
 {
-	const struct proc_info *master = &in->procs[0].info;
-
-	if (p->seccomp != 2)
-		msg_add(&in->failures, "signer %ld is not seccomp-filtered (Seccomp: %d%s)",
-		        (long)p->pid, p->seccomp,
-		        p->threads > 1 ? ", lowest over its threads" : "");
-	else if (master->seccomp == 2 && p->seccomp_filters <= master->seccomp_filters)
-		msg_add(&in->failures,
-		        "signer %ld has no seccomp filter of its own (%d filters, as its master)",
-		        (long)p->pid, p->seccomp_filters);
+	check_own_filter(in, p);
 	if (p->dumpable == DUMPABLE_YES)
 		msg_add(&in->failures, "signer %ld is dumpable", (long)p->pid);
 	else if (p->dumpable == DUMPABLE_UNKNOWN)
@@ -128,6 +136,13 @@ check_worker(struct inspection *in, const struct proc_info *p)
 			        "worker %ld runs as the signer's user (uid %u, as signer %ld)",
 			        (long)p->pid, uid, (long)s->pid);
 	}
+	check_own_filter(in, p);
+	if (in->kernel_landlock > 0 && p->landlock < 1)
+		msg_add(&in->failures,
+		        "worker %ld is not confined by Landlock (its title says %s; the kernel has "
+		        "ABI %ld)",
+		        (long)p->pid, p->landlock == 0 ? "\"landlock off\"" : "nothing",
+		        in->kernel_landlock);
 	check_sandbox_basics(in, p);
 }
 

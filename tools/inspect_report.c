@@ -90,6 +90,11 @@ table_details(const struct inspection *in, const struct inspect_entry *e)
 	       p->comm, (long)p->ppid, p->threads, p->threads == 1 ? "" : "s");
 	printf("  fs uid/gid: %u/%u\n", p->uid[ID_FS], p->gid[ID_FS]);
 	printf("  CapBnd:  %016llx\n", (unsigned long long)p->cap_bnd);
+	if (p->role == ROLE_WORKER && p->landlock > 0)
+		printf("  landlock: ABI %ld, reading beneath the document roots (title)\n",
+		       p->landlock);
+	else if (p->role == ROLE_WORKER)
+		printf("  landlock: %s\n", p->landlock == 0 ? "off (title)" : "not stated");
 	if (p->root)
 		printf("  root:    %s\n", p->root);
 	else
@@ -267,6 +272,11 @@ json_process(const struct inspection *in, const struct inspect_entry *e)
 		printf("%d}", p->seccomp_filters);
 	else
 		fputs("null}", stdout);
+	printf(", \"landlock\": ");
+	if (p->landlock >= 0)
+		printf("{\"abi\": %ld}", p->landlock);
+	else
+		fputs("null", stdout);
 	printf(", \"no_new_privs\": %s, \"dumpable\": %s,\n     \"root\": ",
 	       p->no_new_privs ? "true" : "false",
 	       p->dumpable == DUMPABLE_UNKNOWN ? "null"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "confine.h"
 #include "err.h"
 #include "inspect.h"
 #include "kw_build_config.h"
@@ -46,12 +47,15 @@ usage(FILE *out)
 	    "file or the pid_file of its configuration) and its children (signers, workers,\n"
 	    "of every generation), each with its uids and gids (real/effective/saved),\n"
 	    "effective and bounding capabilities, seccomp mode and filter count,\n"
-	    "no_new_privs, dumpable, root directory and open files. Then it checks the\n"
-	    "isolation promises:\n"
+	    "no_new_privs, dumpable, root directory and open files, and for workers the\n"
+	    "Landlock ABI their title says confines them. Then it checks the isolation\n"
+	    "promises:\n"
 	    "  - there is a signer; every signer is seccomp-filtered in all its threads, is\n"
 	    "    not dumpable and has no effective capabilities;\n"
 	    "  - no worker runs as root or shares a uid with a signer, and no worker has\n"
 	    "    effective capabilities;\n"
+	    "  - every worker has a seccomp filter of its own in all its threads and, when\n"
+	    "    the kernel has Landlock, says it is confined by it;\n"
 	    "  - no process but a signer holds a private key file open;\n"
 	    "  - no process but a signer has fragments of a private key in its memory.\n"
 	    "\n"
@@ -324,6 +328,7 @@ run(const struct options *opt, struct inspection *in, int *status, char *err, si
 	    (rc = gather_processes(in, err, err_len)) != 0)
 		goto out;
 	scan_processes(in);
+	in->kernel_landlock = kw_landlock_abi();
 	rc = inspection_check(in);
 	if (rc) {
 		snprintf(err, err_len, "out of memory");

@@ -17,6 +17,13 @@ import toytls_ref as ref
 KEYWARD_INSPECT = os.path.join(kwtest.BUILD, "tools", "keyward-inspect")
 NOBODY = 65534
 
+
+def landlock_abi():
+    """The running kernel's Landlock ABI (landlock_create_ruleset's version query), 0: none."""
+    import ctypes
+    abi = ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1)
+    return max(abi, 0)
+
 # A stand-in for a keyward master: one child per argument, titled "keyward: ROLE".
 # "worker+key" opens the key file (argv[1]), keeps it open and keeps the parsed key
 # (OpenSSL BIGNUMs) and its DER bytes in memory; "+map" maps the key file and closes
@@ -168,10 +175,22 @@ class RealServerTest(kwtest.SiteTestCase):
             self.assertEqual(int(worker["cap_eff"], 16), 0)
             self.assertFalse(any(f["key_file"] for f in worker["open_files"]))
 
+    def test_workers_sandboxed(self):
+        """Each worker has a seccomp filter of its own and the kernel's Landlock."""
+        [master] = by_role(self.report, "master")
+        abi = landlock_abi()
+        for worker in by_role(self.report, "worker"):
+            self.assertEqual(worker["seccomp"]["mode"], 2, worker)
+            self.assertGreater(worker["seccomp"]["filters"], master["seccomp"]["filters"] or 0)
+            self.assertEqual(worker["landlock"], {"abi": abi}, worker)
+        self.assertIsNone(master["landlock"])
+
     def test_table_says_the_same(self):
         res = run_inspect("-c", self.site.conf)
         self.assertEqual(res.returncode, 0, res.stdout)
         out = res.stdout.decode()
+        self.assertIn("  landlock: ABI %d" % landlock_abi() if landlock_abi() else
+                      "  landlock: off (title)", out)
         self.assertIn("OK: every isolation promise holds", out)
         self.assertRegex(out, r"(?m)^signer\s+%d\s" % by_role(self.report, "signer")[0]["pid"])
         self.assertNotIn("FAIL:", out)
@@ -247,7 +266,10 @@ class BrokenPromisesTest(unittest.TestCase):
             r"signer %d (is not seccomp-filtered \(Seccomp: 0\)|has no seccomp filter of its "
             r"own \(\d+ filters, as its master\))$" % signer,
             r"signer %d is dumpable$" % signer,
-        ])
+            r"worker %d (is not seccomp-filtered \(Seccomp: 0\)|has no seccomp filter of its "
+            r"own \(\d+ filters, as its master\))$" % mapper,
+        ] + ([r"worker %d is not confined by Landlock \(its title says nothing; the kernel "
+              r"has ABI %d\)$" % (mapper, landlock_abi())] if landlock_abi() else []))
         [holder_report] = [p for p in report["processes"] if p["pid"] == holder]
         self.assertTrue(any(f["key_file"] for f in holder_report["open_files"]))
         matches = holder_report["key_fragments"]["matches"]
