@@ -26,6 +26,10 @@
 #include "static_file.h"
 #include "worker.h"
 
+#ifdef KW_SANDBOX_PROBE
+#include "sandbox_probe.h" /* the test build only: keyward-worker-probe */
+#endif
+
 /* What the worker loads before its loop starts; freed by startup_free(). */
 struct startup {
 	struct kw_config *cfg;
@@ -145,6 +149,10 @@ startup(struct startup *s, const char *path, int argc, char **argv)
 	}
 	if (kw_proc_follow_master() < 0)
 		return KW_EXIT_RUNTIME;
+#ifdef KW_SANDBOX_PROBE
+	if (sandbox_probe_init(&s->worker->loop) < 0)
+		return KW_EXIT_RUNTIME;
+#endif
 	tzset(); /* the access log's time zone, read while /etc/localtime can be */
 	worker_sandbox_plan(&s->confinement);
 	confinement_title(&s->confinement, argc, argv);

@@ -159,6 +159,7 @@ class Site:
         self.write_config()
         self.proc = None
         self.log = None
+        self.keyward = KEYWARD  # the master's executable; its helpers are found beside it
 
     def users(self):
         if IS_ROOT:
@@ -229,7 +230,7 @@ signer = { %s threads = 2; %s };
         """Starts the master; with wait, until it is ready. A port that another test
         took between free_port() and the master's bind is replaced and tried again."""
         for attempt in range(attempts):
-            self.proc = subprocess.Popen([KEYWARD, "-c", self.conf], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([self.keyward, "-c", self.conf], stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             self.log = LogWatcher(self.proc.stderr)
             if not wait:
