@@ -825,6 +825,7 @@ static const struct key listen_keys[] = {
     {KEY("port", KIND_PORT, LSN(port)), .min = 1, .max = 65535, .required = true},
     {KEY("tls", KIND_CUSTOM, 0), .load = load_tls},
     {KEY("proxy_protocol", KIND_BOOL, LSN(proxy_protocol))},
+    {KEY("http2", KIND_BOOL, LSN(http2))},
 };
 static const struct section listen_section = {" in listen", listen_keys, COUNT_OF(listen_keys)};
 
@@ -915,6 +916,10 @@ attach_listener(struct loader *ld, const config_setting_t *s, struct kw_server *
 			    "address %s port %u has proxy_protocol %s here but %s at line %d",
 			    l->address, (unsigned)l->port, l->proxy_protocol ? "on" : "off",
 			    shared->proxy_protocol ? "on" : "off", shared->line);
+		if (shared->http2 != l->http2)
+			return fail(ld, s, "address %s port %u has http2 %s here but %s at line %d",
+			            l->address, (unsigned)l->port, l->http2 ? "on" : "off",
+			            shared->http2 ? "on" : "off", shared->line);
 		if (srv->is_default && cfg->servers[shared->default_server].is_default)
 			return fail(ld, s,
 			            "two default servers for address %s port %u (lines %d and %d)",
@@ -925,6 +930,19 @@ attach_listener(struct loader *ld, const config_setting_t *s, struct kw_server *
 	}
 	srv->listeners[srv->n_listeners++] = j;
 	srv->has_tls = srv->has_tls || cfg->listeners[j].tls;
+	return 0;
+}
+
+/* HTTP/2 is on by default on TLS 1.3 and off on plain; toy-TLS speaks HTTP/1.1 only. */
+static int
+default_http2(struct loader *ld, const config_setting_t *e, struct kw_listener *l)
+{
+	const config_setting_t *s = config_setting_get_member(e, "http2");
+
+	if (s == NULL)
+		l->http2 = l->tls == KW_TLS_TLS13;
+	else if (l->http2 && l->tls == KW_TLS_TOY)
+		return fail(ld, s, "'http2' = true: a toy-TLS listener speaks HTTP/1.1 only");
 	return 0;
 }
 
@@ -945,6 +963,8 @@ load_listen(struct loader *ld, const config_setting_t *s, void *base)
 		struct kw_listener l = {0};
 
 		ret = load_section(ld, e, &listen_section, &l);
+		if (ret == 0)
+			ret = default_http2(ld, e, &l);
 		if (ret == 0)
 			ret = resolve_address(ld, config_setting_get_member(e, "address"), &l);
 		if (ret == 0)
@@ -1183,6 +1203,27 @@ static const struct key http_keys[] = {
 };
 static const struct section http_section = {" in http", http_keys, COUNT_OF(http_keys)};
 
+static const struct key http2_keys[] = {
+    {KEY("max_concurrent_streams", KIND_UINT, CFG(http2.max_concurrent_streams)), .min = 1,
+     .max = 65536, .num = 128},
+    {KEY("max_header_list_size", KIND_SIZE, CFG(http2.max_header_list_size)), .min = 256,
+     .max = 16u << 20, .num = 32768},
+    {KEY("max_frame_size", KIND_SIZE, CFG(http2.max_frame_size)), .min = 16384,
+     .max = 16777215, .num = 16384},
+    {KEY("initial_window_size", KIND_SIZE, CFG(http2.initial_window_size)), .min = 65535,
+     .max = INT32_MAX, .num = 65535},
+    {KEY("settings_timeout", KIND_DURATION, CFG(http2.settings_timeout_ms)), .min = 1,
+     .max = DAY_MS, .num = 10000},
+    {KEY("max_resets", KIND_UINT, CFG(http2.max_resets)), .min = 1, .max = 1000000, .num = 200},
+    {KEY("reset_interval", KIND_DURATION, CFG(http2.reset_interval_ms)), .min = 1,
+     .max = DAY_MS, .num = 1000},
+    {KEY("max_control_frames", KIND_UINT, CFG(http2.max_control_frames)), .min = 1,
+     .max = 1000000, .num = 1000},
+    {KEY("max_continuations", KIND_UINT, CFG(http2.max_continuations)), .min = 1,
+     .max = 1024, .num = 8},
+};
+static const struct section http2_section = {" in http2", http2_keys, COUNT_OF(http2_keys)};
+
 static const struct key top_keys[] = {
     {KEY("workers", KIND_COUNT, CFG(workers)), .min = 1, .max = MAX_THREADS, .num = 2},
     {KEY("user", KIND_STRING, CFG(user)), .text = "keyward"},
@@ -1199,6 +1240,7 @@ static const struct key top_keys[] = {
     {KEY("signer", KIND_GROUP, 0), .sub = &signer_section},
     {KEY("http", KIND_GROUP, 0), .sub = &http_section},
     {KEY("tls13", KIND_GROUP, 0), .sub = &tls13_section},
+    {KEY("http2", KIND_GROUP, 0), .sub = &http2_section},
     {KEY("servers", KIND_GROUPS, CFG(servers)), .count_offset = CFG(n_servers), .required = true,
      .sub = &server_section, .groups = &server_array},
 };

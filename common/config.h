@@ -57,6 +57,8 @@ struct kw_listener {
 	uint16_t port;
 	enum kw_tls tls;
 	bool proxy_protocol; /* every connection starts with a PROXY protocol header */
+	/* HTTP/2: offered by ALPN on TLS 1.3 (default there), prior knowledge (h2c) on plain */
+	bool http2;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	size_t default_server; /* index into kw_config.servers */
@@ -118,6 +120,18 @@ struct kw_config {
 		unsigned max_header_count;
 		uint64_t max_body_size;      /* bytes */
 	} http;
+
+	struct {
+		unsigned max_concurrent_streams; /* per connection */
+		unsigned max_header_list_size;   /* bytes, decoded (HPACK) */
+		unsigned max_frame_size;         /* largest frame payload received or sent */
+		unsigned initial_window_size;    /* each request stream's receive window */
+		unsigned settings_timeout_ms;    /* for the client to acknowledge SETTINGS */
+		unsigned max_resets;             /* stream resets per reset_interval */
+		unsigned reset_interval_ms;
+		unsigned max_control_frames;     /* frames that serve no request, per second */
+		unsigned max_continuations;      /* CONTINUATION frames per header block */
+	} http2;
 
 	char *mime_types;      /* absolute path of a mime.types file, or NULL for built-ins */
 	char *default_type;

@@ -85,6 +85,7 @@ print_listener(FILE *out, const struct kw_listener *l, bool last)
 	}
 	if (l->proxy_protocol)
 		fputs(" proxy_protocol = true;", out);
+	fprintf(out, " http2 = %s;", l->http2 ? "true" : "false");
 	fprintf(out, " }%s\n", last ? "" : ",");
 }
 
@@ -177,6 +178,18 @@ config_print(FILE *out, const struct kw_config *cfg)
 	print_key_uint(out, INDENT2, "max_header_size", cfg->http.max_header_size);
 	print_key_uint(out, INDENT2, "max_header_count", cfg->http.max_header_count);
 	print_key_uint(out, INDENT2, "max_body_size", cfg->http.max_body_size);
+	fputs("};\n", out);
+
+	fputs("http2 = {\n", out);
+	print_key_uint(out, INDENT2, "max_concurrent_streams", cfg->http2.max_concurrent_streams);
+	print_key_uint(out, INDENT2, "max_header_list_size", cfg->http2.max_header_list_size);
+	print_key_uint(out, INDENT2, "max_frame_size", cfg->http2.max_frame_size);
+	print_key_uint(out, INDENT2, "initial_window_size", cfg->http2.initial_window_size);
+	print_key_uint(out, INDENT2, "settings_timeout", cfg->http2.settings_timeout_ms);
+	print_key_uint(out, INDENT2, "max_resets", cfg->http2.max_resets);
+	print_key_uint(out, INDENT2, "reset_interval", cfg->http2.reset_interval_ms);
+	print_key_uint(out, INDENT2, "max_control_frames", cfg->http2.max_control_frames);
+	print_key_uint(out, INDENT2, "max_continuations", cfg->http2.max_continuations);
 	fputs("};\n", out);
 
 	fputs("servers = (\n", out);

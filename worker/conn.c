@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "h2_session.h"
 #include "log.h"
 #include "proxy_protocol.h"
 #include "route.h"
@@ -32,6 +33,7 @@ enum conn_state {
 	CONN_RESPONSE,  /* sending a response while discarding the request body */
 	CONN_BODY,      /* response sent, discarding the rest of the request body */
 	CONN_LINGER,    /* final response sent and write side shut: draining until EOF */
+	CONN_H2,        /* an HTTP/2 session (h2_session.h) */
 	CONN_CLOSED,    /* waiting to be freed */
 };
 
@@ -69,6 +71,9 @@ struct conn {
 	bool close_after; /* no keep-alive after the current response */
 	unsigned requests;
 	struct kw_timer timer;
+	struct h2_session *h2;  /* in CONN_H2 */
+	struct h2_host h2_host; /* what h2 calls */
+	bool h2_more;           /* the session has more to send once the socket is writable */
 	/*
 	 * The client: the socket's peer, or the address of the PROXY header when the
 	 * listener requires one. The access log prints addr; nothing else stands for it.
@@ -78,6 +83,7 @@ struct conn {
 };
 
 static void conn_advance(struct conn *c);
+static void conn_handle(struct conn *c, const struct http_request *req, struct http_response *resp);
 
 /* The connection sent a whole request head: it is no longer evicted as one that did not. */
 static void
@@ -102,6 +108,8 @@ conn_drop(struct conn *c)
 		free(c->x);
 		c->x = NULL;
 	}
+	h2_session_free(c->h2);
+	c->h2 = NULL;
 	kw_timer_disarm(&c->timer);
 	loop_io_forget(&c->io);
 	close(c->io.fd);
@@ -208,6 +216,9 @@ conn_update_events(struct conn *c)
 	case CONN_BODY:
 	case CONN_LINGER:
 		events = EPOLLIN;
+		break;
+	case CONN_H2:
+		events = EPOLLIN | (wire_full || c->h2_more ? EPOLLOUT : 0);
 		break;
 	case CONN_CLOSED:
 		return;
@@ -384,6 +395,57 @@ conn_select_server(struct transport_host *h, const char *server_name)
 	return c->bound;
 }
 
+/* HTTP/2: the handler answers its streams as conn_serve() answers requests. */
+static void
+conn_h2_respond(struct h2_host *h, const struct http_request *req, struct http_response *resp)
+{
+	struct conn *c = container_of(h, struct conn, h2_host);
+	c->requests++;
+	conn_proven(c);
+	conn_handle(c, req, resp);
+}
+
+static void
+conn_h2_done(struct h2_host *h, const struct http_request *req, int status, uint64_t body_bytes)
+{
+	struct conn *c = container_of(h, struct conn, h2_host);
+	access_log_write(c->cs->access_log, c->addr, req, status, body_bytes, c->cs->loop->wall);
+}
+
+static void
+conn_h2_wake(struct h2_host *h)
+{
+	struct conn *c = container_of(h, struct conn, h2_host);
+	if (c->state != CONN_CLOSED)
+		conn_advance(c);
+}
+
+/* The connection speaks HTTP/2 from now on. */
+static void
+conn_start_h2(struct conn *c)
+{
+	struct conns *cs = c->cs;
+	c->h2_host = (struct h2_host){
+	    .respond = conn_h2_respond, .done = conn_h2_done, .wake = conn_h2_wake};
+	c->h2 = h2_session_new(cs->cfg, cs->loop, &cs->q_h2_settings, &c->h2_host);
+	if (c->h2 == NULL) {
+		conn_close(c, KW_LOG_ERR, "out of memory");
+		return;
+	}
+	c->state = CONN_H2;
+	if (cs->shutting_down)
+		h2_session_shutdown(c->h2);
+}
+
+/* Whether ALPN chose "h2". */
+static bool
+conn_alpn_h2(const struct conn *c)
+{
+	size_t len = 0;
+	const uint8_t *p = c->t->ops->protocol != NULL ? c->t->ops->protocol(c->t, &len) : NULL;
+	return p != NULL && len == 2 && memcmp(p, "h2", 2) == 0;
+}
+
 static enum step
 step_proxy(struct conn *c)
 {
@@ -402,6 +464,8 @@ step_handshake(struct conn *c)
 	}
 	if (c->t->ops->established(c->t)) {
 		c->state = CONN_REQUEST; /* the handshake timer runs until the first request byte */
+		if (conn_alpn_h2(c))
+			conn_start_h2(c);
 		return STEP_NEXT;
 	}
 	if (c->eof) {
@@ -498,6 +562,19 @@ files_done(struct loop_task *task)
 	static_cache_clear(&cs->files);
 }
 
+/* The one request handler, whichever framing the request came in. */
+static void
+conn_handle(struct conn *c, const struct http_request *req, struct http_response *resp)
+{
+	struct conns *cs = c->cs;
+	const struct route_ctx rc = {.cfg = cs->cfg, .mime = cs->mime, .files = &cs->files};
+	route_respond(&rc, c->listener->index, c->listener->server, c->bound, req, cs->loop->wall,
+	              resp);
+	if (resp->status == 503 && resp->sys_errno != 0)
+		cs->hooks->short_of_descriptors(cs, resp->sys_errno);
+	loop_defer(cs->loop, &cs->files_done);
+}
+
 static void
 conn_serve(struct conn *c, const struct http_request *req)
 {
@@ -518,12 +595,7 @@ conn_serve(struct conn *c, const struct http_request *req)
 		c->close_after = true;
 	http_body_init(&c->body, &x->req, cfg->http.max_body_size);
 	c->body_done = !x->req.body_chunked && x->req.content_length == 0;
-	const struct route_ctx rc = {.cfg = cfg, .mime = cs->mime, .files = &cs->files};
-	route_respond(&rc, c->listener->index, c->listener->server, c->bound, &x->req,
-	              cs->loop->wall, &x->resp);
-	if (x->resp.status == 503 && x->resp.sys_errno != 0)
-		cs->hooks->short_of_descriptors(cs, x->resp.sys_errno);
-	loop_defer(cs->loop, &cs->files_done);
+	conn_handle(c, &x->req, &x->resp);
 	conn_respond(c, x);
 }
 
@@ -543,6 +615,26 @@ conn_waiting(struct conn *c, enum send_status flushed)
 		conn_shrink(c);
 }
 
+/*
+ * On a plain listener with http2, a connection whose first bytes are HTTP/2's client
+ * preface speaks HTTP/2 (prior knowledge). 1: it does; 0: too few bytes to tell; -1:
+ * HTTP/1.1.
+ */
+static int
+conn_h2c_preface(struct conn *c, const struct kw_buf *in)
+{
+	static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+	const struct kw_listener *lc = &c->cs->cfg->listeners[c->listener->index];
+	size_t n = kw_buf_size(in) < sizeof(preface) - 1 ? kw_buf_size(in) : sizeof(preface) - 1;
+	if (!lc->http2 || lc->tls != KW_TLS_NONE || c->requests > 0 ||
+	    memcmp(kw_buf_head(in), preface, n) != 0)
+		return -1;
+	if (n == sizeof(preface) - 1)
+		return 1;
+	conn_head_started(c);
+	return c->eof ? -1 : 0;
+}
+
 static enum step
 step_request(struct conn *c)
 {
@@ -553,6 +645,15 @@ step_request(struct conn *c)
 	if (kw_buf_size(in) == 0) {
 		conn_waiting(c, flushed);
 		return STEP_WAIT;
+	}
+	switch (conn_h2c_preface(c, in)) {
+	case 1:
+		conn_start_h2(c);
+		return STEP_NEXT;
+	case 0:
+		return STEP_WAIT;
+	default:
+		break;
 	}
 	conn_head_started(c);
 	struct http_request req;
@@ -633,6 +734,72 @@ step_body(struct conn *c)
 	return STEP_WAIT;
 }
 
+/* Sends the session's last frames (its GOAWAY) if the socket takes them, then closes. */
+static void
+conn_h2_close(struct conn *c, const char *why)
+{
+	struct sender s = conn_sender(c);
+	if (kw_buf_size(c->t->ops->wire(c->t)) == 0)
+		h2_session_send(c->h2, &s);
+	conn_close(c, KW_LOG_INFO, "%s", why);
+}
+
+/* Ends the session now with GOAWAY code. */
+static void
+conn_h2_end(struct conn *c, uint32_t code, const char *why)
+{
+	h2_session_terminate(c->h2, code, why);
+	conn_h2_close(c, why);
+}
+
+/* While a response is out, the send timer runs (from the last progress); else keep-alive. */
+static void
+conn_h2_timer(struct conn *c, size_t sent)
+{
+	struct conns *cs = c->cs;
+	if (h2_session_busy(c->h2)) {
+		if (sent > 0 || !kw_timer_armed_in(&c->timer, &cs->q_send))
+			loop_timer_arm(cs->loop, &c->timer, &cs->q_send);
+	} else if (!kw_timer_armed_in(&c->timer, &cs->q_keepalive)) {
+		loop_timer_arm(cs->loop, &c->timer, &cs->q_keepalive);
+		cs->hooks->idle(cs);
+	}
+}
+
+static enum step
+step_h2(struct conn *c)
+{
+	struct kw_buf *in = c->t->ops->plaintext(c->t);
+	if (kw_buf_size(in) > 0) {
+		int err = h2_session_recv(c->h2, kw_buf_head(in), kw_buf_size(in));
+		kw_buf_consume(in, kw_buf_size(in));
+		if (err) {
+			conn_h2_close(c, h2_session_why(c->h2));
+			return STEP_WAIT;
+		}
+	}
+	enum send_status st = conn_flush(c);
+	if (st == SEND_ERROR)
+		return STEP_WAIT;
+	struct sender s = conn_sender(c);
+	if (st == SEND_DONE)
+		st = h2_session_send(c->h2, &s);
+	if (st == SEND_ERROR) {
+		conn_send_failed(c, &s.err);
+		return STEP_WAIT;
+	}
+	c->h2_more = st == SEND_WAIT;
+	if (h2_session_finished(c->h2) && kw_buf_size(c->t->ops->wire(c->t)) == 0) {
+		const char *why = h2_session_why(c->h2);
+		conn_close(c, KW_LOG_INFO, "%s", why != NULL ? why : "HTTP/2 session ended");
+	} else if (c->eof) {
+		conn_close(c, KW_LOG_INFO, "client closed the connection");
+	} else {
+		conn_h2_timer(c, s.sent);
+	}
+	return STEP_WAIT;
+}
+
 static void
 conn_advance(struct conn *c)
 {
@@ -657,6 +824,9 @@ conn_advance(struct conn *c)
 		case CONN_LINGER:
 			if (c->eof)
 				conn_drop(c);
+			break;
+		case CONN_H2:
+			s = step_h2(c);
 			break;
 		case CONN_CLOSED:
 			return;
@@ -696,6 +866,13 @@ conn_timeout(struct kw_timer *t)
 		return;
 	case CONN_LINGER:
 		conn_drop(c);
+		return;
+	case CONN_H2:
+		if (h2_session_busy(c->h2))
+			conn_h2_end(c, H2_ENHANCE_YOUR_CALM, "send timed out");
+		else
+			conn_h2_end(c, H2_NO_ERROR,
+			            c->requests ? "keep-alive timeout" : "no request in time");
 		return;
 	case CONN_CLOSED:
 		return;
@@ -747,11 +924,12 @@ conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr 
 		close(fd);
 		return KW_ERR_NOMEM;
 	}
-	static const uint8_t alpn_http11[] = "\x08http/1.1";
+	static const uint8_t alpn[] = "\x02h2\x08http/1.1";
+	const bool h2 = cs->cfg->listeners[l->index].http2;
 	c->host = (struct transport_host){.wake = conn_wake,
 	                                  .select_server = conn_select_server,
-	                                  .alpn = alpn_http11,
-	                                  .alpn_len = sizeof(alpn_http11) - 1};
+	                                  .alpn = h2 ? alpn : alpn + 3,
+	                                  .alpn_len = h2 ? sizeof(alpn) - 1 : sizeof(alpn) - 4};
 	c->cs = cs;
 	c->listener = l;
 	c->t = l->transport->open(l->transport_state, &c->host);
@@ -824,7 +1002,15 @@ void
 conns_shutdown(struct conns *cs)
 {
 	struct kw_timer *t;
+	struct conn *c, *next;
 	cs->shutting_down = true;
+	for (c = TAILQ_FIRST(&cs->open); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == CONN_H2) {
+			h2_session_shutdown(c->h2);
+			conn_advance(c);
+		}
+	}
 	while ((t = kw_timer_queue_first(&cs->q_keepalive)) != NULL)
 		conn_close(container_of(t, struct conn, timer), KW_LOG_INFO, "shutting down");
 }
@@ -871,6 +1057,7 @@ conns_init(struct conns *cs, struct loop *loop, const struct kw_config *cfg,
 	loop_timer_queue(loop, &cs->q_send, cfg->http.send_timeout_ms);
 	loop_timer_queue(loop, &cs->q_keepalive, cfg->http.keepalive_timeout_ms);
 	loop_timer_queue(loop, &cs->q_linger, CONN_LINGER_TIMEOUT_MS);
+	loop_timer_queue(loop, &cs->q_h2_settings, cfg->http2.settings_timeout_ms);
 	TAILQ_INIT(&cs->open);
 	TAILQ_INIT(&cs->dead);
 	cs->n_listeners = cfg->n_listeners;

@@ -67,6 +67,7 @@ struct conns {
 	struct kw_timer_queue q_send;
 	struct kw_timer_queue q_keepalive; /* also: oldest idle connection first */
 	struct kw_timer_queue q_linger;
+	struct kw_timer_queue q_h2_settings; /* HTTP/2: the peer acknowledges SETTINGS */
 
 	struct conn_list open; /* open connections */
 	size_t n_open;

@@ -125,7 +125,7 @@ class Tls13Test(kwtest.SiteTestCase):
             res = run(["curl", "-sS", "--cacert", self.site.root_file(name), "-w",
                        "%{http_version} %{ssl_verify_result}", "-o", "/dev/null",
                        "--resolve", self.resolve(name), self.url(name)])
-            self.assertEqual(res.stdout, b"1.1 0", name)
+            self.assertEqual(res.stdout, b"2 0", name)
 
     def test_openssl_s_client(self):
         for name in SITES:

@@ -824,7 +824,8 @@ Test(config, host_check_wants_existing_key_files)
 		free(cfg->user);
 		cfg->user = strdup("no-such-user-kw");
 		cr_assert_eq(kw_config_check_host(cfg, err, sizeof err), KW_ERR_ARGUMENT);
-		cr_assert_not_null(strstr(err, "user \"no-such-user-kw\": no such user"), "%s", err);
+		cr_assert_not_null(strstr(err, "user \"no-such-user-kw\": no such user"), "%s",
+		                   err);
 		free(cfg->user);
 		cfg->user = strdup("root");
 		cr_assert_eq(kw_config_check_host(cfg, err, sizeof err), KW_ERR_ARGUMENT);
@@ -850,7 +851,7 @@ Test(config, keys_are_deduplicated)
 	                     "    certificate = \"certs/chain.pem\"; certificate_key = "
 	                     "\"other.key\"; },\n"
 	                     "  { " LOCATION " certificate = \"certs/chain.pem\"; certificate_key "
-	                                     "= \"other.key\";\n"
+	                     "= \"other.key\";\n"
 	                     "    listen = ( " LISTEN_TLS(
 	                         444) " ); },\n"
 	                              "  { " LOCATION " certificate = \"certs/server_cert.pem\";\n"
@@ -1068,26 +1069,30 @@ Test(config, chain_must_verify_from_the_leaf)
 	in_dir(leaf, etc, "certs/server_cert.pem");
 	in_dir(chain, etc, "certs/root.pem");
 	snprintf(words, sizeof words, "'certificate_chain': %s does not verify %s: ", chain, leaf);
-	expect_error("servers = ( { " LOCATION " listen = ( " LISTEN_TLS(443) " );\n"
-	             "  " CERT_AND_KEY "\n"
-	             "  certificate_chain = [ \"certs/root.pem\" ]; } );\n",
+	expect_error("servers = ( { " LOCATION " listen = ( " LISTEN_TLS(
+	                 443) " );\n"
+	                      "  " CERT_AND_KEY "\n"
+	                      "  certificate_chain = [ \"certs/root.pem\" ]; } );\n",
 	             3, words);
 	in_dir(leaf, etc, "certs/chain.pem");
 	in_dir(chain, etc, "certs/server_cert.pem");
 	snprintf(words, sizeof words, "'certificate_chain': %s does not verify %s: ", chain, leaf);
-	expect_error("servers = ( { " LOCATION " listen = ( " LISTEN_TLS(443) " );\n"
-	             "  " CERT_AND_KEY "\n"
-	             "  certificate_chain = [ \"certs/chain.pem\",\n"
-	             "                        \"certs/server_cert.pem\" ]; } );\n",
+	expect_error("servers = ( { " LOCATION " listen = ( " LISTEN_TLS(
+	                 443) " );\n"
+	                      "  " CERT_AND_KEY "\n"
+	                      "  certificate_chain = [ \"certs/chain.pem\",\n"
+	                      "                        \"certs/server_cert.pem\" ]; } );\n",
 	             3, words);
 }
 
 /* A snapshot made by the master loads with every certificate file gone. */
 Test(config, snapshot_carries_the_certificates)
 {
-	const char *text = "servers = ( { " LOCATION " listen = ( " LISTEN_TLS(443) " );\n"
-	                   "  " CERT_AND_KEY "\n"
-	                   "  certificate_chain = \"certs/chain.pem\"; } );\n";
+	const char *text =
+	    "servers = ( { " LOCATION
+	    " listen = ( " LISTEN_TLS(443) " );\n"
+	                                   "  " CERT_AND_KEY "\n"
+	                                   "  certificate_chain = \"certs/chain.pem\"; } );\n";
 	struct kw_config *cfg = load_ok(text), *child = NULL;
 	char path[PATH_MAX], *snap = NULL;
 	size_t len = 0;
@@ -1160,6 +1165,70 @@ Test(config, tls13_listener_and_group)
 	kw_config_free(cfg);
 }
 
+#define LISTEN_TLS13(port, more)                                                                   \
+	"{ address = \"127.0.0.1\"; port = " #port "; tls = \"tls13\"; " more " }"
+
+Test(config, http2_on_tls13_by_default_and_h2c_only_when_set)
+{
+	struct kw_config *cfg =
+	    load_ok("servers = ( { listen = ( " LISTEN_TLS13(8443, "") ", " LISTEN_TLS13(
+	        8444, "http2 = false;") ", " LISTEN(8080) ",\n { address = \"127.0.0.1\"; port = "
+	                                                  "8081; http2 = true; } ); " CERT_AND_KEY
+	                                                  " " LOCATION " } );\n");
+	cr_assert_eq(cfg->n_listeners, 4);
+	cr_expect(cfg->listeners[0].http2);
+	cr_expect_not(cfg->listeners[1].http2);
+	cr_expect_not(cfg->listeners[2].http2);
+	cr_expect(cfg->listeners[3].http2);
+	cr_expect_eq(cfg->http2.max_concurrent_streams, 128);
+	cr_expect_eq(cfg->http2.max_header_list_size, 32768);
+	cr_expect_eq(cfg->http2.max_frame_size, 16384);
+	cr_expect_eq(cfg->http2.initial_window_size, 65535);
+	cr_expect_eq(cfg->http2.settings_timeout_ms, 10000);
+	cr_expect_eq(cfg->http2.max_resets, 200);
+	cr_expect_eq(cfg->http2.reset_interval_ms, 1000);
+	cr_expect_eq(cfg->http2.max_control_frames, 1000);
+	cr_expect_eq(cfg->http2.max_continuations, 8);
+	kw_config_free(cfg);
+
+	cfg = load_ok("http2 = { max_concurrent_streams = 1; max_header_list_size = \"16m\";\n"
+	              "  max_frame_size = 16777215; initial_window_size = 2147483647;\n"
+	              "  settings_timeout = \"1s\"; max_resets = 1; reset_interval = \"1m\";\n"
+	              "  max_control_frames = 1; max_continuations = 1; };\n" MINIMAL);
+	cr_expect_eq(cfg->http2.max_concurrent_streams, 1);
+	cr_expect_eq(cfg->http2.max_header_list_size, 16u << 20);
+	cr_expect_eq(cfg->http2.max_frame_size, 16777215);
+	cr_expect_eq(cfg->http2.initial_window_size, 2147483647);
+	cr_expect_eq(cfg->http2.settings_timeout_ms, 1000);
+	cr_expect_eq(cfg->http2.reset_interval_ms, 60000);
+	kw_config_free(cfg);
+}
+
+Test(config, http2_errors_name_their_line)
+{
+	expect_error("servers = ( { listen = (\n { address = \"127.0.0.1\"; port = 8443; tls = "
+	             "\"toy\"; http2 = true; } ); " CERT_AND_KEY " " LOCATION " } );\n",
+	             2, "toy-TLS listener speaks HTTP/1.1 only");
+	expect_error("servers = ( { listen = ( " LISTEN_TLS13(
+	                 8443, "") " ); " CERT_AND_KEY " " LOCATION
+	                           " },\n { listen = ( " LISTEN_TLS13(
+	                               8443, "http2 = false;") " );"
+	                                                       " server_name = \"b\"; " CERT_AND_KEY
+	                                                       " " LOCATION " } );\n",
+	             2, "http2 off here but on");
+	expect_error("http2 = { max_frame_size = 16383; };\n" MINIMAL, 1, "max_frame_size");
+	expect_error("http2 = { max_frame_size = 16777216; };\n" MINIMAL, 1, "max_frame_size");
+	expect_error("http2 = { initial_window_size = 65534; };\n" MINIMAL, 1,
+	             "initial_window_size");
+	expect_error("http2 = { initial_window_size = 2147483648; };\n" MINIMAL, 1,
+	             "initial_window_size");
+	expect_error("http2 = { max_concurrent_streams = 0; };\n" MINIMAL, 1,
+	             "max_concurrent_streams");
+	expect_error("http2 = {\n max_header_list_size = 255; };\n" MINIMAL, 2,
+	             "max_header_list_size");
+	expect_error("http2 = { idle = 1; };\n" MINIMAL, 1, "idle");
+}
+
 Test(config, tls13_errors_name_their_line)
 {
 	expect_error("tls13 = { ciphersuites = \"TLS_NOPE\"; };\n" MINIMAL, 1, "cipher suite");
@@ -1172,8 +1241,10 @@ Test(config, tls13_errors_name_their_line)
 	expect_error("servers = ( { listen = ( { address = \"127.0.0.1\"; port = 8443;\n"
 	             "  tls = \"tls12\"; } ); " LOCATION " } );\n",
 	             2, "\"tls13\"");
-	expect_error("servers = ( { listen = ( " LISTEN_TLS(8443) " ); " CERT_AND_KEY " " LOCATION
-	             " },\n { listen = ( { address = \"127.0.0.1\"; port = 8443; tls = \"tls13\"; } );"
-	             " server_name = \"b\"; " CERT_AND_KEY " " LOCATION " } );\n",
+	expect_error("servers = ( { listen = ( " LISTEN_TLS(
+	                 8443) " ); " CERT_AND_KEY " " LOCATION
+	                       " },\n { listen = ( { address = \"127.0.0.1\"; port = 8443; tls = "
+	                       "\"tls13\"; } );"
+	                       " server_name = \"b\"; " CERT_AND_KEY " " LOCATION " } );\n",
 	             2, "TLS 1.3 here but toy-TLS");
 }
