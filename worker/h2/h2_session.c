@@ -22,6 +22,8 @@
 #include "record_writer.h"
 
 #define FLOOD_WINDOW_MS 1000u
+#define STAGE_SIZE      8192u /* a generated body's step, staged per stream */
+#define PRODUCE_STEPS   16u   /* steps per DATA frame before waiting for the next turn */
 
 struct h2_stream {
 	TAILQ_ENTRY(h2_stream) link;
@@ -34,8 +36,12 @@ struct h2_stream {
 	struct http_response resp;
 	size_t seg; /* body cursor: segment, offset in it */
 	uint64_t seg_off;
-	uint64_t body_left;
+	uint64_t body_left; /* of the segments */
 	uint64_t body_sent;
+	uint8_t *stage; /* the generated body's last step (resp.producer) */
+	size_t stage_len, stage_off;
+	bool produced_end; /* the producer said the body ends */
+	bool deferred;     /* its steps made nothing yet: resumed at the next send */
 };
 
 struct h2_session {
@@ -63,6 +69,7 @@ stream_free(struct h2_session *s, struct h2_stream *st)
 		s->host->done(s->host, st->have_req ? &st->req : NULL, st->resp.status,
 		              st->body_sent);
 	TAILQ_REMOVE(&s->streams, st, link);
+	free(st->stage);
 	http_response_dispose(&st->resp);
 	h2_request_fields_dispose(&st->fields);
 	free(st);
@@ -127,15 +134,56 @@ on_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd, 
 	return 0;
 }
 
-/* How much of the body the next DATA frame carries; the bytes go in on_send_data. */
+/*
+ * The generated body's next bytes, copied into buf: a staged step, or new steps (a
+ * bounded number of them) when the stage is spent. Steps that make nothing defer the
+ * stream to the next send.
+ */
+static ssize_t
+read_generated(struct h2_stream *st, uint8_t *buf, size_t length, uint32_t *flags)
+{
+	struct body_producer *p = &st->resp.producer;
+	for (unsigned i = 0; st->stage_off == st->stage_len && !st->produced_end; i++) {
+		if (i == PRODUCE_STEPS) {
+			st->deferred = true;
+			return NGHTTP2_ERR_DEFERRED;
+		}
+		if (st->stage == NULL && (st->stage = malloc(STAGE_SIZE)) == NULL)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		struct body_step step = {.len = 0};
+		if (p->produce(p->ctx, st->stage, STAGE_SIZE, &step) != 0) {
+			kw_log_info("h2: stream %d: the generated body failed", (int)st->id);
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		}
+		st->stage_len = step.len;
+		st->stage_off = 0;
+		st->produced_end = step.end;
+	}
+	size_t left = st->stage_len - st->stage_off;
+	size_t n = left < length ? left : length;
+	memcpy(buf, st->stage + st->stage_off, n);
+	st->stage_off += n;
+	st->body_sent += n;
+	if (st->produced_end && st->stage_off == st->stage_len)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
+/*
+ * How much of the body the next DATA frame carries: segments (memory, files) go as
+ * no-copy data, written in on_send_data; a generated body after them is copied.
+ */
 static ssize_t
 on_read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
              nghttp2_data_source *source, void *arg)
 {
 	struct h2_stream *st = source->ptr;
+	const bool generated = body_producer_present(&st->resp.producer);
+	if (st->body_left == 0 && generated)
+		return read_generated(st, buf, length, flags);
 	size_t n = st->body_left < length ? (size_t)st->body_left : length;
 	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-	if (n == st->body_left)
+	if (n == st->body_left && !generated)
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)n;
 }
@@ -194,10 +242,10 @@ respond(struct h2_session *s, struct h2_stream *st)
 	for (size_t i = 0; i < st->resp.n_segments; i++)
 		st->body_left += st->resp.segments[i].len;
 	nghttp2_data_provider body = {.source.ptr = st, .read_callback = on_read_body};
+	const bool has_body = st->body_left > 0 || body_producer_present(&st->resp.producer);
 	st->sending = true;
 	s->n_sending++;
-	return nghttp2_submit_response(s->ng, st->id, s->rf.nv, s->rf.n,
-	                               st->body_left > 0 ? &body : NULL);
+	return nghttp2_submit_response(s->ng, st->id, s->rf.nv, s->rf.n, has_body ? &body : NULL);
 }
 
 /*
@@ -398,6 +446,15 @@ enum send_status
 h2_session_send(struct h2_session *s, struct sender *snd)
 {
 	struct record_writer w;
+	struct h2_stream *x;
+	bool deferred = false;
+	TAILQ_FOREACH(x, &s->streams, link)
+	{
+		if (x->deferred) {
+			x->deferred = false;
+			nghttp2_session_resume_data(s->ng, x->id);
+		}
+	}
 	record_writer_start(&w, snd);
 	s->w = &w;
 	int rc = nghttp2_session_send(s->ng);
@@ -411,8 +468,11 @@ h2_session_send(struct h2_session *s, struct sender *snd)
 		snd->err = (struct send_error){.level = KW_LOG_INFO, .why = s->why};
 		return SEND_ERROR;
 	}
-	return st == SEND_WAIT || (w.budget == 0 && nghttp2_session_want_write(s->ng)) ? SEND_WAIT
-	                                                                               : SEND_DONE;
+	TAILQ_FOREACH(x, &s->streams, link)
+	deferred = deferred || x->deferred;
+	return st == SEND_WAIT || deferred || (w.budget == 0 && nghttp2_session_want_write(s->ng))
+	           ? SEND_WAIT
+	           : SEND_DONE;
 }
 
 bool
