@@ -85,7 +85,8 @@ print_listener(FILE *out, const struct kw_listener *l, bool last)
 	}
 	if (l->proxy_protocol)
 		fputs(" proxy_protocol = true;", out);
-	fprintf(out, " http2 = %s;", l->http2 ? "true" : "false");
+	if (l->http2 != (l->tls == KW_TLS_TLS13))
+		fprintf(out, " http2 = %s;", l->http2 ? "true" : "false");
 	fprintf(out, " }%s\n", last ? "" : ",");
 }
 

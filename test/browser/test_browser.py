@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A real browser over TLS 1.3: headless Chromium, trusting the test root through an NSS
 database made with certutil, loads the default site over https from keyward, and the test
-reads what it rendered (--dump-dom). Without the root in its database, the same load shows
+reads what it rendered (--dump-dom), the page's own report that it came over HTTP/2 (h2 by
+ALPN) included. Without the root in its database, the same load shows
 no page: the trust is what lets it in."""
 
 import os
@@ -18,7 +19,9 @@ CHROMIUM = shutil.which("chromium")
 CERTUTIL = shutil.which("certutil")
 MARKER = "keyward over TLS 1.3, seen by a browser"
 PAGE = ("<!doctype html><title>kw</title><p id=\"m\">%s</p>"
-        "<script>document.getElementById('m').dataset.js = 'ran';</script>\n" % MARKER).encode()
+        "<script>const m = document.getElementById('m'); m.dataset.js = 'ran';"
+        "m.dataset.proto = performance.getEntriesByType('navigation')[0].nextHopProtocol;"
+        "</script>\n" % MARKER).encode()
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -74,6 +77,7 @@ class ChromiumTest(kwtest.SiteTestCase):
         dom, err = self.dump_dom(trust=True)
         self.assertIn(MARKER, dom, err[-2000:])
         self.assertIn('data-js="ran"', dom, "the page's script did not run")
+        self.assertIn('data-proto="h2"', dom, "the page did not come over HTTP/2")
         # the browser's handshake was a full one, signed by the signer
         self.site.log.wait_for(r"sign_stub: TLS 1\.3 CertificateVerify signed", since=mark)
 

@@ -25,7 +25,8 @@ PAGES = {
 # The key tables of common/config.c and the man page section that documents each, with
 # the prefix its entries carry.
 SECTIONS = {"top": ("GLOBAL KEYS", ""), "signer": ("SIGNER", "signer."),
-            "http": ("HTTP", "http."), "tls13": ("TLS 1.3", "tls13."), "server": ("SERVERS", ""), "listen": ("LISTEN", ""),
+            "http": ("HTTP", "http."), "http2": ("HTTP/2", "http2."), "tls13": ("TLS 1.3", "tls13."),
+            "server": ("SERVERS", ""), "listen": ("LISTEN", ""),
             "location": ("LOCATIONS", "")}
 
 
