@@ -739,6 +739,14 @@ check_log_level(const char *value)
 }
 
 static const char *
+check_log_format(const char *value)
+{
+	return strcmp(value, "combined") == 0 || strcmp(value, "json") == 0
+	           ? NULL
+	           : "must be \"combined\" or \"json\"";
+}
+
+static const char *
 check_mime_type(const char *value)
 {
 	return strchr(value, '/') != NULL ? NULL : "is not a MIME type (type/subtype)";
@@ -1031,6 +1039,8 @@ static const struct key server_keys[] = {
     {KEY("listen", KIND_CUSTOM, 0), .required = true, .load = load_listen},
     {KEY("locations", KIND_GROUPS, SRV(locations)), .count_offset = SRV(n_locations),
      .required = true, .sub = &location_section, .groups = &location_array},
+    {KEY("access_log", KIND_OFF_PATH, SRV(access_log)), .line_offset = SRV(access_log_line)},
+    {KEY("access_log_format", KIND_STRING, SRV(access_log_format)), .check = check_log_format},
 };
 static const struct section server_section = {" in server", server_keys, COUNT_OF(server_keys)};
 
@@ -1113,14 +1123,52 @@ check_chain(struct loader *ld, const config_setting_t *s, const struct kw_server
 	return ret;
 }
 
-/* A server's key and chain, once its section is loaded. */
+/*
+ * The server's access log: its own access_log and access_log_format, else the
+ * top-level ones (loaded before the servers); files named twice are opened once.
+ */
+static int
+attach_access_log(struct loader *ld, struct kw_server *srv)
+{
+	struct kw_config *cfg = ld->cfg;
+	const char *path = srv->access_log_line != 0 ? srv->access_log : cfg->access_log;
+	const int line = srv->access_log_line != 0 ? srv->access_log_line : cfg->access_log_line;
+	const char *format =
+	    srv->access_log_format != NULL ? srv->access_log_format : cfg->access_log_format;
+	size_t i = 0;
+
+	srv->log_format = strcmp(format, "json") == 0 ? KW_LOG_JSON : KW_LOG_COMBINED;
+	srv->access_file = -1;
+	if (path == NULL)
+		return 0;
+	while (i < cfg->n_access_files && strcmp(cfg->access_files[i].path, path) != 0)
+		i++;
+	if (i == cfg->n_access_files) {
+		struct kw_access_file *files =
+		    reallocarray(cfg->access_files, i + 1, sizeof(*files));
+		if (files == NULL)
+			return nomem(ld);
+		cfg->access_files = files;
+		files[i].path = strdup(path);
+		files[i].line = line;
+		cfg->n_access_files++;
+		if (files[i].path == NULL)
+			return nomem(ld);
+	}
+	srv->access_file = (long)i;
+	return 0;
+}
+
+/* A server's key, chain and access log, once its section is loaded. */
 static int
 check_server(struct loader *ld, const config_setting_t *e, void *base, size_t i)
 {
 	struct kw_config *cfg = base;
 	int ret = attach_key(ld, e, &cfg->servers[i]);
 
-	return ret != 0 ? ret : check_chain(ld, e, &cfg->servers[i]);
+	if (ret == 0)
+		ret = check_chain(ld, e, &cfg->servers[i]);
+	return ret != 0 ? ret : attach_access_log(ld, &cfg->servers[i]);
 }
 
 static const struct group_array server_array = {sizeof(struct kw_server),
@@ -1231,6 +1279,8 @@ static const struct key top_keys[] = {
      .line_offset = CFG(error_log_line)},
     {KEY("access_log", KIND_OFF_PATH, CFG(access_log)), .text = "off",
      .line_offset = CFG(access_log_line)},
+    {KEY("access_log_format", KIND_STRING, CFG(access_log_format)), .text = "combined",
+     .check = check_log_format},
     {KEY("log_level", KIND_STRING, CFG(log_level)), .text = "notice", .check = check_log_level},
     {KEY("pid_file", KIND_PATH, CFG(pid_file))},
     {KEY("shutdown_timeout", KIND_DURATION, CFG(shutdown_timeout_ms)), .max = DAY_MS, .num = 10000},
@@ -1496,8 +1546,14 @@ kw_config_free(struct kw_config *cfg)
 			free_strings(srv->locations[j].index, srv->locations[j].n_index);
 		}
 		free(srv->locations);
+		free(srv->access_log);
+		free(srv->access_log_format);
 	}
 	free(cfg->servers);
+	for (size_t i = 0; i < cfg->n_access_files; i++)
+		free(cfg->access_files[i].path);
+	free(cfg->access_files);
+	free(cfg->access_log_format);
 	free(cfg->tls13.ciphersuites);
 	free(cfg->tls13.groups);
 	for (size_t i = 0; i < cfg->n_listeners; i++)

@@ -27,6 +27,18 @@ struct kw_location {
 	int line;
 };
 
+/** How an access log writes its lines. */
+enum kw_log_format {
+	KW_LOG_COMBINED = 0, /* Apache's combined format */
+	KW_LOG_JSON,         /* one JSON object per line */
+};
+
+/** An access log file; servers that name the same path share it. */
+struct kw_access_file {
+	char *path; /* absolute */
+	int line;   /* where it is first set, 0: defaulted */
+};
+
 struct kw_server {
 	char **names;          /* server_name list (exact or "*.example.com") */
 	size_t n_names;
@@ -41,6 +53,11 @@ struct kw_server {
 	uint32_t key_id;       /* index into kw_config.keys, valid when has_tls */
 	struct kw_location *locations;
 	size_t n_locations;
+	char *access_log;        /* as set in the block: path, NULL for "off" or unset */
+	int access_log_line;     /* 0: unset, the top-level access_log applies */
+	char *access_log_format; /* as set in the block, NULL: the top-level one */
+	long access_file;        /* index into kw_config.access_files, -1: no log */
+	enum kw_log_format log_format;
 	int line;
 };
 
@@ -87,6 +104,7 @@ struct kw_config {
 	char *access_log;      /* absolute path, or NULL for "off" */
 	int error_log_line;    /* where they are set, 0 when defaulted */
 	int access_log_line;
+	char *access_log_format; /* "combined" or "json": servers that set none */
 	char *log_level;       /* "error", "warn", "notice", "info", "debug" */
 	char *pid_file;        /* absolute path */
 	unsigned shutdown_timeout_ms;
@@ -144,6 +162,8 @@ struct kw_config {
 	size_t n_keys;
 	struct kw_file *files; /* every certificate and certificate_chain file, once each */
 	size_t n_files;
+	struct kw_access_file *access_files; /* every access log file, once each */
+	size_t n_access_files;
 };
 
 /**

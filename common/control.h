@@ -15,15 +15,16 @@
 #include <stdint.h>
 
 enum ctl_type {
-	CTL_READY = 1,        /* child -> master: set up and serving */
-	CTL_CHANNEL = 2,      /* master -> signer: a new worker channel (1 fd), arg = worker slot;
-	                         master -> worker: a new channel to a new signer (1 fd) */
-	CTL_SHUTDOWN = 3,     /* master -> child: stop accepting, finish, exit by arg ms */
-	CTL_REOPEN_LOGS = 4,  /* master -> child: fds = { error log, access log (optional) } */
+	CTL_READY = 1,       /* child -> master: set up and serving */
+	CTL_CHANNEL = 2,     /* master -> signer: a new worker channel (1 fd), arg = worker slot;
+	                        master -> worker: a new channel to a new signer (1 fd) */
+	CTL_SHUTDOWN = 3,    /* master -> child: stop accepting, finish, exit by arg ms */
+	CTL_REOPEN_LOGS = 4, /* master -> child: fds = { error log, first access log (optional) } */
 	CTL_WORKER_BROKE = 5, /* signer -> master: worker arg sent a malformed request or stopped
 	                         reading replies; its channel is closed, the master stops it */
 	CTL_TICKET_KEYS = 6,  /* master -> worker: TLS 1.3 session ticket keys (1 fd, a memfd:
 	                         ticket_keys.h) */
+	CTL_REOPEN_ACCESS_LOG = 7, /* master -> worker: access log file arg (> 0) reopened (1 fd) */
 };
 
 #define CTL_MAX_FDS 4

@@ -59,6 +59,12 @@ move_arguments(int argc, char **argv)
 	return KW_OK;
 }
 
+int
+kw_fd_access_log(size_t n_listeners, size_t i)
+{
+	return i == 0 ? KW_FD_ACCESS_LOG : KW_FD_LISTENERS + (int)(n_listeners + i - 1);
+}
+
 void
 kw_proc_set_title(int argc, char **argv, const char *title)
 {

@@ -18,6 +18,12 @@
 #define KW_FD_LISTENERS 8      /* worker only: listeners, in kw_config.listeners order */
 
 /**
+ * Worker only: the descriptor of access log file i (kw_config.access_files order):
+ * KW_FD_ACCESS_LOG for the first, the others right after the n_listeners listeners.
+ */
+int kw_fd_access_log(size_t n_listeners, size_t i);
+
+/**
  * Descriptors a worker uses besides its connections (a socket and at most one open
  * file each) and its listeners: logs, channels, the loop. The master raises
  * RLIMIT_NOFILE with it in mind; a worker caps its connections by it.

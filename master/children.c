@@ -231,8 +231,10 @@ static int
 fill_map(const struct child *c, int ctl_end, int signer_end, int *map)
 {
 	const struct generation *gen = c->gen;
-	int n =
-	    c->role == CHILD_WORKER ? KW_FD_LISTENERS + (int)gen->listeners.n : KW_FD_ERROR_LOG + 1;
+	const size_t n_files = gen->cfg->n_access_files;
+	int n = c->role == CHILD_WORKER
+	            ? KW_FD_LISTENERS + (int)(gen->listeners.n + (n_files > 1 ? n_files - 1 : 0))
+	            : KW_FD_ERROR_LOG + 1;
 
 	for (int t = 0; t < n; t++)
 		map[t] = -1;
@@ -241,9 +243,10 @@ fill_map(const struct child *c, int ctl_end, int signer_end, int *map)
 	map[KW_FD_ERROR_LOG] = gen->error_log_fd;
 	if (c->role == CHILD_WORKER) {
 		map[KW_FD_SIGNER] = signer_end;
-		map[KW_FD_ACCESS_LOG] = gen->access_log_fd;
 		for (size_t i = 0; i < gen->listeners.n; i++)
 			map[KW_FD_LISTENERS + i] = gen->listeners.fds[i];
+		for (size_t i = 0; i < n_files; i++)
+			map[kw_fd_access_log(gen->listeners.n, i)] = gen->access_log_fds[i];
 	}
 	return n;
 }
@@ -274,7 +277,7 @@ child_spawn(struct master *m, struct child *c)
 	argv[argc++] = generation;
 	argv[argc] = NULL;
 
-	map = calloc(KW_FD_LISTENERS + gen->listeners.n, sizeof(*map));
+	map = calloc(KW_FD_LISTENERS + gen->listeners.n + gen->cfg->n_access_files, sizeof(*map));
 	rc = map ? 0 : -ENOMEM;
 	if (rc == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
 		rc = -errno;

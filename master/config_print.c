@@ -83,8 +83,7 @@ print_listener(FILE *out, const struct kw_listener *l, bool last)
 		fputs(" tls = \"tls13\";", out);
 		break;
 	}
-	if (l->proxy_protocol)
-		fputs(" proxy_protocol = true;", out);
+	fprintf(out, " proxy_protocol = %s;", l->proxy_protocol ? "true" : "false");
 	if (l->http2 != (l->tls == KW_TLS_TLS13))
 		fprintf(out, " http2 = %s;", l->http2 ? "true" : "false");
 	fprintf(out, " }%s\n", last ? "" : ",");
@@ -121,6 +120,10 @@ print_server(FILE *out, const struct kw_config *cfg, const struct kw_server *srv
 	for (size_t i = 0; i < srv->n_locations; i++)
 		print_location(out, &srv->locations[i], i + 1 == srv->n_locations);
 	fputs(INDENT4 ");\n", out);
+	print_key_string(out, INDENT4, "access_log",
+	                 srv->access_file >= 0 ? cfg->access_files[srv->access_file].path : "off");
+	print_key_string(out, INDENT4, "access_log_format",
+	                 srv->log_format == KW_LOG_JSON ? "json" : "combined");
 	fprintf(out, INDENT2 "}%s\n", last ? "" : ",");
 }
 
@@ -136,6 +139,7 @@ config_print(FILE *out, const struct kw_config *cfg)
 	print_key_string(out, "", "user", cfg->user);
 	print_key_string(out, "", "error_log", cfg->error_log);
 	print_key_string(out, "", "access_log", cfg->access_log ? cfg->access_log : "off");
+	print_key_string(out, "", "access_log_format", cfg->access_log_format);
 	print_key_string(out, "", "log_level", cfg->log_level);
 	print_key_string(out, "", "pid_file", cfg->pid_file);
 	print_key_uint(out, "", "shutdown_timeout", cfg->shutdown_timeout_ms);

@@ -68,13 +68,20 @@ gen_create(unsigned id, struct kw_config *cfg, const char *text, struct generati
 	}
 	gen->id = id;
 	gen->cfg = cfg;
-	gen->snapshot_fd = gen->error_log_fd = gen->access_log_fd = -1;
+	gen->snapshot_fd = gen->error_log_fd = -1;
 	init_child(&gen->signer, gen, CHILD_SIGNER, 0);
 	gen->workers = calloc(cfg->workers ? cfg->workers : 1, sizeof(*gen->workers));
 	if (!gen->workers) {
 		snprintf(err, err_len, "out of memory");
 		goto fail;
 	}
+	gen->access_log_fds = malloc((cfg->n_access_files + 1) * sizeof(*gen->access_log_fds));
+	if (!gen->access_log_fds) {
+		snprintf(err, err_len, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_access_files; i++)
+		gen->access_log_fds[i] = -1;
 	gen->n_workers = cfg->workers;
 	for (size_t i = 0; i < gen->n_workers; i++)
 		init_child(&gen->workers[i], gen, CHILD_WORKER, (unsigned)i);
@@ -86,10 +93,13 @@ gen_create(unsigned id, struct kw_config *cfg, const char *text, struct generati
 	              &gen->error_log_fd, err, err_len);
 	if (rc < 0)
 		goto fail;
-	rc = open_log(cfg, "access_log", cfg->access_log_line, cfg->access_log, &gen->access_log_fd,
-	              err, err_len);
-	if (rc < 0)
-		goto fail;
+	for (size_t i = 0; i < cfg->n_access_files; i++) {
+		const struct kw_access_file *f = &cfg->access_files[i];
+		rc = open_log(cfg, "access_log", f->line, f->path, &gen->access_log_fds[i], err,
+		              err_len);
+		if (rc < 0)
+			goto fail;
+	}
 	*out = gen;
 	return KW_OK;
 
@@ -260,17 +270,22 @@ gen_reopen_logs(struct generation *gen)
 	int rc = reopen_one(cfg, "error_log", cfg->error_log_line, error_log_path(cfg),
 	                    &gen->error_log_fd);
 
-	if (reopen_one(cfg, "access_log", cfg->access_log_line, cfg->access_log,
-	               &gen->access_log_fd) < 0)
-		rc = KW_ERR_ARGUMENT;
+	for (size_t f = 0; f < cfg->n_access_files; f++)
+		if (reopen_one(cfg, "access_log", cfg->access_files[f].line,
+		               cfg->access_files[f].path, &gen->access_log_fds[f]) < 0)
+			rc = KW_ERR_ARGUMENT;
 	for (size_t i = 0; i < gen_n_children(gen); i++) {
 		struct child *c = gen_child(gen, i);
+		const bool worker = c->role == CHILD_WORKER && cfg->n_access_files > 0;
 		int fds[2] = {gen->error_log_fd >= 0 ? gen->error_log_fd : STDERR_FILENO,
-		              gen->access_log_fd};
-		size_t n = c->role == CHILD_WORKER && gen->access_log_fd >= 0 ? 2 : 1;
+		              worker ? gen->access_log_fds[0] : -1};
 
-		if (c->pid > 0 && c->ctl >= 0)
-			child_send(c, CTL_REOPEN_LOGS, 0, fds, n);
+		if (c->pid <= 0 || c->ctl < 0)
+			continue;
+		child_send(c, CTL_REOPEN_LOGS, 0, fds, worker ? 2 : 1);
+		for (size_t f = 1; worker && f < cfg->n_access_files; f++)
+			child_send(c, CTL_REOPEN_ACCESS_LOG, (uint32_t)f, &gen->access_log_fds[f],
+			           1);
 	}
 	return rc;
 }
@@ -288,8 +303,10 @@ gen_free(struct generation *gen)
 		close(gen->snapshot_fd);
 	if (gen->error_log_fd >= 0)
 		close(gen->error_log_fd);
-	if (gen->access_log_fd >= 0)
-		close(gen->access_log_fd);
+	for (size_t i = 0; gen->access_log_fds && i < gen->cfg->n_access_files; i++)
+		if (gen->access_log_fds[i] >= 0)
+			close(gen->access_log_fds[i]);
+	free(gen->access_log_fds);
 	kw_config_free(gen->cfg);
 	free(gen->workers);
 	free(gen);

@@ -64,7 +64,7 @@ struct generation {
 	struct kw_config *cfg;
 	int snapshot_fd;   /* sealed memfd with the configuration text */
 	int error_log_fd;  /* -1 when error_log is "stderr" */
-	int access_log_fd; /* -1 when access_log is "off" */
+	int *access_log_fds; /* one per cfg->access_files, -1 where not open */
 	struct listener_set listeners;
 	struct child signer;
 	struct child *workers;
@@ -326,8 +326,9 @@ void gen_worker_gone(struct generation *gen);
 
 /**
  * Reopens the log files of gen and sends them to its children with
- * CTL_REOPEN_LOGS. A file that cannot be opened is logged and the old one kept:
- * then returns KW_ERR_ARGUMENT (after sending), else 0.
+ * CTL_REOPEN_LOGS (the error log and the first access log) and
+ * CTL_REOPEN_ACCESS_LOG (each other access log). A file that cannot be opened is logged and the old
+ * one kept: then returns KW_ERR_ARGUMENT (after sending), else 0.
  */
 int gen_reopen_logs(struct generation *gen);
 

@@ -1,28 +1,46 @@
 /*
- * access_log.c - combined-format access log lines.
+ * access_log.c - access log lines in the combined and JSON formats.
  */
 #include "access_log.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "log.h"
 
-void
-access_log_init(struct access_log *al, int fd)
+#define JSON_ESCAPE_MAX 6u /* \u00XX */
+
+int
+access_logs_init(struct access_logs *logs, const struct kw_config *cfg, const int *fds)
 {
-	memset(al, 0, sizeof(*al));
-	al->fd = fd;
-	al->stamp_time = (time_t)-1;
+	memset(logs, 0, sizeof(*logs));
+	logs->cfg = cfg;
+	if (cfg->n_access_files == 0)
+		return 0;
+	logs->files = calloc(cfg->n_access_files, sizeof(*logs->files));
+	if (logs->files == NULL)
+		return KW_ERR_NOMEM;
+	logs->n = cfg->n_access_files;
+	for (size_t i = 0; i < logs->n; i++) {
+		logs->files[i].fd = fds[i];
+		logs->files[i].stamp_time = (time_t)-1;
+	}
+	return 0;
 }
 
 void
-access_log_dispose(struct access_log *al)
+access_logs_dispose(struct access_logs *logs)
 {
-	kw_buf_free(&al->line);
+	for (size_t i = 0; i < logs->n; i++)
+		kw_buf_free(&logs->files[i].line);
+	free(logs->files);
+	logs->files = NULL;
+	logs->n = 0;
 }
 
 static void
@@ -32,7 +50,13 @@ put(struct access_log *al, const char *s, size_t n)
 	kw_buf_commit(&al->line, n);
 }
 
-/* Appends s escaped, or "-" when s is NULL; the line has room reserved for it. */
+static void
+put_str(struct access_log *al, const char *s)
+{
+	put(al, s, strlen(s));
+}
+
+/* Appends s escaped for the combined format, or "-" when s is NULL. */
 static void
 put_escaped(struct access_log *al, const char *s)
 {
@@ -51,10 +75,107 @@ put_escaped(struct access_log *al, const char *s)
 	}
 }
 
+/* Room a field may take escaped (JSON's bound covers the combined format's). */
 static size_t
 escaped_max(const char *s)
 {
-	return s == NULL ? 1 : 4 * strlen(s);
+	return s == NULL ? 4 : JSON_ESCAPE_MAX * strlen(s) + 2;
+}
+
+/*
+ * The length of the valid UTF-8 sequence at p[0, n) (RFC 3629: no overlong forms,
+ * no surrogates, nothing past U+10FFFF), 0 when there is none.
+ */
+static size_t
+utf8_sequence(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+size_t
+access_log_json_escape(char *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len;) {
+		const unsigned char b = p[i];
+		const char *short_form = b == '"'    ? "\\\""
+		                         : b == '\\' ? "\\\\"
+		                         : b == '\n' ? "\\n"
+		                         : b == '\r' ? "\\r"
+		                         : b == '\t' ? "\\t"
+		                         : b == '\b' ? "\\b"
+		                         : b == '\f' ? "\\f"
+		                                     : NULL;
+		size_t seq;
+		if (short_form != NULL) {
+			memcpy(out + o, short_form, 2);
+			o += 2;
+			i++;
+		} else if (b >= 0x20 && b < 0x7f) {
+			out[o++] = (char)b;
+			i++;
+		} else if (b >= 0x80 && (seq = utf8_sequence(p + i, len - i)) > 0) {
+			memcpy(out + o, p + i, seq);
+			o += seq;
+			i += seq;
+		} else {
+			char esc[JSON_ESCAPE_MAX] = {'\\', 'u',         '0',
+			                             '0',  hex[b >> 4], hex[b & 0xf]};
+			memcpy(out + o, esc, sizeof(esc));
+			o += sizeof(esc);
+			i++;
+		}
+	}
+	return o;
+}
+
+/* Appends s as a JSON string, or null when s is NULL. */
+static void
+put_json_string(struct access_log *al, const char *s)
+{
+	if (s == NULL) {
+		put(al, "null", 4);
+		return;
+	}
+	put(al, "\"", 1);
+	kw_buf_commit(&al->line,
+	              access_log_json_escape((char *)kw_buf_tail(&al->line), s, strlen(s)));
+	put(al, "\"", 1);
+}
+
+static void
+put_json_key(struct access_log *al, const char *key)
+{
+	put(al, ",\"", 2);
+	put_str(al, key);
+	put(al, "\":", 2);
 }
 
 static const char *
@@ -70,44 +191,126 @@ stamp(struct access_log *al, time_t now)
 	return al->stamp;
 }
 
-void
-access_log_write(struct access_log *al, const char *addr, const struct http_request *req,
-                 int status, uint64_t body_bytes, time_t now)
+static const char *
+server_name(const struct kw_server *srv)
 {
-	if (al->fd < 0)
-		return;
-	const char *method = req ? req->method_name : NULL;
-	const char *target = req ? req->target : NULL;
-	const char *referer = req ? req->referer : NULL;
-	const char *agent = req ? req->user_agent : NULL;
-	char fixed[160];
-	int n = snprintf(fixed, sizeof(fixed), "%s - - [%s] \"", addr, stamp(al, now));
-	char tail[64];
-	int m = snprintf(tail, sizeof(tail), "\" %d %" PRIu64 " \"", status, body_bytes);
-	size_t need = (size_t)n + (size_t)m + escaped_max(method) + escaped_max(target) +
-	              escaped_max(referer) + escaped_max(agent) + 32;
-	kw_buf_reset(&al->line);
-	if (n < 0 || m < 0 || (size_t)n >= sizeof(fixed) || kw_buf_reserve(&al->line, need) != 0) {
-		kw_log_err("access_log_write: line for %s dropped", addr);
-		return;
-	}
-	put(al, fixed, (size_t)n);
+	return srv->n_names > 0 ? srv->names[0] : NULL;
+}
+
+/* "HTTP/1.1", "HTTP/2.0", ... into buf. */
+static const char *
+protocol(const struct http_request *req, char *buf, size_t len)
+{
+	snprintf(buf, len, "HTTP/%d.%d", req->http2 ? 2 : 1, req->version_minor);
+	return buf;
+}
+
+static void
+format_combined(struct access_log *al, const struct access_entry *e)
+{
+	const struct http_request *req = e->req;
+	char num[64];
+
+	put_str(al, e->addr);
+	put(al, " - - [", 6);
+	put_str(al, stamp(al, e->now));
+	put(al, "] \"", 3);
 	if (req != NULL) {
-		char version[24];
-		int v = snprintf(version, sizeof(version), " HTTP/%d.%d", req->http2 ? 2 : 1,
-		                 req->version_minor);
-		put_escaped(al, method);
+		put_escaped(al, req->method_name);
 		put(al, " ", 1);
-		put_escaped(al, target);
-		put(al, version, (size_t)v);
+		put_escaped(al, req->target);
+		put(al, " ", 1);
+		put_str(al, protocol(req, num, sizeof(num)));
 	} else {
 		put(al, "-", 1);
 	}
-	put(al, tail, (size_t)m);
-	put_escaped(al, referer);
+	int n = snprintf(num, sizeof(num), "\" %d %" PRIu64 " \"", e->status, e->body_bytes);
+	put(al, num, (size_t)n);
+	put_escaped(al, req ? req->referer : NULL);
 	put(al, "\" \"", 3);
-	put_escaped(al, agent);
+	put_escaped(al, req ? req->user_agent : NULL);
 	put(al, "\"\n", 2);
+}
+
+static void
+format_json(struct access_log *al, const struct access_entry *e)
+{
+	const struct http_request *req = e->req;
+	struct timespec ts;
+	struct tm tm;
+	char num[64];
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(num, sizeof(num), "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
+	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	             ts.tv_nsec / 1000000);
+	put(al, num, (size_t)n);
+	put_json_key(al, "server");
+	put_json_string(al, server_name(e->server));
+	put_json_key(al, "addr");
+	put_json_string(al, e->addr);
+	put_json_key(al, "method");
+	put_json_string(al, req ? req->method_name : NULL);
+	put_json_key(al, "target");
+	put_json_string(al, req ? req->target : NULL);
+	put_json_key(al, "protocol");
+	put_json_string(al, req ? protocol(req, num, sizeof(num)) : NULL);
+	n = snprintf(num, sizeof(num), ",\"status\":%d,\"bytes\":%" PRIu64, e->status,
+	             e->body_bytes);
+	put(al, num, (size_t)n);
+	if (e->duration_us < 0)
+		n = snprintf(num, sizeof(num), ",\"duration_ms\":null");
+	else
+		n = snprintf(num, sizeof(num), ",\"duration_ms\":%" PRId64 ".%03" PRId64,
+		             e->duration_us / 1000, e->duration_us % 1000);
+	put(al, num, (size_t)n);
+	put_json_key(al, "referer");
+	put_json_string(al, req ? req->referer : NULL);
+	put_json_key(al, "user_agent");
+	put_json_string(al, req ? req->user_agent : NULL);
+	put_json_key(al, "transport");
+	put_json_string(al, e->transport);
+	put_json_key(al, "tls_version");
+	put_json_string(al, e->tls_version);
+	put_json_key(al, "tls_cipher");
+	put_json_string(al, e->tls_cipher);
+	put_json_key(al, "tls_resumed");
+	put_str(al, e->tls_resumed < 0 ? "null" : e->tls_resumed ? "true" : "false");
+	put(al, "}\n", 2);
+}
+
+/* Room for every field of a line, escaped at the worst. */
+static size_t
+line_max(const struct access_entry *e)
+{
+	const struct http_request *req = e->req;
+	const char *srv = server_name(e->server);
+	return 512 + escaped_max(e->addr) + escaped_max(srv) + escaped_max(e->transport) +
+	       escaped_max(e->tls_version) + escaped_max(e->tls_cipher) +
+	       (req == NULL ? 0
+	                    : escaped_max(req->method_name) + escaped_max(req->target) +
+	                          escaped_max(req->referer) + escaped_max(req->user_agent));
+}
+
+void
+access_log_write(struct access_logs *logs, const struct access_entry *e)
+{
+	if (e->server->access_file < 0 || (size_t)e->server->access_file >= logs->n)
+		return;
+	struct access_log *al = &logs->files[e->server->access_file];
+	if (al->fd < 0)
+		return;
+	kw_buf_reset(&al->line);
+	if (kw_buf_reserve(&al->line, line_max(e)) != 0) {
+		kw_log_err("access_log_write: line for %s dropped", e->addr);
+		return;
+	}
+	if (e->server->log_format == KW_LOG_JSON)
+		format_json(al, e);
+	else
+		format_combined(al, e);
 	ssize_t w = write(al->fd, kw_buf_head(&al->line), kw_buf_size(&al->line));
 	if (w < 0)
 		kw_log_err("access_log_write: %s", strerror(errno));

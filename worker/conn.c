@@ -46,6 +46,8 @@ struct exchange {
 	bool have_req; /* false: the head was refused, req is empty */
 	struct http_response resp;
 	struct send_cursor cur;
+	const struct kw_server *server; /* the block that answers: its access log */
+	struct timespec start;          /* CLOCK_MONOTONIC when the head was taken */
 };
 
 struct conn {
@@ -95,6 +97,51 @@ conn_proven(struct conn *c)
 	c->fresh = false;
 }
 
+/*
+ * The access log's line for a request (NULL: its head was refused) answered by
+ * server, with what the transport says of itself; start: when the head was taken
+ * (NULL: not known).
+ */
+static void
+conn_log(struct conn *c, const struct http_request *req, const struct kw_server *server, int status,
+         uint64_t body_bytes, const struct timespec *start)
+{
+	struct transport_desc d = {0};
+	const bool secure = c->t->ops->describe != NULL && c->t->ops->established(c->t);
+	struct timespec end;
+	long long us = -1;
+
+	if (secure)
+		c->t->ops->describe(c->t, &d);
+	if (start != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		us = (long long)(end.tv_sec - start->tv_sec) * 1000000 +
+		     (end.tv_nsec - start->tv_nsec) / 1000;
+		us = us < 0 ? 0 : us;
+	}
+	const struct access_entry e = {
+	    .addr = c->addr,
+	    .req = req,
+	    .server = server,
+	    .status = status,
+	    .body_bytes = body_bytes,
+	    .duration_us = us,
+	    .transport = c->t->ops->name,
+	    .tls_version = d.version,
+	    .tls_cipher = d.cipher,
+	    .tls_resumed = secure ? d.resumed : -1,
+	    .now = c->cs->loop->wall,
+	};
+	access_log_write(c->cs->access_log, &e);
+}
+
+static void
+conn_log_exchange(struct conn *c, const struct exchange *x)
+{
+	conn_log(c, x->have_req ? &x->req : NULL, x->server, x->resp.status, x->cur.body_sent,
+	         &x->start);
+}
+
 static void
 conn_drop(struct conn *c)
 {
@@ -102,8 +149,7 @@ conn_drop(struct conn *c)
 	if (c->state == CONN_CLOSED)
 		return;
 	if (c->x != NULL) {
-		access_log_write(cs->access_log, c->addr, c->x->have_req ? &c->x->req : NULL,
-		                 c->x->resp.status, c->x->cur.body_sent, cs->loop->wall);
+		conn_log_exchange(c, c->x);
 		http_response_dispose(&c->x->resp);
 		free(c->x);
 		c->x = NULL;
@@ -409,7 +455,9 @@ static void
 conn_h2_done(struct h2_host *h, const struct http_request *req, int status, uint64_t body_bytes)
 {
 	struct conn *c = container_of(h, struct conn, h2_host);
-	access_log_write(c->cs->access_log, c->addr, req, status, body_bytes, c->cs->loop->wall);
+	const struct kw_server *srv =
+	    route_request(c->cs->cfg, c->listener->index, c->listener->server, c->bound, req);
+	conn_log(c, req, srv != NULL ? srv : c->listener->server, status, body_bytes, NULL);
 }
 
 static void
@@ -537,6 +585,8 @@ exchange_new(struct conn *c)
 	}
 	x->have_req = false;
 	x->cur.body_sent = 0;
+	x->server = c->bound != NULL ? c->bound : c->listener->server;
+	clock_gettime(CLOCK_MONOTONIC, &x->start);
 	http_response_init(&x->resp);
 	return x;
 }
@@ -595,6 +645,9 @@ conn_serve(struct conn *c, const struct http_request *req)
 		c->close_after = true;
 	http_body_init(&c->body, &x->req, cfg->http.max_body_size);
 	c->body_done = !x->req.body_chunked && x->req.content_length == 0;
+	x->server = route_request(cfg, c->listener->index, c->listener->server, c->bound, &x->req);
+	if (x->server == NULL)
+		x->server = c->bound;
 	conn_handle(c, &x->req, &x->resp);
 	conn_respond(c, x);
 }
@@ -680,8 +733,7 @@ conn_exchange_done(struct conn *c)
 	struct conns *cs = c->cs;
 	struct exchange *x = c->x;
 	const int status = x->resp.status;
-	access_log_write(cs->access_log, c->addr, x->have_req ? &x->req : NULL, status,
-	                 x->cur.body_sent, cs->loop->wall);
+	conn_log_exchange(c, x);
 	http_response_dispose(&x->resp);
 	free(x);
 	c->x = NULL;
@@ -1036,7 +1088,7 @@ reap(struct loop_task *task)
 
 int
 conns_init(struct conns *cs, struct loop *loop, const struct kw_config *cfg,
-           const struct mime_table *mime, struct access_log *access_log,
+           const struct mime_table *mime, struct access_logs *access_log,
            const struct conn_hooks *hooks, size_t record_size)
 {
 	memset(cs, 0, sizeof(*cs));

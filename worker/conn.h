@@ -57,7 +57,7 @@ struct conns {
 	struct loop *loop;
 	const struct kw_config *cfg;
 	const struct mime_table *mime;
-	struct access_log *access_log;
+	struct access_logs *access_log;
 	const struct conn_hooks *hooks;
 	struct http_limits limits;
 
@@ -95,7 +95,7 @@ struct conns {
  * 0 or KW_ERR_NOMEM.
  */
 int conns_init(struct conns *cs, struct loop *loop, const struct kw_config *cfg,
-               const struct mime_table *mime, struct access_log *access_log,
+               const struct mime_table *mime, struct access_logs *access_log,
                const struct conn_hooks *hooks, size_t record_size);
 
 /** Closes every connection (logging reason) and frees the set's memory. */

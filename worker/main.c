@@ -34,7 +34,7 @@
 struct startup {
 	struct kw_config *cfg;
 	struct mime_table *mime;
-	struct access_log access_log;
+	struct access_logs access_logs;
 	struct worker *worker;
 	struct worker_confinement confinement;
 };
@@ -80,7 +80,7 @@ startup_free(struct startup *s)
 	if (s->worker != NULL)
 		worker_dispose(s->worker);
 	free(s->worker);
-	access_log_dispose(&s->access_log);
+	access_logs_dispose(&s->access_logs);
 	mime_table_free(s->mime);
 	kw_config_free(s->cfg);
 }
@@ -128,12 +128,22 @@ startup(struct startup *s, const char *path, int argc, char **argv)
 		kw_log_err("mime_types: %s", err);
 		return rc == KW_ERR_NOMEM ? KW_EXIT_RUNTIME : KW_EXIT_FATAL_CONFIG;
 	}
-	bool access = cfg->access_log != NULL && fcntl(KW_FD_ACCESS_LOG, F_GETFD) >= 0;
-	access_log_init(&s->access_log, access ? KW_FD_ACCESS_LOG : -1);
+	int *fds = calloc(cfg->n_access_files + 1, sizeof(*fds));
+	if (fds == NULL)
+		return KW_EXIT_RUNTIME;
+	for (size_t i = 0; i < cfg->n_access_files; i++) {
+		fds[i] = kw_fd_access_log(cfg->n_listeners, i);
+		if (fcntl(fds[i], F_GETFD) < 0)
+			fds[i] = -1;
+	}
+	rc = access_logs_init(&s->access_logs, cfg, fds);
+	free(fds);
+	if (rc)
+		return KW_EXIT_RUNTIME;
 	s->worker = calloc(1, sizeof(*s->worker));
 	if (s->worker == NULL)
 		return KW_EXIT_RUNTIME;
-	rc = worker_init(s->worker, cfg, s->mime, &s->access_log, err, sizeof(err));
+	rc = worker_init(s->worker, cfg, s->mime, &s->access_logs, err, sizeof(err));
 	if (rc) {
 		kw_log_err("worker_init: %s", err);
 		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : KW_EXIT_RUNTIME;

@@ -14,8 +14,7 @@ route_server_name(const struct kw_config *cfg, size_t listener, const char *serv
 	                    server_name != NULL ? strlen(server_name) : 0);
 }
 
-/* The block req is for: NULL when a handshake bound the connection to another one. */
-static const struct kw_server *
+const struct kw_server *
 route_request(const struct kw_config *cfg, size_t listener, const struct kw_server *dflt,
               const struct kw_server *bound, const struct http_request *req)
 {

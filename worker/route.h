@@ -26,6 +26,14 @@ const struct kw_server *route_server_name(const struct kw_config *cfg, size_t li
                                           const char *server_name);
 
 /**
+ * The block of listener that answers req: the one its Host names, else dflt; NULL
+ * when bound (the block a handshake chose by server_name, NULL: none) is another.
+ */
+const struct kw_server *route_request(const struct kw_config *cfg, size_t listener,
+                                      const struct kw_server *dflt, const struct kw_server *bound,
+                                      const struct http_request *req);
+
+/**
  * Fills resp with the answer to req on listener: from the block its Host names, else
  * dflt. bound is the block a handshake chose by server_name (NULL: none chose one):
  * a request for another block is answered 421 (Misdirected Request).

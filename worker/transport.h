@@ -39,6 +39,13 @@
 
 struct transport;
 struct transport_host;
+
+/** What a transport says of its security, for the access log (describe()). */
+struct transport_desc {
+	const char *version; /* e.g. "TLSv1.3" */
+	const char *cipher;  /* e.g. "TLS_AES_128_GCM_SHA256" */
+	bool resumed;
+};
 struct sign_proxy;
 
 struct transport_ops {
@@ -88,6 +95,12 @@ struct transport_ops {
 	 * NULL op: the protocol negotiates none.
 	 */
 	const uint8_t *(*protocol)(const struct transport *t, size_t *len);
+	/**
+	 * For the access log, once established: the protocol version and cipher (static
+	 * text or the transport's, valid while it lives) and whether a session was
+	 * resumed. NULL op: the transport has none (plain).
+	 */
+	void (*describe)(const struct transport *t, struct transport_desc *d);
 	/** Releases empty buffers of an idle connection. */
 	void (*shrink)(struct transport *t);
 	/**

@@ -145,9 +145,21 @@ control_reopen_logs(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds
 
 	if (n_fds >= 1 && strcmp(w->cfg->error_log, "stderr") != 0)
 		replace_fd(fds[0], KW_FD_ERROR_LOG, "error log");
-	if (n_fds >= 2 && w->access_log->fd >= 0)
-		replace_fd(fds[1], KW_FD_ACCESS_LOG, "access log");
+	if (n_fds >= 2 && w->access_log->n > 0 && w->access_log->files[0].fd >= 0)
+		replace_fd(fds[1], kw_fd_access_log(w->cfg->n_listeners, 0), "access log");
 	kw_log_info("worker: logs reopened");
+	return CTL_CONTINUE;
+}
+
+/* Another access log file than the first, reopened: arg is its index. */
+static enum ctl_verdict
+control_reopen_access_log(void *ctx, const struct ctl_msg *msg, int *fds, size_t n_fds)
+{
+	struct worker *w = ctx;
+
+	if (msg->arg < w->access_log->n && w->access_log->files[msg->arg].fd >= 0)
+		replace_fd(fds[0], kw_fd_access_log(w->cfg->n_listeners, msg->arg), "access log");
+	kw_log_info("worker: access log %u reopened", msg->arg);
 	return CTL_CONTINUE;
 }
 
@@ -174,6 +186,7 @@ static const struct ctl_handler control_handlers[] = {
     {CTL_TICKET_KEYS, 1, 1, control_ticket_keys},
     {CTL_SHUTDOWN, 0, 0, control_shutdown},
     {CTL_REOPEN_LOGS, 0, 2, control_reopen_logs},
+    {CTL_REOPEN_ACCESS_LOG, 1, 1, control_reopen_access_log},
 };
 
 static void
@@ -261,7 +274,7 @@ transports_stop(struct worker *w)
 
 int
 worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_table *mime,
-            struct access_log *access_log, char *err, size_t err_len)
+            struct access_logs *access_log, char *err, size_t err_len)
 {
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;

@@ -32,7 +32,7 @@ struct worker {
 	struct conns conns;
 	struct loop_io control;
 	struct sign_proxy *signer;
-	struct access_log *access_log;
+	struct access_logs *access_log;
 	struct worker_transport *transports; /* by index in transport_classes */
 
 	bool shutting_down;
@@ -49,7 +49,7 @@ struct worker {
  * is at fault). worker_dispose() frees what was set up, even after a failure.
  */
 int worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_table *mime,
-                struct access_log *access_log, char *err, size_t err_len);
+                struct access_logs *access_log, char *err, size_t err_len);
 
 /** Tells the master we are ready, then runs until told or forced to stop. Returns 0 or a code. */
 int worker_run(struct worker *w);

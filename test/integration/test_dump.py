@@ -100,9 +100,11 @@ servers = (
         self.assertEqual(self.setting("groups"), '"X25519:P-256"')
         self.assertEqual(self.setting("ticket_rotation"), "7200000")
         self.assertIn("# ciphersuites: not set, OpenSSL's default", self.dump)
-        self.assertIn('{ address = "127.0.0.1"; port = %d; tls = "toy"; },' % self.tls, self.dump)
-        self.assertIn('{ address = "127.0.0.1"; port = %d; tls = "tls13"; }' % self.tls13,
-                      self.dump)
+        self.assertIn('{ address = "127.0.0.1"; port = %d; tls = "toy"; proxy_protocol = false; },'
+                      % self.tls, self.dump)
+        self.assertIn('{ address = "127.0.0.1"; port = %d; tls = "tls13"; proxy_protocol = false; }'
+                      % self.tls13, self.dump)
+        self.assertIn('access_log_format = "combined";', self.dump)
         self.assertEqual(self.setting("access_log"),
                          '"%s"' % os.path.join(self.dir, "logs", "access.log"))
         self.assertEqual(self.setting("mime_types"), '"%s"' % os.path.join(self.dir,

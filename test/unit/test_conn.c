@@ -189,7 +189,7 @@ static struct kw_server srv;
 static struct kw_listener lc;
 static struct listener l;
 static struct mime_table *mime;
-static struct access_log al;
+static struct access_logs al;
 static struct conns cs;
 static char root[64];
 static char file[96];
@@ -232,7 +232,7 @@ setup(void)
 	l = (struct listener){.cfg = &lc, .index = 0, .server = &srv, .transport = &fake_class};
 	char err[256];
 	cr_assert_eq(mime_table_load(NULL, &mime, err, sizeof(err)), 0);
-	access_log_init(&al, -1);
+	cr_assert_eq(access_logs_init(&al, &cfg, NULL), 0);
 	cr_assert_eq(loop_init(&loop), 0);
 }
 
@@ -241,7 +241,7 @@ teardown(void)
 {
 	conns_dispose(&cs, "test over");
 	loop_dispose(&loop);
-	access_log_dispose(&al);
+	access_logs_dispose(&al);
 	mime_table_free(mime);
 	unlink(file);
 	rmdir(root);

@@ -197,7 +197,7 @@ Test(master_gen, create_lays_out_the_signer_then_the_workers)
 	cr_assert_eq(seals & (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL),
 	             F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
 	cr_assert_eq(gen->error_log_fd, -1);
-	cr_assert_eq(gen->access_log_fd, -1);
+	cr_assert_eq(gen->cfg->n_access_files, 0);
 	cr_assert_eq(gen_live_processes(gen), 0);
 	gen_free(gen);
 }
@@ -212,7 +212,8 @@ Test(master_gen, create_opens_the_log_files)
 	         "error_log = \"%s/error.log\";\naccess_log = \"%s/access.log\";\n", dir, dir);
 	gen = make_gen(1, config_text(1, free_port(), extra));
 	cr_assert_geq(gen->error_log_fd, 0);
-	cr_assert_geq(gen->access_log_fd, 0);
+	cr_assert_eq(gen->cfg->n_access_files, 1);
+	cr_assert_geq(gen->access_log_fds[0], 0);
 	cr_assert_eq(fcntl(gen->error_log_fd, F_GETFL) & O_APPEND, O_APPEND);
 	snprintf(extra, sizeof(extra), "%s/access.log", dir);
 	cr_assert_eq(stat(extra, &st), 0);

@@ -653,6 +653,13 @@ tls13_session_resumed(const struct tls13_session *s)
 }
 
 void
+tls13_session_names(const struct tls13_session *s, const char **version, const char **cipher)
+{
+	*version = s->established ? SSL_get_version(s->ssl) : NULL;
+	*cipher = s->established ? SSL_get_cipher_name(s->ssl) : NULL;
+}
+
+void
 tls13_session_close_notify(struct tls13_session *s)
 {
 	if (!s->established || s->err != 0 || (SSL_get_shutdown(s->ssl) & SSL_SENT_SHUTDOWN))

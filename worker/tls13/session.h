@@ -156,6 +156,9 @@ void tls13_session_signature_failed(struct tls13_session *s, int err);
 /** true when the handshake resumed a session from a ticket (no signature made). */
 bool tls13_session_resumed(const struct tls13_session *s);
 
+/** The version and cipher suite names libssl gives; NULL before the handshake ends. */
+void tls13_session_names(const struct tls13_session *s, const char **version, const char **cipher);
+
 /** Queues a close_notify alert in wire() (once, on an established session). */
 void tls13_session_close_notify(struct tls13_session *s);
 

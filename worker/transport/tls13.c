@@ -164,6 +164,14 @@ tls13_destroy(struct transport *t)
 	free(tt);
 }
 
+static void
+tls13_describe(const struct transport *t, struct transport_desc *d)
+{
+	const struct tls13_session *s = tls(t)->s;
+	tls13_session_names(s, &d->version, &d->cipher);
+	d->resumed = tls13_session_resumed(s);
+}
+
 static const struct transport_ops tls13_ops = {
     .name = "TLS 1.3",
     .passthrough = false,
@@ -179,6 +187,7 @@ static const struct transport_ops tls13_ops = {
     .parked = tls13_parked,
     .close_notify = tls13_close_notify,
     .protocol = tls13_protocol,
+    .describe = tls13_describe,
     .shrink = tls13_shrink,
     .error = tls13_error,
     .destroy = tls13_destroy,

@@ -141,6 +141,16 @@ toytls_input_ended(const struct transport *t)
 	return tt_conn_input_ended(tls(t)->conn);
 }
 
+/* toy-TLS v1 has one version, one cipher and no resumption. */
+static void
+toytls_describe(const struct transport *t, struct transport_desc *d)
+{
+	(void)t;
+	d->version = "toy-TLS v1";
+	d->cipher = "AES-256-GCM";
+	d->resumed = false;
+}
+
 static const struct transport_ops toytls_ops = {
     .name = "toy-TLS",
     .passthrough = false,
@@ -154,6 +164,7 @@ static const struct transport_ops toytls_ops = {
     .record_max = TT_MAX_PLAINTEXT,
     .protect_in_place = toytls_protect_in_place,
     .established = toytls_established,
+    .describe = toytls_describe,
     .shrink = toytls_shrink,
     .error = toytls_error,
     .destroy = toytls_destroy,
