@@ -8,7 +8,7 @@ listener without it stay HTTP/1.1. Hostile clients (raw frames where the h2 libr
 not misbehave) flood resets, CONTINUATION frames, PING/SETTINGS/empty DATA frames,
 overflow the header list (an HPACK bomb), hold a zero window and never acknowledge
 SETTINGS: each gets GOAWAY and the connection closes, at the limit and one past it, while
-the workers stay the same processes. A graceful stop lets an open stream finish.
+the workers stay the same processes. A graceful stop or a reload lets an open stream finish.
 """
 
 import os
@@ -417,38 +417,58 @@ class Http2Test(kwtest.SiteTestCase):
         self.assert_served(c, 1)
 
 
-class GracefulStopTest(unittest.TestCase):
-    def test_open_stream_finishes_after_goaway(self):
+class GracefulEndTest(unittest.TestCase):
+    """A graceful stop (SIGQUIT) or a reload (SIGHUP) while a download is under way: the
+    old worker sends GOAWAY (NO_ERROR), the open stream finishes, then the connection
+    closes."""
+
+    def download_across(self, sig):
         site = Http2Site()
-        try:
-            site.put("big.bin", BIG)
-            site.start()
-            c = Client(site)
-            c.send(c.headers(1, "/big.bin"))
-            body, goaway, ended, stopping = b"", False, False, False
-            while not ended:
-                frames, closed = c.frames(until=lambda f: True)
-                self.assertFalse(closed, "closed before the stream ended")
-                self.assertTrue(frames, "no frame in time")
-                ftype, flags, stream, payload = frames[-1]
-                if ftype == GOAWAY:
-                    goaway = True
-                    self.assertEqual(int.from_bytes(payload[4:8], "big"), 0)
-                if ftype == DATA and stream == 1:
-                    body += payload
-                    if not stopping:
-                        stopping = True
-                        site.proc.send_signal(signal.SIGQUIT)
-                    ended = bool(flags & END_STREAM)
-                    if payload:
-                        c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(payload))) +
-                               frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", len(payload))))
-            c.close()
-            self.assertTrue(goaway, "no GOAWAY before the end")
-            self.assertEqual(body, BIG)
-            self.assertEqual(site.proc.wait(timeout=30), 0)
-        finally:
-            site.cleanup()
+        self.addCleanup(site.cleanup)
+        site.put("big.bin", BIG)
+        site.start()
+        c = Client(site)
+        c.send(c.headers(1, "/big.bin"))
+        body, goaway, ended, signalled, unacked = b"", False, False, False, 0
+        while not ended:
+            # after the signal, nothing is acknowledged until GOAWAY: the stream waits on
+            # its window meanwhile, so it is still open when the old worker is told to end
+            frames, closed = c.frames(until=lambda f: True, timeout=30)
+            self.assertFalse(closed, "closed before the stream ended")
+            self.assertTrue(frames, "no frame in time")
+            ftype, flags, stream, payload = frames[-1]
+            if ftype == GOAWAY:
+                goaway = True
+                self.assertEqual(int.from_bytes(payload[4:8], "big"), 0)
+            if ftype == DATA and stream == 1:
+                body += payload
+                if not signalled:
+                    signalled = True
+                    site.proc.send_signal(sig)
+                ended = bool(flags & END_STREAM)
+                unacked += len(payload)
+            if unacked and (goaway or not signalled):
+                c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", unacked)) +
+                       frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", unacked)))
+                unacked = 0
+        frames, closed = c.frames(timeout=10)
+        c.close()
+        self.assertTrue(goaway, "no GOAWAY before the end")
+        self.assertEqual(body, BIG)
+        self.assertTrue(closed, "the connection stayed open after its last stream")
+        return site
+
+    def test_stop(self):
+        site = self.download_across(signal.SIGQUIT)
+        self.assertEqual(site.proc.wait(timeout=30), 0)
+
+    def test_reload(self):
+        site = self.download_across(signal.SIGHUP)
+        site.log.wait_for(r"ready: generation 2")
+        res = run(["curl", "-sS", "--http2", "--cacert", site.root_pem, "--resolve",
+                   "localhost:%d:127.0.0.1" % site.tls_port, "-w", "%{http_version}",
+                   "-o", "/dev/null", "https://localhost:%d/big.bin" % site.tls_port])
+        self.assertEqual(res.stdout, b"2")
 
 
 if __name__ == "__main__":
