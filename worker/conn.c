@@ -76,6 +76,7 @@ struct conn {
 	struct h2_session *h2;  /* in CONN_H2 */
 	struct h2_host h2_host; /* what h2 calls */
 	bool h2_more;           /* the session has more to send once the socket is writable */
+	bool h2_goaway;         /* the graceful GOAWAY is queued */
 	/*
 	 * The client: the socket's peer, or the address of the PROXY header when the
 	 * listener requires one. The access log prints addr; nothing else stands for it.
@@ -1054,14 +1055,18 @@ void
 conns_shutdown(struct conns *cs)
 {
 	struct kw_timer *t;
-	struct conn *c, *next;
+	struct conn *c = TAILQ_FIRST(&cs->open);
 	cs->shutting_down = true;
-	for (c = TAILQ_FIRST(&cs->open); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		if (c->state == CONN_H2) {
-			h2_session_shutdown(c->h2);
-			conn_advance(c);
+	/* from the start again after each: stepping one may close others (hooks) */
+	while (c != NULL) {
+		if (c->state != CONN_H2 || c->h2_goaway) {
+			c = TAILQ_NEXT(c, link);
+			continue;
 		}
+		c->h2_goaway = true;
+		h2_session_shutdown(c->h2);
+		conn_advance(c);
+		c = TAILQ_FIRST(&cs->open);
 	}
 	while ((t = kw_timer_queue_first(&cs->q_keepalive)) != NULL)
 		conn_close(container_of(t, struct conn, timer), KW_LOG_INFO, "shutting down");
