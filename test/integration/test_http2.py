@@ -38,6 +38,7 @@ DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONT
 END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 ENHANCE_YOUR_CALM, SETTINGS_TIMEOUT = 0xb, 0x4
 
+MAX_BODY = 1024
 LIMITS = {"max_resets": 20, "max_control_frames": 100, "max_continuations": 8,
           "max_header_list_size": 4096}
 
@@ -66,7 +67,7 @@ class Http2Site(kwtest.Site):
 
     def write_config(self, locations=None, server_extra=None):
         text = self.settings() + """access_log = "access.log";
-http = { send_timeout = "2s"; };
+http = { send_timeout = "2s"; max_body_size = %(max_body)d; };
 http2 = { max_resets = %(max_resets)d; reset_interval = "60s";
           max_control_frames = %(max_control_frames)d;
           max_continuations = %(max_continuations)d;
@@ -86,7 +87,7 @@ servers = (
     locations = ( { prefix = "/"; root = "www"; } );
   }
 );
-""" % dict(LIMITS, plain=self.plain_port, tls=self.tls_port, h1tls=self.h1_tls_port,
+""" % dict(LIMITS, max_body=MAX_BODY, plain=self.plain_port, tls=self.tls_port, h1tls=self.h1_tls_port,
            h2c=self.h2c_port)
         with open(self.conf, "w") as f:
             f.write(text)
@@ -278,6 +279,30 @@ class Http2Test(kwtest.SiteTestCase):
         head, body = self.h2_get({":path": "/big.bin", ":method": "HEAD"})
         self.assertEqual((head[":status"], head["content-length"], body),
                          ("200", str(len(BIG)), b""))
+
+    def response_status(self, c, stream):
+        frames, _ = c.frames(until=lambda f: f[0] == HEADERS and f[2] == stream)
+        block = [f[3] for f in frames if f[0] == HEADERS and f[2] == stream]
+        self.assertTrue(block, "no response")
+        return dict(hpack.Decoder().decode(block[0]))[":status"]
+
+    def test_request_body_limit(self):
+        for length, status in ((MAX_BODY, "404"), (MAX_BODY + 1, "413")):
+            c = Client(self.site)
+            c.send(c.headers(1, "/missing", extra=[("content-length", str(length))],
+                             flags=END_HEADERS))
+            self.assertEqual(self.response_status(c, 1), status)
+            c.close()
+        for length, reset in ((MAX_BODY, False), (MAX_BODY + 1, True)):
+            c = Client(self.site)
+            # stream 3's answer comes after whatever stream 1's body made the server send
+            c.send(c.headers(1, "/index.html", flags=END_HEADERS) +
+                   frame(DATA, 0, 1, b"x" * (length - 1)) + frame(DATA, END_STREAM, 1, b"x") +
+                   c.headers(3))
+            frames, _ = c.frames(until=lambda f: f[2] == 3 and f[0] == DATA and f[1] & END_STREAM)
+            c.close()
+            self.assertTrue(any(f[2] == 3 and f[0] == DATA for f in frames))
+            self.assertEqual(any(f[0] == RST_STREAM and f[2] == 1 for f in frames), reset)
 
     def test_concurrent_streams_with_small_windows(self):
         c = Client(self.site, preface=False)

@@ -36,6 +36,7 @@ struct h2_stream {
 	struct http_response resp;
 	size_t seg; /* body cursor: segment, offset in it */
 	uint64_t seg_off;
+	uint64_t received;  /* request body bytes */
 	uint64_t body_left; /* of the segments */
 	uint64_t body_sent;
 	uint8_t *stage; /* the generated body's last step (resp.producer) */
@@ -227,11 +228,13 @@ static int
 respond(struct h2_session *s, struct h2_stream *st)
 {
 	int rc = h2_request_fields_finish(&st->fields, &st->req);
-	st->have_req = rc == 0;
+	if (rc == 0 && st->req.content_length > s->cfg->http.max_body_size)
+		rc = -413;
+	st->have_req = rc == 0 || rc == -413;
 	if (rc == 0)
 		s->host->respond(s->host, &st->req, &st->resp);
 	else
-		http_error_response(-rc, NULL, s->loop->wall, &st->resp);
+		http_error_response(-rc, st->have_req ? &st->req : NULL, s->loop->wall, &st->resp);
 	st->responded = true;
 	if (h2_response_fields_make(&s->rf, &st->resp) != 0) {
 		http_response_fail(&st->resp, st->have_req ? &st->req : NULL, s->loop->wall);
@@ -318,6 +321,19 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *arg)
 	return rc == 0 || rc == NGHTTP2_ERR_INVALID_ARGUMENT ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
+/* Request bodies are read and dropped; one larger than http.max_body_size resets its stream. */
+static int
+on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *arg)
+{
+	struct h2_session *s = arg;
+	struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+	if (st == NULL || (st->received += len) <= s->cfg->http.max_body_size)
+		return 0;
+	return nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL) == 0
+	           ? 0
+	           : NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 static int
 on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *arg)
 {
@@ -364,6 +380,7 @@ session_setup(struct h2_session *s)
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
 	if (nghttp2_option_new(&opt) != 0) {
 		nghttp2_session_callbacks_del(cb);
