@@ -249,36 +249,28 @@ class ProxyProtocolTest(kwtest.SiteTestCase):
             self.assertEqual(kwtest.read_until_eof(s), b"")
         self.site.log.wait_for(r"closed the connection before the PROXY header", since=mark)
 
-    def test_toy_tls_after_a_header_in_the_same_segment(self):
-        relay = HeaderRelay(self.site.proxy_ports["toy"], v2_tcp4("192.0.2.150", 3000))
+    def through_relay(self, kind, scheme, header, address):
+        """keyward-get over scheme through a HeaderRelay sending header to kind's listener:
+        the page, and an access-log line for address."""
+        relay = HeaderRelay(self.site.proxy_ports[kind], header)
         try:
             before = len(self.site.access_lines())
             res = kwtest.subprocess.run(
                 [kwtest.KEYWARD_GET, "--root", self.site.root_pem, "--name", "localhost",
-                 "toytls://127.0.0.1:%d/" % relay.port],
+                 "%s://127.0.0.1:%d/" % (scheme, relay.port)],
                 stdout=kwtest.subprocess.PIPE, stderr=kwtest.subprocess.PIPE, timeout=60)
             self.assertEqual(res.returncode, 0, res.stderr)
             self.assertEqual(res.stdout, PAGE)
-            self.assertEqual(self.site.wait_access(before + 1)[before].split(" ")[0],
-                             "192.0.2.150")
+            self.assertEqual(self.site.wait_access(before + 1)[before].split(" ")[0], address)
         finally:
             relay.close()
 
+    def test_toy_tls_after_a_header_in_the_same_segment(self):
+        self.through_relay("toy", "toytls", v2_tcp4("192.0.2.150", 3000), "192.0.2.150")
+
     def test_tls13_after_a_header_in_the_same_segment(self):
-        relay = HeaderRelay(self.site.proxy_ports["tls13"],
-                            b"PROXY TCP6 2001:db8::151 ::1 3001 443\r\n")
-        try:
-            before = len(self.site.access_lines())
-            res = kwtest.subprocess.run(
-                [kwtest.KEYWARD_GET, "--root", self.site.root_pem, "--name", "localhost",
-                 "https://127.0.0.1:%d/" % relay.port],
-                stdout=kwtest.subprocess.PIPE, stderr=kwtest.subprocess.PIPE, timeout=60)
-            self.assertEqual(res.returncode, 0, res.stderr)
-            self.assertEqual(res.stdout, PAGE)
-            self.assertEqual(self.site.wait_access(before + 1)[before].split(" ")[0],
-                             "2001:db8::151")
-        finally:
-            relay.close()
+        self.through_relay("tls13", "https", b"PROXY TCP6 2001:db8::151 ::1 3001 443\r\n",
+                           "2001:db8::151")
 
     def test_listener_without_proxy_protocol_is_untouched(self):
         before = len(self.site.access_lines())

@@ -41,6 +41,7 @@ struct fake {
 };
 
 static struct fake *last; /* the transport of the last connection accepted */
+static size_t fed_total;  /* bytes fed to every transport, freed or not */
 static bool start_established;
 static unsigned destroyed;
 
@@ -55,6 +56,7 @@ fake_feed(struct transport *t, const uint8_t *wire, size_t len)
 {
 	struct fake *f = fake(t);
 	f->fed += len;
+	fed_total += len;
 	if (f->feed_err)
 		return f->feed_err;
 	if (!f->established) {
@@ -198,6 +200,7 @@ static void
 setup(void)
 {
 	last = NULL;
+	fed_total = 0;
 	start_established = true;
 	destroyed = n_closed = n_idle = 0;
 	snprintf(root, sizeof(root), "/tmp/test_conn.XXXXXX");
@@ -511,4 +514,64 @@ Test(conn, oldest_idle_closes_first_and_shutdown_closes_the_idle)
 	close(a);
 	close(b);
 	close(busy);
+}
+
+#define PROXY_V1 "PROXY TCP4 192.0.2.44 10.0.0.1 5000 80\r\n"
+
+Test(conn, a_proxy_header_comes_first_and_its_followers_reach_the_transport)
+{
+	lc.proxy_protocol = true;
+	init_conns();
+	int fd = connect_one();
+	struct kw_buf got = {0};
+	client_send(fd, PROXY_V1 GET);
+	client_expect(fd, &got, "hello\n");
+	cr_assert(count(&got, "HTTP/1.1 200") > 0);
+	cr_assert_eq(last->fed, strlen(GET));
+	kw_buf_free(&got);
+	close(fd);
+}
+
+Test(conn, a_proxy_header_in_pieces_reaches_no_transport)
+{
+	lc.proxy_protocol = true;
+	init_conns();
+	int fd = connect_one();
+	struct kw_buf got = {0};
+	client_send(fd, "PROXY TCP4 192.0.2.44 ");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(loop_turn(&loop, 10), 0);
+	cr_assert_eq(fed_total, 0);
+	cr_assert_eq(n_closed, 0);
+	client_send(fd, "10.0.0.1 5000 80\r\n" GET);
+	client_expect(fd, &got, "hello\n");
+	cr_assert_eq(last->fed, strlen(GET));
+	kw_buf_free(&got);
+	close(fd);
+}
+
+Test(conn, a_missing_proxy_header_closes_without_an_answer)
+{
+	lc.proxy_protocol = true;
+	init_conns();
+	int fd = connect_one();
+	struct kw_buf got = {0};
+	client_send(fd, GET);
+	client_expect(fd, &got, NULL);
+	cr_assert_eq(kw_buf_size(&got), 0);
+	cr_assert_eq(fed_total, 0);
+	cr_assert_eq(n_closed, 1);
+	close(fd);
+}
+
+Test(conn, a_proxy_header_that_does_not_come_times_out)
+{
+	lc.proxy_protocol = true;
+	cfg.http.handshake_timeout_ms = 30;
+	init_conns();
+	int fd = connect_one();
+	client_send(fd, "PROXY TCP4 ");
+	TURN_UNTIL(n_closed == 1);
+	cr_assert_eq(fed_total, 0);
+	close(fd);
 }
