@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@
 #include <openssl/x509v3.h>
 
 #include "err.h"
+#include "header_check.h"
 #include "kw_build_config.h"
 #include "log.h"
 
@@ -813,6 +815,71 @@ load_tls(struct loader *ld, const config_setting_t *s, void *base)
 	return 0;
 }
 
+/* expires: a lifetime of at most ten years ("max" is nginx's ten years too). */
+#define EXPIRES_MAX_S 315360000u
+
+static const struct unit expires_units[] = {
+    {"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400},
+};
+
+/* expires = "off" | "epoch" | "max" | seconds | "N[smhd]" into rules. */
+static int
+load_expires(struct loader *ld, const config_setting_t *s, struct kw_header_rules *rules)
+{
+	static const char why[] = "'expires' must be \"off\", \"epoch\", \"max\", or a lifetime "
+	                          "of at most 10 years: seconds or a string with s, m, h or d";
+	uint64_t v;
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT) {
+		int n = config_setting_get_int(s);
+		if (n < 0 || (uint64_t)n > EXPIRES_MAX_S)
+			return fail(ld, s, "%s", why);
+		v = (uint64_t)n;
+	} else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		const char *text = config_setting_get_string(s);
+		if (strcmp(text, "off") == 0) {
+			rules->expires = KW_EXPIRES_OFF;
+			return 0;
+		}
+		if (strcmp(text, "epoch") == 0 || strcmp(text, "max") == 0) {
+			rules->expires = text[0] == 'e' ? KW_EXPIRES_EPOCH : KW_EXPIRES_MAX;
+			return 0;
+		}
+		if (parse_scaled(text, expires_units, COUNT_OF(expires_units), &v) != 0 ||
+		    v > EXPIRES_MAX_S)
+			return fail(ld, s, "%s", why);
+	} else {
+		return fail(ld, s, "%s", why);
+	}
+	rules->expires = KW_EXPIRES_SECONDS;
+	rules->expires_s = (uint32_t)v;
+	return 0;
+}
+
+static int
+load_location_expires(struct loader *ld, const config_setting_t *s, void *base)
+{
+	return load_expires(ld, s, &((struct kw_location *)base)->rules);
+}
+
+static int
+load_server_expires(struct loader *ld, const config_setting_t *s, void *base)
+{
+	return load_expires(ld, s, &((struct kw_server *)base)->rules);
+}
+
+static const char *
+check_header_line(const char *value)
+{
+	return kw_header_line_check(value);
+}
+
+static const char *
+check_hsts(const char *value)
+{
+	return kw_hsts_check(value);
+}
+
 #define KEY(n, k, off) .name = n, .kind = k, .offset = off
 
 #define LOC(f) offsetof(struct kw_location, f)
@@ -823,6 +890,10 @@ static const struct key location_keys[] = {
      .check = check_file_name},
     {KEY("follow_symlinks", KIND_BOOL, LOC(follow_symlinks)), .num = 1},
     {KEY("precompressed", KIND_BOOL, LOC(precompressed))},
+    {KEY("headers", KIND_LIST, LOC(rules.headers)), .count_offset = LOC(rules.n_headers),
+     .line_offset = LOC(rules.headers_line), .check = check_header_line},
+    {KEY("expires", KIND_CUSTOM, 0), .line_offset = LOC(rules.expires_line),
+     .load = load_location_expires},
 };
 static const struct section location_section = {" in location", location_keys,
                                                 COUNT_OF(location_keys)};
@@ -1041,6 +1112,11 @@ static const struct key server_keys[] = {
      .required = true, .sub = &location_section, .groups = &location_array},
     {KEY("access_log", KIND_OFF_PATH, SRV(access_log)), .line_offset = SRV(access_log_line)},
     {KEY("access_log_format", KIND_STRING, SRV(access_log_format)), .check = check_log_format},
+    {KEY("headers", KIND_LIST, SRV(rules.headers)), .count_offset = SRV(rules.n_headers),
+     .line_offset = SRV(rules.headers_line), .check = check_header_line},
+    {KEY("expires", KIND_CUSTOM, 0), .line_offset = SRV(rules.expires_line),
+     .load = load_server_expires},
+    {KEY("hsts", KIND_STRING, SRV(hsts)), .check = check_hsts},
 };
 static const struct section server_section = {" in server", server_keys, COUNT_OF(server_keys)};
 
@@ -1124,6 +1200,34 @@ check_chain(struct loader *ld, const config_setting_t *s, const struct kw_server
 }
 
 /*
+ * The Cache-Control line of headers and an expires that sends its own would make two:
+ * refused for the server and for each location with what it inherits.
+ */
+static int
+check_cache_control(struct loader *ld, const struct kw_server *srv)
+{
+	for (size_t i = 0; i <= srv->n_locations; i++) {
+		const struct kw_header_rules *own =
+		    i < srv->n_locations ? &srv->locations[i].rules : &srv->rules;
+		const struct kw_header_rules *h = own->headers_line ? own : &srv->rules;
+		const struct kw_header_rules *x =
+		    own->expires != KW_EXPIRES_UNSET ? own : &srv->rules;
+
+		if (x->expires == KW_EXPIRES_UNSET || x->expires == KW_EXPIRES_OFF)
+			continue;
+		for (size_t j = 0; j < h->n_headers; j++)
+			if (kw_header_name_len(h->headers[j]) == 13 &&
+			    strncasecmp(h->headers[j], "Cache-Control", 13) == 0)
+				return fail_at(
+				    ld, ld->name, h->headers_line,
+				    "'headers' sends Cache-Control and 'expires' (line %d) "
+				    "sends it too: keep one of them",
+				    x->expires_line);
+	}
+	return 0;
+}
+
+/*
  * The server's access log: its own access_log and access_log_format, else the
  * top-level ones (loaded before the servers); files named twice are opened once.
  */
@@ -1159,7 +1263,7 @@ attach_access_log(struct loader *ld, struct kw_server *srv)
 	return 0;
 }
 
-/* A server's key, chain and access log, once its section is loaded. */
+/* A server's key, chain, header rules and access log, once its section is loaded. */
 static int
 check_server(struct loader *ld, const config_setting_t *e, void *base, size_t i)
 {
@@ -1168,6 +1272,8 @@ check_server(struct loader *ld, const config_setting_t *e, void *base, size_t i)
 
 	if (ret == 0)
 		ret = check_chain(ld, e, &cfg->servers[i]);
+	if (ret == 0)
+		ret = check_cache_control(ld, &cfg->servers[i]);
 	return ret != 0 ? ret : attach_access_log(ld, &cfg->servers[i]);
 }
 
@@ -1540,10 +1646,14 @@ kw_config_free(struct kw_config *cfg)
 		free(srv->certificate);
 		free(srv->certificate_key);
 		free_strings(srv->chain, srv->n_chain);
+		free_strings(srv->rules.headers, srv->rules.n_headers);
+		free(srv->hsts);
 		for (size_t j = 0; j < srv->n_locations; j++) {
 			free(srv->locations[j].prefix);
 			free(srv->locations[j].root);
 			free_strings(srv->locations[j].index, srv->locations[j].n_index);
+			free_strings(srv->locations[j].rules.headers,
+			             srv->locations[j].rules.n_headers);
 		}
 		free(srv->locations);
 		free(srv->access_log);

@@ -17,6 +17,29 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/** What expires sets (Expires and Cache-Control headers). */
+enum kw_expires {
+	KW_EXPIRES_UNSET = 0, /* not set: a location takes its server's */
+	KW_EXPIRES_OFF,       /* "off": no Expires, no Cache-Control */
+	KW_EXPIRES_EPOCH,     /* "epoch": Expires at the epoch, Cache-Control: no-cache */
+	KW_EXPIRES_MAX,       /* "max": Expires in 2037, Cache-Control: max-age=315360000 */
+	KW_EXPIRES_SECONDS,   /* a lifetime: Expires now + seconds, Cache-Control: max-age */
+};
+
+/**
+ * The header fields a server or location adds to its responses. A location's
+ * headers replace its server's when the location sets the key (headers_line != 0,
+ * an empty list included), and its expires when not KW_EXPIRES_UNSET.
+ */
+struct kw_header_rules {
+	char **headers;        /* "Name: value" lines, checked by kw_header_line_check() */
+	size_t n_headers;
+	int headers_line;      /* where headers is set, 0 when it is not */
+	enum kw_expires expires;
+	uint32_t expires_s;    /* KW_EXPIRES_SECONDS: the lifetime */
+	int expires_line;
+};
+
 struct kw_location {
 	char *prefix;          /* URL prefix, starts with '/' */
 	char *root;            /* absolute directory */
@@ -24,6 +47,7 @@ struct kw_location {
 	size_t n_index;
 	bool follow_symlinks;  /* default true */
 	bool precompressed;    /* serve FILE.br / FILE.gz beside FILE when accepted; default false */
+	struct kw_header_rules rules;
 	int line;
 };
 
@@ -58,6 +82,8 @@ struct kw_server {
 	char *access_log_format; /* as set in the block, NULL: the top-level one */
 	long access_file;        /* index into kw_config.access_files, -1: no log */
 	enum kw_log_format log_format;
+	struct kw_header_rules rules;
+	char *hsts;            /* Strict-Transport-Security value sent over TLS, or NULL */
 	int line;
 };
 

@@ -89,6 +89,20 @@ print_listener(FILE *out, const struct kw_listener *l, bool last)
 	fprintf(out, " }%s\n", last ? "" : ",");
 }
 
+/* headers and expires where the block sets them (a location inherits the others). */
+static void
+print_rules(FILE *out, const char *indent, const struct kw_header_rules *r)
+{
+	static const char *const names[] = {
+	    [KW_EXPIRES_OFF] = "off", [KW_EXPIRES_EPOCH] = "epoch", [KW_EXPIRES_MAX] = "max"};
+	if (r->headers_line != 0)
+		print_key_array(out, indent, "headers", r->headers, r->n_headers);
+	if (r->expires == KW_EXPIRES_SECONDS)
+		print_key_uint(out, indent, "expires", r->expires_s);
+	else if (r->expires != KW_EXPIRES_UNSET)
+		print_key_string(out, indent, "expires", names[r->expires]);
+}
+
 static void
 print_location(FILE *out, const struct kw_location *loc, bool last)
 {
@@ -98,6 +112,7 @@ print_location(FILE *out, const struct kw_location *loc, bool last)
 	print_key_array(out, INDENT8, "index", loc->index, loc->n_index);
 	print_key_bool(out, INDENT8, "follow_symlinks", loc->follow_symlinks);
 	print_key_bool(out, INDENT8, "precompressed", loc->precompressed);
+	print_rules(out, INDENT8, &loc->rules);
 	fprintf(out, INDENT6 "}%s\n", last ? "" : ",");
 }
 
@@ -116,6 +131,9 @@ print_server(FILE *out, const struct kw_config *cfg, const struct kw_server *srv
 	if (srv->certificate_key)
 		print_key_string(out, INDENT4, "certificate_key", srv->certificate_key);
 	print_key_array(out, INDENT4, "certificate_chain", srv->chain, srv->n_chain);
+	print_rules(out, INDENT4, &srv->rules);
+	if (srv->hsts)
+		print_key_string(out, INDENT4, "hsts", srv->hsts);
 	fputs(INDENT4 "locations = (\n", out);
 	for (size_t i = 0; i < srv->n_locations; i++)
 		print_location(out, &srv->locations[i], i + 1 == srv->n_locations);

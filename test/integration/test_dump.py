@@ -66,8 +66,12 @@ servers = (
     locations = (
       { prefix = "/"; root = "www"; },
       { prefix = "/odd/"; root = "%s"; index = [ "a.html", "b.html" ];
-        follow_symlinks = false; precompressed = true; }
+        follow_symlinks = false; precompressed = true; expires = "1h";
+        headers = [ "X-Odd: \\"quoted\\"" ]; }
     );
+    headers = [ "X-Frame-Options: DENY" ];
+    expires = "epoch";
+    hsts = "max-age=60; includeSubDomains";
   },
   {
     listen = ( { address = "127.0.0.1"; port = %d; } );
@@ -123,6 +127,10 @@ servers = (
         self.assertIn("follow_symlinks = true;", self.dump)
         self.assertIn("precompressed = false;", self.dump)
         self.assertIn("precompressed = true;", self.dump)
+        self.assertIn('headers = [ "X-Odd: \\"quoted\\"" ];', self.dump)
+        self.assertIn("expires = 3600;", self.dump)
+        self.assertIn('expires = "epoch";', self.dump)
+        self.assertIn('hsts = "max-age=60; includeSubDomains";', self.dump)
         self.assertIn("server_name = [ ];", self.dump)
         expected_pid = ("/run/keyward/keyward.pid" if kwtest.IS_ROOT
                         else os.path.join(self.dir, "keyward.pid"))

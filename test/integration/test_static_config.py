@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """What a location and a server block configure beyond the files themselves, over plain
-HTTP, toy-TLS and TLS 1.3 alike: precompressed variants chosen by Accept-Encoding."""
+HTTP, toy-TLS and TLS 1.3 alike: precompressed variants chosen by Accept-Encoding; added
+headers, expires and HSTS (this one over the TLS transports only)."""
+
+import email.utils
+import time
 
 import os
 import subprocess
@@ -149,6 +153,89 @@ class Precompressed(ConfigCase):
                 status, fields, body = self.site.fetch(transport, "/hello.txt",
                                                        ["If-None-Match: " + etag])
                 self.assertEqual((status, body), (200, HELLO))
+
+
+class HeaderRules(ConfigCase):
+    site_args = {
+        "server_extra": 'headers = [ "X-Frame-Options: DENY", "Cache-Control: no-store" ];\n'
+                        '    hsts = "max-age=31536000; includeSubDomains";',
+        "locations": '{ prefix = "/"; root = "www"; }, '
+                     '{ prefix = "/assets/"; root = "www"; expires = "1d"; '
+                     'headers = [ "X-Asset: yes", "Link: </a.css>; rel=preload" ]; }, '
+                     '{ prefix = "/never/"; root = "www"; expires = "epoch"; headers = []; }'}
+
+    @classmethod
+    def prepare(cls, site):
+        site.put("index.html", b"home\n")
+        site.put("app.js", b"js\n")
+        site.put("x.txt", b"x\n")
+
+    def test_server_headers(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                status, fields, body = self.site.fetch(transport, "/index.html")
+                self.assertEqual((status, body), (200, b"home\n"))
+                self.assertEqual(fields["x-frame-options"], ["DENY"])
+                self.assertEqual(fields["cache-control"], ["no-store"])
+                self.assertNotIn("expires", fields)
+                hsts = fields.get("strict-transport-security")
+                self.assertEqual(hsts, None if transport == "plain"
+                                 else ["max-age=31536000; includeSubDomains"])
+
+    def test_location_headers_and_expires(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                before = int(time.time())
+                status, fields, body = self.site.fetch(transport, "/assets/app.js")
+                after = int(time.time())
+                self.assertEqual((status, body), (200, b"js\n"))
+                self.assertEqual(fields["x-asset"], ["yes"])
+                self.assertEqual(fields["link"], ["</a.css>; rel=preload"])
+                self.assertNotIn("x-frame-options", fields)
+                self.assertEqual(fields["cache-control"], ["max-age=86400"])
+                expires = email.utils.parsedate_to_datetime(fields["expires"][0]).timestamp()
+                self.assertTrue(before + 86400 <= expires <= after + 86400, fields["expires"])
+                status, fields, body = self.site.fetch(transport, "/never/x.txt")
+                self.assertEqual(fields["expires"], ["Thu, 01 Jan 1970 00:00:01 GMT"])
+                self.assertEqual(fields["cache-control"], ["no-cache"])
+                self.assertNotIn("x-frame-options", fields)
+
+    def test_errors_get_hsts_but_not_the_added_headers(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                status, fields, body = self.site.fetch(transport, "/assets/missing.js")
+                self.assertEqual(status, 404)
+                self.assertNotIn("x-asset", fields)
+                self.assertNotIn("expires", fields)
+                self.assertEqual("strict-transport-security" in fields, transport != "plain")
+
+    def test_head_and_304_carry_them(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                status, fields, body = self.site.fetch(transport, "/assets/app.js", head=True)
+                self.assertEqual((status, body), (200, b""))
+                self.assertEqual(fields["x-asset"], ["yes"])
+                status, fields, body = self.site.fetch(
+                    transport, "/assets/app.js", ["If-None-Match: " + fields["etag"][0]])
+                self.assertEqual(status, 304)
+                self.assertEqual(fields["cache-control"], ["max-age=86400"])
+
+
+class HeaderRulesRefused(unittest.TestCase):
+    """keyward -t names the file and line of a header that could break a response."""
+
+    def test_check_refuses(self):
+        site = ConfigSite(locations='{ prefix = "/"; root = "www";\n'
+                                    'headers = [ "X-A: 1", "Transfer-Encoding: chunked" ]; }')
+        try:
+            res = subprocess.run([kwtest.KEYWARD, "-t", "-c", site.conf],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            self.assertEqual(res.returncode, 1)
+            text = res.stderr.decode() + res.stdout.decode()
+            self.assertRegex(text, r"keyward\.conf:\d+: 'headers' = \"Transfer-Encoding: "
+                                   r"chunked\": names a header")
+        finally:
+            site.cleanup()
 
 
 if __name__ == "__main__":

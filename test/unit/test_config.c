@@ -1248,3 +1248,120 @@ Test(config, tls13_errors_name_their_line)
 	                       " server_name = \"b\"; " CERT_AND_KEY " " LOCATION " } );\n",
 	             2, "TLS 1.3 here but toy-TLS");
 }
+
+Test(config, headers_expires_and_hsts)
+{
+	struct kw_config *cfg = load_ok(
+	    "servers = ( {\n"
+	    "  listen = ( " LISTEN(
+	        80) " );\n"
+	            "  headers = [ \"X-Frame-Options: DENY\", \"Cache-Control: no-store\" ];\n"
+	            "  hsts = \"max-age=31536000; includeSubDomains\";\n"
+	            "  locations = ( { prefix = \"/\"; root = \"../www\"; },\n"
+	            "    { prefix = \"/a/\"; root = \"../www\"; headers = []; expires = \"2d\"; "
+	            "},\n"
+	            "    { prefix = \"/b/\"; root = \"../www\"; expires = 0; headers = \"X-B: 1\"; "
+	            "},\n"
+	            "    { prefix = \"/c/\"; root = \"../www\"; expires = \"epoch\"; headers = [ "
+	            "]; },\n"
+	            "    { prefix = \"/d/\"; root = \"../www\"; expires = \"max\"; headers = []; "
+	            "},\n"
+	            "    { prefix = \"/e/\"; root = \"../www\"; expires = \"off\"; } );\n"
+	            "} );\n");
+	const struct kw_server *srv = &cfg->servers[0];
+
+	cr_assert_eq(srv->rules.n_headers, 2);
+	cr_expect_str_eq(srv->rules.headers[0], "X-Frame-Options: DENY");
+	cr_expect_eq(srv->rules.headers_line, 3);
+	cr_expect_eq(srv->rules.expires, KW_EXPIRES_UNSET);
+	cr_expect_str_eq(srv->hsts, "max-age=31536000; includeSubDomains");
+	cr_expect_eq(srv->locations[0].rules.headers_line, 0);
+	cr_expect_eq(srv->locations[0].rules.expires, KW_EXPIRES_UNSET);
+	cr_expect_eq(srv->locations[1].rules.headers_line, 6);
+	cr_expect_eq(srv->locations[1].rules.n_headers, 0);
+	cr_expect_eq(srv->locations[1].rules.expires, KW_EXPIRES_SECONDS);
+	cr_expect_eq(srv->locations[1].rules.expires_s, 172800);
+	cr_expect_eq(srv->locations[1].rules.expires_line, 6);
+	cr_expect_eq(srv->locations[2].rules.expires, KW_EXPIRES_SECONDS);
+	cr_expect_eq(srv->locations[2].rules.expires_s, 0);
+	cr_assert_eq(srv->locations[2].rules.n_headers, 1);
+	cr_expect_eq(srv->locations[3].rules.expires, KW_EXPIRES_EPOCH);
+	cr_expect_eq(srv->locations[4].rules.expires, KW_EXPIRES_MAX);
+	cr_expect_eq(srv->locations[5].rules.expires, KW_EXPIRES_OFF);
+	kw_config_free(cfg);
+}
+
+Test(config, header_and_expires_errors)
+{
+	static const struct error_case cases[] = {
+	    {"headers = [ \"Content-Length: 5\" ];", "'headers' = \"Content-Length: 5\": names a"},
+	    {"headers = [ \"X-A: 1\", \"transfer-encoding: chunked\" ];", "sets itself"},
+	    {"headers = [ \"Bad Name: 1\" ];", "must be \"Name: value\""},
+	    {"headers = [ \"X-A: a\\r\\nX-B: b\" ];", "'headers' contains a control character"},
+	    {"headers = [ \"X-A:\" ];", "has an empty value"},
+	    {"headers = [ \"\" ];", "'headers' must not be empty"},
+	    {"headers = 5;", "'headers'"},
+	    {"expires = \"1w\";", "'expires' must be \"off\", \"epoch\", \"max\", or a lifetime"},
+	    {"expires = -1;", "'expires' must be"},
+	    {"expires = 315360001;", "'expires' must be"},
+	    {"expires = \"3651d\";", "'expires' must be"},
+	    {"expires = true;", "'expires' must be"},
+	    {"hsts = \"includeSubDomains\";", "'hsts' = \"includeSubDomains\": must be directives"},
+	    {"hsts = \"max-age=1\\n\";", "'hsts' contains a control character"},
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(text, sizeof text,
+		         "servers = ( {\n  listen = ( " LISTEN(80) " );\n"
+		                                                   "  " LOCATION "\n  %s\n} );\n",
+		         cases[i].line1);
+		expect_error(text, 4, cases[i].words);
+		snprintf(text, sizeof text,
+		         "servers = ( {\n  listen = ( " LISTEN(
+		             80) " );\n  locations = (\n"
+		                 "    { prefix = \"/\"; root = \"../www\"; %s }\n  );\n} );\n",
+		         cases[i].line1);
+		if (strncmp(cases[i].line1, "hsts", 4) != 0)
+			expect_error(text, 4, cases[i].words);
+	}
+	struct kw_config *cfg =
+	    load_ok("servers = ( {\n  listen = ( " LISTEN(80) " );\n"
+	                                                      "  " LOCATION
+	                                                      "\n  expires = 315360000;\n} );\n");
+	cr_expect_eq(cfg->servers[0].rules.expires_s, 315360000);
+	kw_config_free(cfg);
+}
+
+Test(config, cache_control_and_expires_do_not_mix)
+{
+	expect_error("servers = ( {\n  listen = ( " LISTEN(
+	                 80) " );\n"
+	                     "  headers = [ \"cache-control: no-store\" ];\n"
+	                     "  expires = \"1h\";\n  " LOCATION "\n} );\n",
+	             3, "'headers' sends Cache-Control and 'expires' (line 4)");
+	expect_error("servers = ( {\n  listen = ( " LISTEN(
+	                 80) " );\n"
+	                     "  headers = [ \"Cache-Control: no-store\" ];\n"
+	                     "  locations = ( { prefix = \"/\"; root = \"../www\";\n"
+	                     "    expires = \"epoch\"; } );\n} );\n",
+	             3, "(line 5)");
+	expect_error("servers = ( {\n  listen = ( " LISTEN(
+	                 80) " );\n"
+	                     "  expires = 60;\n"
+	                     "  locations = ( { prefix = \"/\"; root = \"../www\";\n"
+	                     "    headers = \"Cache-Control: no-store\"; } );\n} );\n",
+	             5, "(line 3)");
+	struct kw_config *cfg = load_ok("servers = ( {\n  listen = ( " LISTEN(
+	    80) " );\n"
+	        "  headers = [ \"Cache-Control: no-store\" ];\n"
+	        "  locations = ( { prefix = \"/\"; root = \"../www\";\n"
+	        "    expires = \"off\"; } );\n} );\n");
+	kw_config_free(cfg);
+	cfg = load_ok("servers = ( {\n  listen = ( " LISTEN(
+	    80) " );\n"
+	        "  headers = [ \"Cache-Control: no-store\" ];\n"
+	        "  locations = ( { prefix = \"/\"; root = \"../www\";\n"
+	        "    expires = 60; headers = []; } );\n} );\n");
+	kw_config_free(cfg);
+}

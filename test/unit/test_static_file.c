@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "header_rules.h"
 #include "static_file.h"
 
 #define MIME_FILE  TEST_DATA_DIR "/../../etc/mime.types"
@@ -1380,4 +1381,97 @@ Test(precompressed, range_applies_to_the_variant)
 	respond(&r);
 	cr_assert_eq(resp.status, 200);
 	assert_body("gzip bytes");
+}
+
+/* Headers, expires and HSTS from the server block and the location. */
+
+static char *server_lines[] = {"X-Frame-Options: DENY", "Link: </a.css>; rel=preload"};
+static char *location_lines[] = {"Cache-Control:  public"};
+
+static void
+rules_setup(void)
+{
+	setup();
+	srv.rules = (struct kw_header_rules){.headers = server_lines,
+	                                     .n_headers = 2,
+	                                     .headers_line = 1,
+	                                     .expires = KW_EXPIRES_SECONDS,
+	                                     .expires_s = 3600};
+	srv.hsts = "max-age=60; includeSubDomains";
+	locations[1].rules = (struct kw_header_rules){.headers = location_lines,
+	                                              .n_headers = 1,
+	                                              .headers_line = 2,
+	                                              .expires = KW_EXPIRES_OFF};
+	locations[2].rules =
+	    (struct kw_header_rules){.headers_line = 3, .expires = KW_EXPIRES_EPOCH};
+	locations[3].rules = (struct kw_header_rules){.expires = KW_EXPIRES_MAX};
+}
+
+TestSuite(header_rules, .init = rules_setup, .fini = teardown);
+
+Test(header_rules, server_rules_on_success)
+{
+	cr_assert_eq(respond_path("/hello.txt"), 200);
+	cr_assert_str_eq(header("X-Frame-Options"), "DENY");
+	cr_assert_str_eq(header("Link"), "</a.css>; rel=preload");
+	cr_assert_str_eq(header("Expires"), "Fri, 15 Jan 2027 09:00:00 GMT");
+	cr_assert_str_eq(header("Cache-Control"), "max-age=3600");
+	cr_assert_null(header("Strict-Transport-Security"));
+	cr_assert_not_null(strstr(head_text(), "\r\n\r\n"));
+	assert_body("Hello, world!\n");
+}
+
+Test(header_rules, location_replaces_server)
+{
+	cr_assert_eq(respond_path("/img/x.png"), 200);
+	cr_assert_str_eq(header("Cache-Control"), "public");
+	cr_assert_null(header("X-Frame-Options"));
+	cr_assert_null(header("Expires"));
+	cr_assert_eq(respond_path("/follow/hello.txt"), 200);
+	cr_assert_null(header("X-Frame-Options"));
+	cr_assert_str_eq(header("Expires"), "Thu, 01 Jan 1970 00:00:01 GMT");
+	cr_assert_str_eq(header("Cache-Control"), "no-cache");
+	cr_assert_eq(respond_path("/img/deep/f.txt"), 200);
+	cr_assert_str_eq(header("X-Frame-Options"), "DENY");
+	cr_assert_str_eq(header("Expires"), "Thu, 31 Dec 2037 23:55:55 GMT");
+	cr_assert_str_eq(header("Cache-Control"), "max-age=315360000");
+}
+
+Test(header_rules, statuses)
+{
+	cr_assert(header_rules_status_applies(200));
+	cr_assert(header_rules_status_applies(304));
+	cr_assert(header_rules_status_applies(308));
+	cr_assert_not(header_rules_status_applies(404));
+	cr_assert_not(header_rules_status_applies(416));
+	cr_assert_not(header_rules_status_applies(500));
+	cr_assert_eq(respond_path("/missing"), 404);
+	cr_assert_null(header("X-Frame-Options"));
+	cr_assert_null(header("Expires"));
+	cr_assert_eq(respond_path("/dir"), 301);
+	cr_assert_str_eq(header("X-Frame-Options"), "DENY");
+	struct http_request r = get("/hello.txt");
+	r.if_none_match = HELLO_ETAG;
+	respond(&r);
+	cr_assert_eq(resp.status, 304);
+	cr_assert_str_eq(header("Cache-Control"), "max-age=3600");
+}
+
+Test(header_rules, hsts_only_over_tls_on_every_status)
+{
+	struct http_request r = get("/hello.txt");
+	r.tls = true;
+	respond(&r);
+	cr_assert_str_eq(header("Strict-Transport-Security"), "max-age=60; includeSubDomains");
+	r.path = "/missing";
+	respond(&r);
+	cr_assert_eq(resp.status, 404);
+	cr_assert_str_eq(header("Strict-Transport-Security"), "max-age=60; includeSubDomains");
+	r.tls = false;
+	respond(&r);
+	cr_assert_null(header("Strict-Transport-Security"));
+	srv.hsts = NULL;
+	r.tls = true;
+	respond(&r);
+	cr_assert_null(header("Strict-Transport-Security"));
 }

@@ -319,15 +319,20 @@ status_closes(int status)
 	}
 }
 
-static int
-build_error(int status, const struct http_request *req, time_t now, struct http_response *resp)
+int
+http_error_begin(int status, const struct http_request *req, time_t now, struct http_response *resp)
 {
 	resp->close = status_closes(status);
 	int err = http_response_begin(resp, status, now);
 	if (!err && status == 405)
 		err = http_response_header(resp, "Allow", "GET, HEAD");
-	if (!err)
-		err = http_response_error_body(resp, req);
+	return err ? err : http_response_error_body(resp, req);
+}
+
+static int
+build_error(int status, const struct http_request *req, time_t now, struct http_response *resp)
+{
+	int err = http_error_begin(status, req, now, resp);
 	return err ? err : http_response_end(resp, req);
 }
 

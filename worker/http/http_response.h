@@ -55,6 +55,15 @@ void http_response_stream(struct http_response *resp, const struct http_request 
                           const struct body_producer *producer);
 
 /**
+ * Begins the error response for status without ending it (so that the caller may
+ * add headers): the status line, Allow for 405, the HTML error body; close is set
+ * for statuses that end the connection, as http_error_response() does. Returns 0
+ * or KW_ERR_NOMEM.
+ */
+int http_error_begin(int status, const struct http_request *req, time_t now,
+                     struct http_response *resp);
+
+/**
  * Ends the head. A streamed response gets "Transfer-Encoding: chunked" on HTTP/1.1
  * (HEAD too, as GET would) and closes the connection after it on HTTP/1.0. resp->close is also set
  * when req is NULL or not keep-alive; then "Connection: close" is sent, and "Connection:

@@ -26,6 +26,7 @@
 
 #include "accept_encoding.h"
 #include "err.h"
+#include "header_rules.h"
 #include "http_path.h"
 #include "http_response.h"
 #include "shared_fd.h"
@@ -368,7 +369,7 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 	return err;
 }
 
-/* Answers from an open regular file: 200, 206, 304, 412 or 416. */
+/* Begins the answer from an open regular file: 200, 206, 304, 412 or 416. */
 static int
 respond_file(const struct http_request *req, time_t now, struct file_info *f,
              struct http_response *resp)
@@ -391,7 +392,7 @@ respond_file(const struct http_request *req, time_t now, struct file_info *f,
 		                           (unsigned long long)f->st.st_size);
 	if (err == 0 && (status == 412 || status == 416))
 		err = http_response_error_body(resp, req);
-	return err ? err : http_response_end(resp, req);
+	return err;
 }
 
 /* Writes v in lowercase hex without leading zeros; returns the end. */
@@ -434,7 +435,7 @@ needs_escape(unsigned char c)
 	return c <= 0x20 || c >= 0x7f || strchr("\"%?#<>\\^`{|}", c) != NULL;
 }
 
-/* 301 to the directory's path with a slash added, its query kept. */
+/* Begins the 301 to the directory's path with a slash added, its query kept. */
 static int
 respond_redirect(const struct http_request *req, time_t now, struct http_response *resp)
 {
@@ -457,7 +458,7 @@ respond_redirect(const struct http_request *req, time_t now, struct http_respons
 	free(loc);
 	if (err == 0)
 		err = http_response_error_body(resp, req);
-	return err ? err : http_response_end(resp, req);
+	return err;
 }
 
 /* Where one request looks for its file: the location, its root (opened on first use), the cache. */
@@ -656,10 +657,14 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	} else {
 		const int saved = errno;
 
-		http_error_response(-status, req, now, resp);
+		err = http_error_begin(-status, req, now, resp);
 		if (status == -503)
 			resp->sys_errno = saved == ENFILE ? ENFILE : EMFILE;
 	}
+	if (err == 0)
+		err = header_rules_apply(resp, srv, lk.loc, req, now);
+	if (err == 0)
+		err = http_response_end(resp, req);
 	if (err)
 		http_response_fail(resp, req, now);
 	file_release(&f);
