@@ -619,7 +619,9 @@ conn_handle(struct conn *c, const struct http_request *req, struct http_response
 {
 	struct conns *cs = c->cs;
 	const struct route_ctx rc = {.cfg = cs->cfg, .mime = cs->mime, .files = &cs->files};
-	route_respond(&rc, c->listener->index, c->listener->server, c->bound, req, cs->loop->wall,
+	struct http_request r = *req;
+	r.tls = cs->cfg->listeners[c->listener->index].tls != KW_TLS_NONE;
+	route_respond(&rc, c->listener->index, c->listener->server, c->bound, &r, cs->loop->wall,
 	              resp);
 	if (resp->status == 503 && resp->sys_errno != 0)
 		cs->hooks->short_of_descriptors(cs, resp->sys_errno);
@@ -635,7 +637,6 @@ conn_serve(struct conn *c, const struct http_request *req)
 	if (x == NULL)
 		return;
 	x->req = *req;
-	x->req.tls = cfg->listeners[c->listener->index].tls != KW_TLS_NONE;
 	x->have_req = true;
 	c->requests++;
 	conn_proven(c);

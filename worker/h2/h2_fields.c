@@ -25,6 +25,7 @@ static const char *const slot_names[H2_N_SLOTS] = {
     [H2_IF_RANGE] = "if-range",
     [H2_USER_AGENT] = "user-agent",
     [H2_REFERER] = "referer",
+    [H2_ACCEPT_ENCODING] = "accept-encoding",
     [H2_CONTENT_LENGTH] = "content-length",
 };
 
@@ -134,6 +135,7 @@ h2_request_fields_finish(struct h2_request_fields *f, struct http_request *req)
 	req->if_range = slot(f, H2_IF_RANGE);
 	req->user_agent = slot(f, H2_USER_AGENT);
 	req->referer = slot(f, H2_REFERER);
+	req->accept_encoding = slot(f, H2_ACCEPT_ENCODING);
 	if (slot(f, H2_CONTENT_LENGTH) != NULL &&
 	    parse_content_length(slot(f, H2_CONTENT_LENGTH), &req->content_length) != 0)
 		return -400;
