@@ -29,6 +29,7 @@
 
 #include "control.h"
 #include "err.h"
+#include "forbidden_calls.h"
 #include "test_text.h"
 #include "signer/keys.h"
 #include "signer/sandbox.h"
@@ -85,12 +86,6 @@ try_open(void)
 }
 
 static void
-try_raw_open(void)
-{
-	syscall(SYS_open, "/etc/passwd", O_RDONLY);
-}
-
-static void
 try_socket(void)
 {
 	socket(AF_UNIX, SOCK_STREAM, 0);
@@ -104,94 +99,12 @@ try_connect(void)
 	connect(shared_fd, (struct sockaddr *)&addr, sizeof(addr));
 }
 
-/*
- * execve and execveat of a path that does not exist: were the call allowed, it would
- * fail and return, and the child would exit REACHED. (Running a real program could
- * not tell: the new program would die of its loader's first forbidden call.)
- */
-static void
-try_execve(void)
-{
-	char *const argv[] = {"missing", NULL};
-
-	execve("/nonexistent/keyward-test", argv, NULL);
-}
-
-static void
-try_execveat(void)
-{
-	char *const argv[] = {"missing", NULL};
-
-	syscall(SYS_execveat, AT_FDCWD, "/nonexistent/keyward-test", argv, NULL, 0);
-}
-
-static void
-try_fork(void)
-{
-	if (fork() == 0)
-		_exit(0);
-}
-
-static void *
-idle(void *arg)
-{
-	return arg;
-}
-
-static void
-try_thread(void)
-{
-	pthread_t t;
-
-	pthread_create(&t, NULL, idle, NULL);
-}
-
-static void
-try_exec_mapping(void)
-{
-	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-}
-
-static void
-try_make_executable(void)
-{
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		_exit(4);
-	mprotect(p, 4096, PROT_READ | PROT_EXEC);
-}
-
 static void
 try_stat_path(void)
 {
 	struct stat st;
 
 	stat("/", &st);
-}
-
-static void
-try_kill(void)
-{
-	kill(getppid(), SIGCONT);
-}
-
-static void
-try_ptrace_me(void)
-{
-	syscall(SYS_ptrace, 0, 0, 0, 0);
-}
-
-static void
-try_setuid(void)
-{
-	syscall(SYS_setuid, 0);
-}
-
-static void
-try_prctl(void)
-{
-	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 }
 
 Test(signer_sandbox, open_kills)
@@ -227,7 +140,7 @@ Test(signer_sandbox, other_calls_kill)
 {
 	expect_killed(try_stat_path, "stat of a path");
 	expect_killed(try_kill, "kill");
-	expect_killed(try_ptrace_me, "ptrace");
+	expect_killed(try_ptrace, "ptrace");
 	expect_killed(try_setuid, "setuid");
 	expect_killed(try_prctl, "prctl");
 }

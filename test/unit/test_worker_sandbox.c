@@ -34,6 +34,7 @@
 
 #include "confine.h"
 #include "err.h"
+#include "forbidden_calls.h"
 #include "worker/sandbox.h"
 
 #define REACHED 3 /* exit code of a child whose attempt was not stopped */
@@ -142,23 +143,6 @@ expect_exit(long abi, void (*attempt)(void), int code, const char *what)
 	          "%s (Landlock ABI %ld): exit %d expected (status %#x)", what, abi, code, status);
 }
 
-/* execve of a path that does not exist: were it allowed, it would return (REACHED). */
-static void
-try_execve(void)
-{
-	char *const argv[] = {"sh", NULL};
-
-	execve("/nonexistent/keyward-test", argv, NULL);
-}
-
-static void
-try_execveat(void)
-{
-	char *const argv[] = {"sh", NULL};
-
-	syscall(SYS_execveat, AT_FDCWD, "/nonexistent/keyward-test", argv, NULL, 0);
-}
-
 static void
 try_inet_socket(void)
 {
@@ -190,12 +174,6 @@ try_bind(void)
 }
 
 static void
-try_ptrace(void)
-{
-	syscall(SYS_ptrace, 0, 0, 0, 0);
-}
-
-static void
 try_mount(void)
 {
 	mount("none", "/tmp", "tmpfs", 0, NULL);
@@ -214,43 +192,6 @@ try_process_vm_readv(void)
 	struct iovec local = {buf, sizeof(buf)}, remote = {buf, sizeof(buf)};
 
 	syscall(SYS_process_vm_readv, getppid(), &local, 1, &remote, 1, 0);
-}
-
-static void
-try_fork(void)
-{
-	if (fork() == 0)
-		_exit(0);
-}
-
-static void *
-idle(void *arg)
-{
-	return arg;
-}
-
-static void
-try_thread(void)
-{
-	pthread_t t;
-
-	pthread_create(&t, NULL, idle, NULL);
-}
-
-static void
-try_exec_mapping(void)
-{
-	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-}
-
-static void
-try_make_executable(void)
-{
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		_exit(4);
-	mprotect(p, 4096, PROT_READ | PROT_EXEC);
 }
 
 static void
@@ -275,30 +216,6 @@ static void
 try_unlink(void)
 {
 	unlink(outside);
-}
-
-static void
-try_raw_open(void)
-{
-	syscall(SYS_open, "/etc/passwd", O_RDONLY);
-}
-
-static void
-try_kill(void)
-{
-	kill(getppid(), SIGCONT);
-}
-
-static void
-try_setuid(void)
-{
-	syscall(SYS_setuid, 0);
-}
-
-static void
-try_prctl(void)
-{
-	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 }
 
 Test(worker_sandbox, exec_kills)
