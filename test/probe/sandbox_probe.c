@@ -24,8 +24,9 @@
 
 static struct probe {
 	struct loop_io io;
-	char *list; /* a copy of KW_SANDBOX_PROBE, cut into the attempts */
-	const char *attempts[MAX_ATTEMPTS];
+	char *list;                         /* a copy of KW_SANDBOX_PROBE, cut into the attempts */
+	const char *attempts[MAX_ATTEMPTS]; /* "KIND:ARGUMENT" */
+	const char *args[MAX_ATTEMPTS];     /* where ARGUMENT starts in each */
 	int n;
 } probe;
 
@@ -69,9 +70,11 @@ try_connect(const char *port)
 static void
 attempt(int k)
 {
-	const char *what = probe.attempts[k];
-	const char *arg = strchr(what, ':') + 1;
+	const char *what = probe.attempts[k], *arg = probe.args[k];
 	int rc;
+
+	if (!what || !arg)
+		return;
 
 	kw_log_notice("sandbox probe: %d %s: trying", k, what);
 	if (strncmp(what, "open:", 5) == 0)
@@ -120,6 +123,7 @@ sandbox_probe_init(struct loop *loop)
 			kw_log_err("sandbox_probe_init: attempt \"%s\" unknown or one too many", w);
 			return -1;
 		}
+		probe.args[probe.n] = strchr(w, ':') + 1;
 		probe.attempts[probe.n++] = w;
 	}
 	sigemptyset(&set);
