@@ -25,7 +25,7 @@ CACHE = os.environ.get("KW_SYSTEM_CACHE", "/var/cache/keyward-test")
 # systemd as init, and the run-time libraries of keyward's executables (procps: ps and
 # /bin/kill, which the unit's ExecReload runs).
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "procps", "libssl3", "libconfig9",
-            "libseccomp2", "libsystemd0")
+            "libseccomp2", "libsystemd0", "libnghttp2-14")
 # nspawn's defaults are stricter than a host's systemd: its init may not raise resource
 # limits, and its system-call allowlist leaves out memory locking and Landlock. The
 # container gets what a host gives, so that the unit's own settings are what is tested.
