@@ -4,7 +4,10 @@
  * with the same handler as HTTP/1.1, and the responses leave as HEADERS and DATA
  * frames. Streams are served concurrently; bodies are read from their file straight
  * into the connection's records (nghttp2's no-copy data source), as much as the
- * flow-control windows allow.
+ * flow-control windows allow; a generated body (body_producer.h) is made one step at a
+ * time into an 8 KiB stage of its stream, only once the last step has left. Request
+ * bodies are discarded; one larger than http.max_body_size is refused (413, or the
+ * stream reset).
  *
  * Limits and protections (cfg->http2): concurrent streams, header list size (an
  * HPACK bomb), frame and window sizes, a SETTINGS acknowledgement timeout, stream
