@@ -67,7 +67,7 @@ class Http2Site(kwtest.Site):
 
     def write_config(self, locations=None, server_extra=None):
         text = self.settings() + """access_log = "access.log";
-http = { send_timeout = "2s"; max_body_size = %(max_body)d; };
+http = { send_timeout = "2s"; keepalive_timeout = "3s"; max_body_size = %(max_body)d; };
 http2 = { max_resets = %(max_resets)d; reset_interval = "60s";
           max_control_frames = %(max_control_frames)d;
           max_continuations = %(max_continuations)d;
@@ -433,6 +433,17 @@ class Http2Test(kwtest.SiteTestCase):
         self.assertFalse(any(f[0] == DATA for f in frames))
         self.assertEqual(goaway_code(frames), ENHANCE_YOUR_CALM)
         self.assertGreater(time.monotonic() - start, 1.5)
+
+    def test_idle_connection_closes_after_keepalive_timeout(self):
+        c = Client(self.site)
+        c.send(c.headers(1))
+        start = time.monotonic()
+        frames, closed = c.frames(timeout=15)
+        c.close()
+        self.assertTrue(closed, "an idle HTTP/2 connection stayed open")
+        self.assertEqual(goaway_code(frames), 0)
+        self.assertGreater(time.monotonic() - start, 2.5)
+        self.assertTrue(any(f[0] == DATA and f[2] == 1 for f in frames))
 
     def test_settings_never_acknowledged(self):
         c = Client(self.site, ack=False)
