@@ -153,7 +153,8 @@ read_generated(struct h2_stream *st, uint8_t *buf, size_t length, uint32_t *flag
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 		struct body_step step = {.len = 0};
 		if (p->produce(p->ctx, st->stage, STAGE_SIZE, &step) != 0) {
-			kw_log_info("read_generated: stream %d: the generated body failed", (int)st->id);
+			kw_log_info("read_generated: stream %d: the generated body failed",
+			            (int)st->id);
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 		}
 		st->stage_len = step.len;
