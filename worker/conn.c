@@ -806,7 +806,10 @@ conn_h2_end(struct conn *c, uint32_t code, const char *why)
 	conn_h2_close(c, why);
 }
 
-/* While a response is out, the send timer runs (from the last progress); else keep-alive. */
+/*
+ * While a response is out, the send timer runs (from the last progress); before the
+ * first request, the header timer (as for HTTP/1.1); else keep-alive.
+ */
 static void
 conn_h2_timer(struct conn *c, size_t sent)
 {
@@ -814,6 +817,9 @@ conn_h2_timer(struct conn *c, size_t sent)
 	if (h2_session_busy(c->h2)) {
 		if (sent > 0 || !kw_timer_armed_in(&c->timer, &cs->q_send))
 			loop_timer_arm(cs->loop, &c->timer, &cs->q_send);
+	} else if (c->requests == 0) {
+		if (!kw_timer_armed_in(&c->timer, &cs->q_header))
+			loop_timer_arm(cs->loop, &c->timer, &cs->q_header);
 	} else if (!kw_timer_armed_in(&c->timer, &cs->q_keepalive)) {
 		loop_timer_arm(cs->loop, &c->timer, &cs->q_keepalive);
 		cs->hooks->idle(cs);

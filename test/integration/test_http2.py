@@ -445,6 +445,15 @@ class Http2Test(kwtest.SiteTestCase):
         self.assertGreater(time.monotonic() - start, 2.5)
         self.assertTrue(any(f[0] == DATA and f[2] == 1 for f in frames))
 
+    def test_before_the_first_request_the_header_timeout_applies(self):
+        # keepalive_timeout (3 s) counts from a finished response, not from the preface
+        c = Client(self.site)
+        frames, closed = c.frames(timeout=4)
+        self.assertFalse(closed)
+        self.assertIsNone(goaway_code(frames))
+        c.send(c.headers(1))
+        self.assert_served(c, 1)
+
     def test_settings_never_acknowledged(self):
         c = Client(self.site, ack=False)
         self.assert_goaway(c, SETTINGS_TIMEOUT)
