@@ -47,14 +47,15 @@ usage(FILE *out)
 	        "\n"
 	        "Serves keyward's listeners: HTTP over plain TCP and toy-TLS.\n"
 	        "Started by keyward (the master) with its control channel on fd %d, the\n"
-	        "configuration snapshot on fd %d, the signer channel on fd %d and the\n"
-	        "listeners from fd %d; not meant to be run by hand.\n"
+	        "configuration snapshot on fd %d, the signer channel on fd %d, the\n"
+	        "listeners from fd %d and the access log files on fd %d and after the\n"
+	        "listeners; not meant to be run by hand.\n"
 	        "\n"
 	        "  --config PATH     path of the configuration file the snapshot came from\n"
 	        "  --slot N          worker slot, for logs\n"
 	        "  --generation G    configuration generation, for logs\n"
 	        "  --help            show this help\n",
-	        KW_FD_CONTROL, KW_FD_CONFIG, KW_FD_SIGNER, KW_FD_LISTENERS);
+	        KW_FD_CONTROL, KW_FD_CONFIG, KW_FD_SIGNER, KW_FD_LISTENERS, KW_FD_ACCESS_LOG);
 }
 
 /*
