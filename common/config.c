@@ -880,12 +880,43 @@ check_hsts(const char *value)
 	return kw_hsts_check(value);
 }
 
+
+/* status_allow: a prefix or a list of them (addr_prefix.h), each checked here. */
+static int
+load_status_allow(struct loader *ld, const config_setting_t *s, void *base)
+{
+	struct kw_location *loc = base;
+	bool single = config_setting_type(s) == CONFIG_TYPE_STRING;
+	int n = single ? 1 : config_setting_length(s);
+
+	if (!single && !config_setting_is_array(s) && !config_setting_is_list(s))
+		return wrong_type(ld, s, "status_allow", KIND_LIST);
+	if (n == 0)
+		return fail(ld, s,
+		            "'status_allow' must not be empty (leave 'status' out to "
+		            "serve no status page)");
+	loc->status_allow = calloc((size_t)n, sizeof(*loc->status_allow));
+	if (loc->status_allow == NULL)
+		return nomem(ld);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = single ? s : config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return wrong_type(ld, e, "status_allow", KIND_LIST);
+		const char *text = config_setting_get_string(e);
+		const char *why = kw_addr_prefix_parse(text, &loc->status_allow[i]);
+		if (why != NULL)
+			return fail(ld, e, "'status_allow' = \"%s\": %s", text, why);
+		loc->n_status_allow++;
+	}
+	return 0;
+}
+
 #define KEY(n, k, off) .name = n, .kind = k, .offset = off
 
 #define LOC(f) offsetof(struct kw_location, f)
 static const struct key location_keys[] = {
     {KEY("prefix", KIND_STRING, LOC(prefix)), .required = true, .check = check_prefix},
-    {KEY("root", KIND_DIR, LOC(root)), .required = true},
+    {KEY("root", KIND_DIR, LOC(root))},
     {KEY("index", KIND_LIST, LOC(index)), .count_offset = LOC(n_index), .text = "index.html",
      .check = check_file_name},
     {KEY("follow_symlinks", KIND_BOOL, LOC(follow_symlinks)), .num = 1},
@@ -894,6 +925,8 @@ static const struct key location_keys[] = {
      .line_offset = LOC(rules.headers_line), .check = check_header_line},
     {KEY("expires", KIND_CUSTOM, 0), .line_offset = LOC(rules.expires_line),
      .load = load_location_expires},
+    {KEY("status", KIND_BOOL, LOC(status))},
+    {KEY("status_allow", KIND_CUSTOM, 0), .load = load_status_allow},
 };
 static const struct section location_section = {" in location", location_keys,
                                                 COUNT_OF(location_keys)};
@@ -1082,19 +1115,46 @@ load_groups(struct loader *ld, const config_setting_t *s, const struct key *k, v
 	return 0;
 }
 
-/* A location's prefix must differ from those of the locations before it. */
+/* Who may read the status page when status_allow is not given: this host only. */
+static int
+default_status_allow(struct loader *ld, struct kw_location *loc)
+{
+	static const char *const loopback[] = {"127.0.0.0/8", "::1/128"};
+
+	loc->status_allow = calloc(COUNT_OF(loopback), sizeof(*loc->status_allow));
+	if (loc->status_allow == NULL)
+		return nomem(ld);
+	for (size_t i = 0; i < COUNT_OF(loopback); i++)
+		kw_addr_prefix_parse(loopback[i], &loc->status_allow[loc->n_status_allow++]);
+	return 0;
+}
+
+/*
+ * A location's prefix must differ from those of the locations before it; a location
+ * serves files (root) or the status page (status), and only the latter has
+ * status_allow (default: loopback).
+ */
 static int
 check_location(struct loader *ld, const config_setting_t *e, void *base, size_t i)
 {
-	const struct kw_server *srv = base;
-	const struct kw_location *loc = &srv->locations[i];
+	struct kw_server *srv = base;
+	struct kw_location *loc = &srv->locations[i];
 
 	for (size_t j = 0; j < i; j++)
 		if (strcmp(srv->locations[j].prefix, loc->prefix) == 0)
 			return fail(ld, config_setting_get_member(e, "prefix"),
 			            "duplicate location prefix \"%s\" (first at line %d)",
 			            loc->prefix, srv->locations[j].line);
-	return 0;
+	if (loc->status && loc->root != NULL)
+		return fail(ld, config_setting_get_member(e, "root"),
+		            "a location with 'status = true' serves the status page, not files: "
+		            "remove 'root'");
+	if (!loc->status && loc->status_allow != NULL)
+		return fail(ld, config_setting_get_member(e, "status_allow"),
+		            "'status_allow' needs 'status = true' in the same location");
+	if (!loc->status && loc->root == NULL)
+		return fail(ld, e, "missing 'root' in location");
+	return loc->status && loc->status_allow == NULL ? default_status_allow(ld, loc) : 0;
 }
 
 static const struct group_array location_array = {
@@ -1651,6 +1711,7 @@ kw_config_free(struct kw_config *cfg)
 		for (size_t j = 0; j < srv->n_locations; j++) {
 			free(srv->locations[j].prefix);
 			free(srv->locations[j].root);
+			free(srv->locations[j].status_allow);
 			free_strings(srv->locations[j].index, srv->locations[j].n_index);
 			free_strings(srv->locations[j].rules.headers,
 			             srv->locations[j].rules.n_headers);

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr_prefix.h"
+
 /** What expires sets (Expires and Cache-Control headers). */
 enum kw_expires {
 	KW_EXPIRES_UNSET = 0, /* not set: a location takes its server's */
@@ -48,6 +50,9 @@ struct kw_location {
 	bool follow_symlinks;  /* default true */
 	bool precompressed;    /* serve FILE.br / FILE.gz beside FILE when accepted; default false */
 	struct kw_header_rules rules;
+	bool status;           /* serves the status page (metrics) instead of files */
+	struct kw_addr_prefix *status_allow; /* clients the status page answers */
+	size_t n_status_allow;               /* default: 127.0.0.0/8 and ::1/128 */
 	int line;
 };
 

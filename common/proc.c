@@ -166,13 +166,18 @@ fail:
 }
 
 unsigned long long
-kw_now_ms(void)
+kw_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000ULL +
-	       (unsigned long long)ts.tv_nsec / 1000000ULL;
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+unsigned long long
+kw_now_ms(void)
+{
+	return kw_now_ns() / 1000000ULL;
 }
 
 int
@@ -244,6 +249,7 @@ kw_proc_child_options(int argc, char **argv, bool want_slot, void (*usage)(FILE 
 	    {"config", required_argument, NULL, 'c'},
 	    {"slot", required_argument, NULL, 's'},
 	    {"generation", required_argument, NULL, 'g'},
+	    {"metrics-slot", required_argument, NULL, 'm'},
 	    {"check", no_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -261,6 +267,9 @@ kw_proc_child_options(int argc, char **argv, bool want_slot, void (*usage)(FILE 
 			break;
 		case 'g':
 			opt->generation = optarg;
+			break;
+		case 'm':
+			opt->metrics_slot = optarg;
 			break;
 		case 'k':
 			opt->check = true;

@@ -15,7 +15,8 @@
 #define KW_FD_SIGNER 5         /* worker only: channel to the signer */
 #define KW_FD_ERROR_LOG 6      /* error log (when it is stderr, the child dups stderr here) */
 #define KW_FD_ACCESS_LOG 7     /* worker only: access log (absent when "off") */
-#define KW_FD_LISTENERS 8      /* worker only: listeners, in kw_config.listeners order */
+#define KW_FD_METRICS 8        /* the shared counters (metrics.h) */
+#define KW_FD_LISTENERS 9      /* worker only: listeners, in kw_config.listeners order */
 
 /**
  * Worker only: the descriptor of access log file i (kw_config.access_files order):
@@ -63,11 +64,15 @@ char *kw_proc_read_fd(int fd, size_t max_len, size_t *len_out);
 
 struct kw_config;
 
-/** A child's command line: --config PATH [--slot N] [--generation G] [--check] [--help]. */
+/**
+ * A child's command line: --config PATH [--slot N] [--generation G] [--metrics-slot M]
+ * [--check] [--help].
+ */
 struct kw_child_options {
 	const char *config;     /* the file the configuration snapshot came from */
 	const char *slot;       /* worker slot (workers only), for logs */
 	const char *generation; /* configuration generation, for logs, or NULL */
+	const char *metrics_slot; /* slot of the shared counters (metrics.h), or NULL */
 	bool check;             /* signer only: check the keys and exit (keyward -t) */
 };
 
@@ -105,6 +110,9 @@ int kw_proc_child_start(int argc, char **argv, const char *role, bool want_slot,
  * the configuration (caller frees), or NULL with the reason logged.
  */
 struct kw_config *kw_proc_read_config(const char *path);
+
+/** CLOCK_MONOTONIC in nanoseconds, for durations. */
+unsigned long long kw_now_ns(void);
 
 /** Clock for timeouts: CLOCK_MONOTONIC in milliseconds. */
 unsigned long long kw_now_ms(void);

@@ -228,19 +228,21 @@ fail:
 
 /* Fills map (target fd -> master fd, -1: absent) for c; returns the number of targets. */
 static int
-fill_map(const struct child *c, int ctl_end, int signer_end, int *map)
+fill_map(const struct child *c, int ctl_end, int signer_end, int metrics_fd, int *map)
 {
 	const struct generation *gen = c->gen;
 	const size_t n_files = gen->cfg->n_access_files;
 	int n = c->role == CHILD_WORKER
 	            ? KW_FD_LISTENERS + (int)(gen->listeners.n + (n_files > 1 ? n_files - 1 : 0))
-	            : KW_FD_ERROR_LOG + 1;
+	            : KW_FD_METRICS + 1;
 
 	for (int t = 0; t < n; t++)
 		map[t] = -1;
 	map[KW_FD_CONTROL] = ctl_end;
 	map[KW_FD_CONFIG] = gen->snapshot_fd;
 	map[KW_FD_ERROR_LOG] = gen->error_log_fd;
+	if (c->metrics_slot >= 0)
+		map[KW_FD_METRICS] = metrics_fd;
 	if (c->role == CHILD_WORKER) {
 		map[KW_FD_SIGNER] = signer_end;
 		for (size_t i = 0; i < gen->listeners.n; i++)
@@ -256,10 +258,10 @@ child_spawn(struct master *m, struct child *c)
 {
 	struct generation *gen = c->gen;
 	int ctl[2] = {-1, -1}, chan[2] = {-1, -1}, *map = NULL, n_targets, rc;
-	char slot[16], generation[16], name[32];
+	char slot[16], generation[16], metrics_slot[16], name[32];
 	const char *path = c->role == CHILD_WORKER ? m->worker_path : m->signer_path;
 	struct epoll_event ev = {.events = EPOLLIN};
-	char *argv[9];
+	char *argv[11];
 	size_t argc = 0;
 	pid_t pid;
 
@@ -275,6 +277,12 @@ child_spawn(struct master *m, struct child *c)
 	}
 	argv[argc++] = (char *)"--generation";
 	argv[argc++] = generation;
+	stats_take_slot(m, c);
+	if (c->metrics_slot >= 0) {
+		snprintf(metrics_slot, sizeof(metrics_slot), "%d", c->metrics_slot);
+		argv[argc++] = (char *)"--metrics-slot";
+		argv[argc++] = metrics_slot;
+	}
 	argv[argc] = NULL;
 
 	map = calloc(KW_FD_LISTENERS + gen->listeners.n + gen->cfg->n_access_files, sizeof(*map));
@@ -285,7 +293,7 @@ child_spawn(struct master *m, struct child *c)
 		rc = channel_pair(chan);
 	if (rc < 0)
 		goto out;
-	n_targets = fill_map(c, ctl[1], chan[1], map);
+	n_targets = fill_map(c, ctl[1], chan[1], m->stats.fd, map);
 
 	pid = fork();
 	if (pid < 0) {

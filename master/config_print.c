@@ -104,15 +104,33 @@ print_rules(FILE *out, const char *indent, const struct kw_header_rules *r)
 }
 
 static void
+print_status_allow(FILE *out, const struct kw_location *loc)
+{
+	char text[KW_ADDR_PREFIX_TEXT_MAX];
+
+	fputs(INDENT8 "status_allow = [", out);
+	for (size_t i = 0; i < loc->n_status_allow; i++) {
+		kw_addr_prefix_format(&loc->status_allow[i], text);
+		fputs(i ? ", " : " ", out);
+		print_string(out, text);
+	}
+	fputs(" ];\n", out);
+}
+
+static void
 print_location(FILE *out, const struct kw_location *loc, bool last)
 {
 	fputs(INDENT6 "{\n", out);
 	print_key_string(out, INDENT8, "prefix", loc->prefix);
-	print_key_string(out, INDENT8, "root", loc->root);
+	if (loc->root)
+		print_key_string(out, INDENT8, "root", loc->root);
 	print_key_array(out, INDENT8, "index", loc->index, loc->n_index);
 	print_key_bool(out, INDENT8, "follow_symlinks", loc->follow_symlinks);
 	print_key_bool(out, INDENT8, "precompressed", loc->precompressed);
 	print_rules(out, INDENT8, &loc->rules);
+	print_key_bool(out, INDENT8, "status", loc->status);
+	if (loc->status)
+		print_status_allow(out, loc);
 	fprintf(out, INDENT6 "}%s\n", last ? "" : ",");
 }
 

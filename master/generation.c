@@ -50,6 +50,7 @@ init_child(struct child *c, struct generation *gen, enum child_role role, unsign
 	c->slot = slot;
 	c->gen = gen;
 	c->ctl = -1;
+	c->metrics_slot = -1;
 	c->backoff_ms = MASTER_BACKOFF_MIN_MS;
 }
 

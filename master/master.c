@@ -147,6 +147,7 @@ pending_failed(struct master *m, const char *reason)
 		return;
 	}
 	kw_log_err("reload failed: generation %u: %s", gen->id, reason);
+	stats_reload_failed(m);
 	notify_ready(m, ", reload failed");
 	if (m->reload_queued)
 		reload(m);
@@ -161,6 +162,7 @@ commit(struct master *m, struct generation *gen)
 	m->current = gen;
 	gen->state = GEN_SERVING;
 	adopt_log(m, gen);
+	stats_commit(m, gen, old != NULL);
 	if (old) {
 		kw_log_notice("generation %u: stopping gracefully", old->id);
 		gen_drain(old);
@@ -175,6 +177,7 @@ static void
 reload_refused(struct master *m, const char *err)
 {
 	kw_log_err("reload failed: %s", err);
+	stats_reload_failed(m);
 	notify_ready(m, ", reload failed");
 }
 
@@ -306,6 +309,8 @@ child_exited(struct master *m, struct child *c, int status)
 	c->kill_at_ms = 0;
 	child_close_ctl(c);
 
+	const bool respawn = gen->state == GEN_SERVING && !c->stopping && m->stop == MASTER_RUNNING;
+	stats_child_gone(m, c, respawn);
 	if (gen->state == GEN_DRAINING || c->stopping || m->stop != MASTER_RUNNING) {
 		kw_log_info("%s (pid %ld, generation %u) %s", name, (long)pid, gen->id, how);
 		if (c->role == CHILD_WORKER)
@@ -577,6 +582,7 @@ collect_generations(struct master *m)
 		if (m->current == g)
 			m->current = NULL;
 		kw_log_notice("generation %u: every process exited", g->id);
+		stats_release(m, g);
 		gen_free(g);
 	}
 }
@@ -690,6 +696,8 @@ start(struct master *m, int argc, char **argv)
 		rc = children_prepare(m, err, sizeof(err));
 	if (rc == 0)
 		rc = tickets_init(m, err, sizeof(err));
+	if (rc == 0)
+		rc = stats_init(m, err, sizeof(err));
 	if (rc == 0 && (rc = pidfile_write(m->pid_file, err, sizeof(err))) < 0) {
 		free(m->pid_file);
 		m->pid_file = NULL;
@@ -709,8 +717,12 @@ start(struct master *m, int argc, char **argv)
 int
 master_run(const char *config_path, int argc, char **argv)
 {
-	struct master m = {
-	    .epoll_fd = -1, .signal_fd = -1, .log_fd = -1, .exit_code = 0, .stop = MASTER_RUNNING};
+	struct master m = {.epoll_fd = -1,
+	                   .signal_fd = -1,
+	                   .log_fd = -1,
+	                   .stats = {.fd = -1},
+	                   .exit_code = 0,
+	                   .stop = MASTER_RUNNING};
 
 	ensure_std_fds();
 	kw_log_init("master", STDERR_FILENO, KW_LOG_NOTICE);
@@ -729,6 +741,7 @@ master_run(const char *config_path, int argc, char **argv)
 	kw_log_notice("stopped%s", m.exit_code ? " after a failure" : "");
 	children_release(&m);
 	tickets_wipe(&m);
+	stats_free(&m);
 	free(m.pid_file);
 	free(m.config_path);
 	if (m.signal_fd >= 0)

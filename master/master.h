@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "ticket_keys.h"
 
 #define MASTER_READY_TIMEOUT_MS 10000ULL      /* a new generation must be READY by then */
@@ -46,6 +47,7 @@ struct child {
 	bool ready;    /* the current process said CTL_READY */
 	bool stopping; /* told to stop: never respawned */
 	bool failing;  /* died while serving and not ready since (systemd STATUS says so) */
+	int metrics_slot; /* its slot of the shared counters, -1: none yet (stats.c) */
 	unsigned long long started_ms;
 	unsigned long long backoff_ms;    /* delay of the next respawn */
 	unsigned long long respawn_at_ms; /* 0: no respawn scheduled */
@@ -75,6 +77,14 @@ struct generation {
 
 enum master_stop { MASTER_RUNNING, MASTER_GRACEFUL_STOP, MASTER_FAST_STOP };
 
+/* The shared counters (metrics.h): the region, and which slots live processes hold. */
+struct master_stats {
+	struct kw_metrics_region *region; /* NULL: none (children then count nowhere) */
+	int fd;                           /* handed to every child as KW_FD_METRICS */
+	bool worker_held[KW_METRICS_WORKER_SLOTS];
+	bool signer_held[KW_METRICS_SIGNER_SLOTS];
+};
+
 struct master {
 	char *config_path; /* as given with -c; re-read on reload */
 	char *signer_path; /* helper executables */
@@ -92,6 +102,7 @@ struct master {
 	bool reload_queued; /* a SIGHUP arrived during a reload */
 	struct kw_ticket_keys tickets;          /* TLS 1.3 ticket keys, kept across reloads */
 	unsigned long long tickets_rotate_at_ms; /* 0 before the first generation serves */
+	struct master_stats stats;
 	int exit_code;
 };
 
@@ -165,6 +176,36 @@ unsigned long long tickets_rotate_due(struct master *m, unsigned long long now);
 
 /** Wipes the keys, at exit. */
 void tickets_wipe(struct master *m);
+
+/* stats.c */
+
+/**
+ * Creates the shared counter region and records the start time. Returns 0 or a
+ * negative code (err says why).
+ */
+int stats_init(struct master *m, char *err, size_t err_len);
+
+/** Unmaps and closes the region, at exit. */
+void stats_free(struct master *m);
+
+/**
+ * Gives c a slot of its role when it has none (its first start): a free one, whose
+ * counters the new process goes on adding to. When every slot is held, c keeps none
+ * (logged) and its process counts nowhere.
+ */
+void stats_take_slot(struct master *m, struct child *c);
+
+/** The process of c is gone: its gauges go back to zero; a restart is counted when respawn. */
+void stats_child_gone(struct master *m, struct child *c, bool respawn);
+
+/** Gives the slots of gen's children back (gen has no process left). */
+void stats_release(struct master *m, struct generation *gen);
+
+/** gen serves now; reload: it replaced another generation. */
+void stats_commit(struct master *m, const struct generation *gen, bool reload);
+
+/** A reload was refused or its generation failed to start. */
+void stats_reload_failed(struct master *m);
 
 /* snapshot.c */
 

@@ -34,6 +34,7 @@
 #include "control.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "proc.h"
 #include "signer_proto.h"
 #include "stub.h"
@@ -64,6 +65,8 @@ struct signer_service {
 	struct channel *channels;
 	pthread_t *threads;
 	size_t n_threads;
+	struct kw_metrics_signer *metrics; /* the signer's slot, or own_metrics */
+	struct kw_metrics_signer own_metrics;
 };
 
 /* Drops one reference to ch; the last one closes and frees it. Called with svc->lock held. */
@@ -144,6 +147,19 @@ channel_rearm(struct signer_service *svc, struct channel *ch)
 	}
 }
 
+/* Counts the outcome of a signed request: a signature of its key's type, or an error. */
+static void
+count_signature(struct signer_service *svc, const struct sp_sign_request *req,
+                const struct sp_sign_reply *rep)
+{
+	unsigned type = (unsigned)svc->keys->keys[req->key_id].scheme - 1u;
+
+	if (rep->status == SP_STATUS_OK && type < KW_METRICS_KEY_TYPES)
+		kw_metric_add_shared(&svc->metrics->signatures[type], 1);
+	else
+		kw_metric_add_shared(&svc->metrics->sign_errors, 1);
+}
+
 /*
  * Admits one decoded request and answers it, signing it when admitted: ch is re-armed
  * first, so that its next request is taken by another thread meanwhile. Returns 0, or
@@ -156,7 +172,9 @@ handle_request(struct signer_service *svc, struct tt_signer *prepared, struct ch
 	struct sp_sign_reply rep;
 	int verdict;
 
+	kw_metric_add_shared(&svc->metrics->requests, 1);
 	if (stub_check_request(svc->keys, req) != 0) {
+		kw_metric_add_shared(&svc->metrics->refusals[KW_REFUSE_MALFORMED], 1);
 		kw_log_warn("handle_request: worker %u sent request id %u for key %u with a "
 		            "scheme (%s) that does not fit the key, or for no key: closing its "
 		            "channel",
@@ -173,6 +191,7 @@ handle_request(struct signer_service *svc, struct tt_signer *prepared, struct ch
 	pthread_mutex_unlock(&svc->lock);
 
 	if (verdict < 0) {
+		kw_metric_add_shared(&svc->metrics->refusals[KW_REFUSE_MALFORMED], 1);
 		kw_log_warn("handle_request: worker %u sent request id %u for key %u, not newer "
 		            "than the last: closing its channel",
 		            (unsigned)ch->stub.slot, (unsigned)req->request_id,
@@ -181,11 +200,18 @@ handle_request(struct signer_service *svc, struct tt_signer *prepared, struct ch
 	}
 	channel_rearm(svc, ch);
 	if (verdict == STUB_SIGN) {
+		kw_metric_add_shared(&svc->metrics->inflight, 1);
 		sign_stub(svc->keys, prepared, req, &rep);
+		count_signature(svc, req, &rep);
 		pthread_mutex_lock(&svc->lock);
 		stub_finish(&ch->stub, req->request_id);
 		pthread_mutex_unlock(&svc->lock);
+		kw_metric_add_shared(&svc->metrics->inflight, (uint64_t)-1);
 	} else {
+		kw_metric_add_shared(
+		    &svc->metrics->refusals[rep.status == SP_STATUS_RATE_LIMITED ? KW_REFUSE_RATE
+		                                                                 : KW_REFUSE_BUSY],
+		    1);
 		kw_log_debug("handle_request: worker %u request %u: %s", (unsigned)ch->stub.slot,
 		             (unsigned)req->request_id, sp_status_name(rep.status));
 	}
@@ -217,6 +243,8 @@ serve_one(struct signer_service *svc, struct tt_signer *prepared, struct channel
 		return -1;
 	}
 	if (sp_decode_sign_request(msg, (size_t)n, &req) != 0) {
+		kw_metric_add_shared(&svc->metrics->requests, 1);
+		kw_metric_add_shared(&svc->metrics->refusals[KW_REFUSE_MALFORMED], 1);
 		kw_log_warn("serve_one: malformed request (%zd bytes) from worker %u: closing its "
 		            "channel",
 		            n, (unsigned)ch->stub.slot);
@@ -483,7 +511,7 @@ start_threads(struct signer_service *svc, unsigned count)
 
 int
 signer_service_start(const struct kw_config *cfg, const struct signer_keys *keys, int control_fd,
-                     struct signer_service **out)
+                     struct kw_metrics_signer *metrics, struct signer_service **out)
 {
 	struct signer_service *svc = calloc(1, sizeof(*svc));
 	int rc;
@@ -493,6 +521,7 @@ signer_service_start(const struct kw_config *cfg, const struct signer_keys *keys
 		return KW_ERR_NOMEM;
 	}
 	svc->keys = keys;
+	svc->metrics = metrics != NULL ? metrics : &svc->own_metrics;
 	svc->limits = (struct stub_limits){.max_inflight = cfg->signer.max_inflight,
 	                                   .rate_limit = cfg->signer.rate_limit};
 	if (svc->limits.max_inflight == 0)

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "keys.h"
+#include "metrics.h"
 
 struct signer_service;
 
@@ -24,10 +25,13 @@ struct signer_service;
  * signing threads (at least one) and waits until each runs, so that a seccomp filter
  * installed next finds their start-up system calls done. keys is borrowed and must outlive the
  * service; nothing else of cfg is kept. Returns 0 with *out set, or KW_ERR_NOMEM / KW_ERR_INTERNAL
- * (logged) with nothing left behind.
+ * (logged) with nothing left behind. The service counts requests, signatures and refusals in
+ * metrics (a slot of the shared counters, metrics.h, which must outlive it; NULL: counted
+ * only inside the service), with atomic adds only: no system call.
  */
 int signer_service_start(const struct kw_config *cfg, const struct signer_keys *keys,
-                         int control_fd, struct signer_service **out);
+                         int control_fd, struct kw_metrics_signer *metrics,
+                         struct signer_service **out);
 
 /**
  * Serves until the control channel reaches EOF or says CTL_SHUTDOWN, or SIGTERM or

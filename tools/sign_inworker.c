@@ -19,6 +19,7 @@
 #include "err.h"
 #include "keyfile.h"
 #include "log.h"
+#include "proc.h"
 #include "toytls_sign.h"
 
 struct sign_proxy {
@@ -30,6 +31,7 @@ struct sign_proxy {
 	                              a key that cannot be prepared stops the worker) */
 	size_t n_keys;
 	TAILQ_HEAD(, sign_waiter) pending;
+	struct kw_metrics_worker *metrics; /* NULL: not counted */
 };
 
 static void
@@ -113,6 +115,7 @@ sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct sp
 	wt->proxy = sp;
 	wt->pending = true;
 	wt->req = *req;
+	wt->submitted_ns = kw_now_ns();
 	TAILQ_INSERT_TAIL(&sp->pending, wt, order);
 	kw_timer_init(&wt->timer, waiter_timeout);
 	loop_timer_arm(sp->loop, &wt->timer, &sp->timeouts);
@@ -146,8 +149,16 @@ sign_proxy_flush(struct loop_task *task)
 		                             req->tls13.hash, req->tls13.hash_len, sig, &len)
 		             : tt_signer_sign(&sp->signers[req->key_id], req->client_pub,
 		                              req->server_pub, sig, &len);
+		if (sp->metrics != NULL)
+			kw_metrics_sign_observe(sp->metrics, kw_now_ns() - wt->submitted_ns);
 		wt->done(wt, rc ? KW_ERR_SIGN_FAILED : 0, sig, len);
 	}
+}
+
+void
+sign_proxy_set_metrics(struct sign_proxy *sp, struct kw_metrics_worker *slot)
+{
+	sp->metrics = slot;
 }
 
 void

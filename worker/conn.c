@@ -72,6 +72,9 @@ struct conn {
 	bool input_ended; /* the transport refused a record: no more input, answer then close */
 	bool close_after; /* no keep-alive after the current response */
 	unsigned requests;
+	enum kw_tls transport;            /* the listener's, for the counters */
+	enum kw_conn_phase phase;         /* as counted in the connection gauges */
+	enum kw_handshake_failure hs_why; /* counted if the connection closes in its handshake */
 	struct kw_timer timer;
 	struct h2_session *h2;  /* in CONN_H2 */
 	struct h2_host h2_host; /* what h2 calls */
@@ -88,6 +91,63 @@ struct conn {
 static void conn_advance(struct conn *c);
 static void conn_handle(struct conn *c, const struct http_request *req, struct http_response *resp);
 
+/* What the connection gauges count c as, from its state. */
+static enum kw_conn_phase
+conn_phase(const struct conn *c)
+{
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+		return KW_PHASE_HANDSHAKING;
+	case CONN_REQUEST:
+		return c->head_bytes ? KW_PHASE_READING : KW_PHASE_IDLE;
+	case CONN_PROXY:
+	case CONN_BODY:
+		return KW_PHASE_READING;
+	case CONN_RESPONSE:
+	case CONN_LINGER:
+		return KW_PHASE_WRITING;
+	case CONN_H2:
+		return h2_session_busy(c->h2) ? KW_PHASE_WRITING : KW_PHASE_IDLE;
+	case CONN_CLOSED:
+		break;
+	}
+	return KW_PHASE_NONE;
+}
+
+/* Moves c between the connection gauges when its phase changed. */
+static void
+conn_account(struct conn *c)
+{
+	enum kw_conn_phase phase = conn_phase(c);
+	uint64_t *gauges = c->cs->metrics->conns[c->transport];
+
+	if (phase == c->phase)
+		return;
+	if (c->phase != KW_PHASE_NONE)
+		kw_metric_add(&gauges[c->phase], (uint64_t)-1);
+	if (phase != KW_PHASE_NONE)
+		kw_metric_add(&gauges[phase], 1);
+	c->phase = phase;
+}
+
+/*
+ * A response to req (NULL: its head was refused) is over, sent or cut short, over
+ * HTTP/1.x or as an HTTP/2 stream: the counters.
+ */
+static void
+conn_count(struct conn *c, const struct http_request *req, int status, uint64_t body_bytes)
+{
+	struct kw_metrics_worker *m = c->cs->metrics;
+	const int status_class = kw_metrics_status_class(status);
+	const enum kw_metrics_protocol proto =
+	    req != NULL ? kw_metrics_protocol(req->http2 ? 2 : 1, req->version_minor)
+	                : KW_PROTO_HTTP11;
+
+	if (status_class >= 0)
+		kw_metric_add(&m->requests[c->transport][proto][status_class], 1);
+	kw_metric_add(&m->body_bytes[c->transport], body_bytes);
+}
+
 /* The connection sent a whole request head: it is no longer evicted as one that did not. */
 static void
 conn_proven(struct conn *c)
@@ -101,7 +161,7 @@ conn_proven(struct conn *c)
 /*
  * The access log's line for a request (NULL: its head was refused) answered by
  * server, with what the transport says of itself; start: when the head was taken
- * (NULL: not known).
+ * (NULL: not known). The counters too: every response passes here.
  */
 static void
 conn_log(struct conn *c, const struct http_request *req, const struct kw_server *server, int status,
@@ -134,6 +194,7 @@ conn_log(struct conn *c, const struct http_request *req, const struct kw_server 
 	    .now = c->cs->loop->wall,
 	};
 	access_log_write(c->cs->access_log, &e);
+	conn_count(c, req, status, body_bytes);
 }
 
 static void
@@ -149,6 +210,8 @@ conn_drop(struct conn *c)
 	struct conns *cs = c->cs;
 	if (c->state == CONN_CLOSED)
 		return;
+	if (c->state == CONN_HANDSHAKE)
+		kw_metric_add(&cs->metrics->handshake_failures[c->transport][c->hs_why], 1);
 	if (c->x != NULL) {
 		conn_log_exchange(c, c->x);
 		http_response_dispose(&c->x->resp);
@@ -166,6 +229,7 @@ conn_drop(struct conn *c)
 	proxy_reader_dispose(&c->proxy);
 	http_parser_dispose(&c->parser);
 	c->state = CONN_CLOSED;
+	conn_account(c);
 	conn_proven(c);
 	cs->n_by_listener[c->listener->index]--;
 	TAILQ_REMOVE(&cs->open, c, link);
@@ -222,6 +286,9 @@ conn_close_transport(struct conn *c, int err)
 	int terr = c->t->ops->error(c->t, &detail);
 	if (terr == 0)
 		terr = err;
+	c->hs_why = terr == KW_ERR_SIGN_FAILED || terr == KW_ERR_SIGN_TIMEOUT ? KW_HSF_SIGNER
+	            : terr == KW_ERR_NOMEM || terr == KW_ERR_INTERNAL         ? KW_HSF_INTERNAL
+	                                                                      : KW_HSF_PROTOCOL;
 	conn_send_last_words(c); /* what the transport queued as it failed: an alert */
 	conn_close(c, terr == KW_ERR_NOMEM || terr == KW_ERR_INTERNAL ? KW_LOG_ERR : KW_LOG_INFO,
 	           "%s: %s%s%s%s", c->t->ops->name, kw_strerror(terr), detail ? " (" : "",
@@ -378,8 +445,10 @@ conn_read(struct conn *c)
 	struct conns *cs = c->cs;
 	ssize_t n = recv(c->io.fd, cs->rbuf, sizeof(cs->rbuf), 0);
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			c->hs_why = KW_HSF_CLIENT_CLOSED;
 			conn_close(c, KW_LOG_INFO, "read: %s", strerror(errno));
+		}
 		return;
 	}
 	if (n == 0) {
@@ -512,12 +581,17 @@ step_handshake(struct conn *c)
 		return STEP_WAIT;
 	}
 	if (c->t->ops->established(c->t)) {
+		struct kw_metrics_worker *m = c->cs->metrics;
+		kw_metric_add(&m->handshakes[c->transport], 1);
+		if (c->t->ops->resumed != NULL && c->t->ops->resumed(c->t))
+			kw_metric_add(&m->resumed[c->transport], 1);
 		c->state = CONN_REQUEST; /* the handshake timer runs until the first request byte */
 		if (conn_alpn_h2(c))
 			conn_start_h2(c);
 		return STEP_NEXT;
 	}
 	if (c->eof) {
+		c->hs_why = KW_HSF_CLIENT_CLOSED;
 		conn_close(c, KW_LOG_INFO, "client closed the connection during the handshake");
 		return STEP_WAIT;
 	}
@@ -618,7 +692,11 @@ static void
 conn_handle(struct conn *c, const struct http_request *req, struct http_response *resp)
 {
 	struct conns *cs = c->cs;
-	const struct route_ctx rc = {.cfg = cs->cfg, .mime = cs->mime, .files = &cs->files};
+	const struct route_ctx rc = {.cfg = cs->cfg,
+	                             .mime = cs->mime,
+	                             .files = &cs->files,
+	                             .metrics = cs->region,
+	                             .client = c->addr};
 	struct http_request r = *req;
 	r.tls = cs->cfg->listeners[c->listener->index].tls != KW_TLS_NONE;
 	route_respond(&rc, c->listener->index, c->listener->server, c->bound, &r, cs->loop->wall,
@@ -894,6 +972,7 @@ conn_advance(struct conn *c)
 		if (s == STEP_WAIT)
 			break;
 	}
+	conn_account(c);
 	conn_update_events(c);
 }
 
@@ -906,6 +985,7 @@ conn_timeout(struct kw_timer *t)
 		conn_close(c, KW_LOG_INFO, "no PROXY protocol header in time");
 		return;
 	case CONN_HANDSHAKE:
+		c->hs_why = KW_HSF_TIMEOUT;
 		conn_close(c, KW_LOG_INFO, "handshake timed out");
 		return;
 	case CONN_REQUEST:
@@ -992,6 +1072,9 @@ conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr 
 	                                  .alpn_len = h2 ? sizeof(alpn) - 1 : sizeof(alpn) - 4};
 	c->cs = cs;
 	c->listener = l;
+	c->transport = l->cfg->tls;
+	c->phase = KW_PHASE_NONE;
+	c->hs_why = KW_HSF_ABORTED;
 	c->t = l->transport->open(l->transport_state, &c->host);
 	if (c->t == NULL) {
 		kw_log_err("conn_accept: out of memory");
@@ -1015,7 +1098,10 @@ conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr 
 	} else {
 		conn_transport_start(c, true);
 	}
+	kw_metric_add(&cs->metrics->accepted[c->transport], 1);
+	conn_account(c);
 	if (loop_io_add(cs->loop, &c->io, EPOLLIN) != 0) {
+		c->hs_why = KW_HSF_INTERNAL;
 		conn_close(c, KW_LOG_ERR, "cannot watch the socket");
 		return KW_ERR_INTERNAL;
 	}
@@ -1134,8 +1220,17 @@ conns_init(struct conns *cs, struct loop *loop, const struct kw_config *cfg,
 	loop_task_init(&cs->reap, reap);
 	loop_task_init(&cs->files_done, files_done);
 	static_cache_init(&cs->files);
+	cs->metrics = &cs->own_metrics;
 	cs->sbuf = malloc(send_buffer_size(record_size));
 	return cs->sbuf == NULL ? KW_ERR_NOMEM : 0;
+}
+
+void
+conns_set_metrics(struct conns *cs, const struct kw_metrics_region *region,
+                  struct kw_metrics_worker *slot)
+{
+	cs->region = region;
+	cs->metrics = slot;
 }
 
 void

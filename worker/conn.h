@@ -32,6 +32,7 @@
 #include "http.h"
 #include "listener.h"
 #include "loop.h"
+#include "metrics.h"
 #include "static_file.h"
 
 /** Size of the socket read buffer shared by a set's connections. */
@@ -82,6 +83,11 @@ struct conns {
 	struct loop_task reap; /* frees the dead */
 	bool shutting_down;
 
+	/* where the connections count (metrics.h): the worker's slot, else own_metrics */
+	struct kw_metrics_worker *metrics;
+	const struct kw_metrics_region *region; /* read by status pages; NULL: none */
+	struct kw_metrics_worker own_metrics;
+
 	struct static_cache files;   /* files opened in this loop turn */
 	struct loop_task files_done; /* closes them at the end of the turn */
 	uint8_t *sbuf;               /* send buffer: responses laid out, protected, sent */
@@ -97,6 +103,13 @@ struct conns {
 int conns_init(struct conns *cs, struct loop *loop, const struct kw_config *cfg,
                const struct mime_table *mime, struct access_logs *access_log,
                const struct conn_hooks *hooks, size_t record_size);
+
+/**
+ * Makes the connections count into slot (a slot of region) instead of the set's own
+ * counters, and status pages read region. Call before the first connection.
+ */
+void conns_set_metrics(struct conns *cs, const struct kw_metrics_region *region,
+                       struct kw_metrics_worker *slot);
 
 /** Closes every connection (logging reason) and frees the set's memory. */
 void conns_dispose(struct conns *cs, const char *reason);

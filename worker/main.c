@@ -43,7 +43,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: keyward-worker --config PATH --slot N [--generation G]\n"
+	        "usage: keyward-worker --config PATH --slot N [--generation G] [--metrics-slot M]\n"
 	        "\n"
 	        "Serves keyward's listeners: HTTP over plain TCP and toy-TLS.\n"
 	        "Started by keyward (the master) with its control channel on fd %d, the\n"
@@ -54,8 +54,10 @@ usage(FILE *out)
 	        "  --config PATH     path of the configuration file the snapshot came from\n"
 	        "  --slot N          worker slot, for logs\n"
 	        "  --generation G    configuration generation, for logs\n"
+	        "  --metrics-slot M  its slot of the shared counters (fd %d)\n"
 	        "  --help            show this help\n",
-	        KW_FD_CONTROL, KW_FD_CONFIG, KW_FD_SIGNER, KW_FD_LISTENERS, KW_FD_ACCESS_LOG);
+	        KW_FD_CONTROL, KW_FD_CONFIG, KW_FD_SIGNER, KW_FD_LISTENERS, KW_FD_ACCESS_LOG,
+	        KW_FD_METRICS);
 }
 
 /*
@@ -115,7 +117,7 @@ confinement_log(const struct worker_confinement *c)
 
 /* Loads everything the loop needs, as the configured user. Returns 0 or an exit code. */
 static int
-startup(struct startup *s, const char *path, int argc, char **argv)
+startup(struct startup *s, const char *path, unsigned metrics_slot, int argc, char **argv)
 {
 	char err[512];
 	int rc;
@@ -148,6 +150,11 @@ startup(struct startup *s, const char *path, int argc, char **argv)
 	if (rc) {
 		kw_log_err("worker_init: %s", err);
 		return rc == KW_ERR_ARGUMENT ? KW_EXIT_FATAL_CONFIG : KW_EXIT_RUNTIME;
+	}
+	rc = worker_attach_metrics(s->worker, metrics_slot, err, sizeof(err));
+	if (rc) {
+		kw_log_err("worker_attach_metrics: %s", err);
+		return KW_EXIT_RUNTIME;
 	}
 	rc = kw_proc_drop_privileges(cfg->user, err, sizeof(err));
 	if (rc) {
@@ -186,7 +193,8 @@ main(int argc, char **argv)
 	rc = kw_proc_child_start(argc, argv, "worker", true, usage, &opt);
 	if (rc)
 		return rc;
-	rc = startup(&s, opt.config, argc, argv);
+	rc = startup(&s, opt.config, opt.metrics_slot ? (unsigned)atoi(opt.metrics_slot) : 0, argc,
+	             argv);
 	if (rc == 0) {
 		confinement_log(&s.confinement);
 		kw_log_info("worker: slot %s, generation %s: %zu listeners, ready", opt.slot,

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "status.h"
 #include "vhost.h"
 
 const struct kw_server *
@@ -31,8 +32,13 @@ route_respond(const struct route_ctx *rc, size_t listener, const struct kw_serve
               struct http_response *resp)
 {
 	const struct kw_server *srv = route_request(rc->cfg, listener, dflt, bound, req);
-	if (srv != NULL)
-		static_respond_cached(rc->cfg, srv, rc->mime, req, now, rc->files, resp);
-	else
+	size_t strip = 0;
+	const struct kw_location *loc =
+	    srv != NULL ? static_location(srv, req->path, &strip) : NULL;
+	if (srv == NULL)
 		http_error_response(421, req, now, resp);
+	else if (loc != NULL && loc->status)
+		status_respond(rc->metrics, loc, rc->client, req, now, resp);
+	else
+		static_respond_cached(rc->cfg, srv, rc->mime, req, now, rc->files, resp);
 }

@@ -1,7 +1,8 @@
 /*
  * route.h - which server block answers: by server_name during a handshake, by Host
  * per request, among the blocks listening on the connection's listener (vhost.h);
- * then the block's handler (static files: location and file, static_file.h).
+ * then the block's handler: the status page for a status location (status.h), else
+ * static files (location and file, static_file.h).
  */
 #ifndef KW_ROUTE_H
 #define KW_ROUTE_H
@@ -12,13 +13,19 @@
 #include "config.h"
 #include "http.h"
 #include "http_response.h"
+#include "metrics.h"
 #include "static_file.h"
 
-/** What routing reads: the configuration and the HTTP library's per-worker state. */
+/**
+ * What routing reads: the configuration, the HTTP library's per-worker state, the
+ * shared counters (for status locations) and the request's client address.
+ */
 struct route_ctx {
 	const struct kw_config *cfg;
 	const struct mime_table *mime;
-	struct static_cache *files; /* files opened in this loop turn */
+	struct static_cache *files;              /* files opened in this loop turn */
+	const struct kw_metrics_region *metrics; /* NULL: no status page */
+	const char *client;                      /* the connection's client address */
 };
 
 /** The block of listener (an index into cfg->listeners) that answers server_name (NULL: none). */

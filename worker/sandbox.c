@@ -109,7 +109,7 @@ worker_sandbox_readable(const struct kw_config *cfg, const char ***out, size_t *
 	for (size_t s = 0; s < cfg->n_servers; s++) {
 		for (size_t l = 0; l < cfg->servers[s].n_locations; l++) {
 			const char *root = cfg->servers[s].locations[l].root;
-			bool seen = false;
+			bool seen = root == NULL; /* a status location reads no file */
 			for (size_t i = 0; i < used && !seen; i++)
 				seen = strcmp(dirs[i], root) == 0;
 			if (!seen)

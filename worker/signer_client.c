@@ -20,6 +20,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "proc.h"
 #include "signer_proto.h"
 
 #define SP_BUCKETS        256u /* request id lookup: a power of two */
@@ -43,6 +44,7 @@ struct sign_proxy {
 	unsigned n_orphans;
 	uint32_t *orphans; /* ids sent then withdrawn, reply awaited; max_inflight slots */
 	struct sign_bucket buckets[SP_BUCKETS];
+	struct kw_metrics_worker *metrics; /* NULL: not counted */
 };
 
 static void sign_proxy_on_event(struct loop_io *io, uint32_t events);
@@ -61,6 +63,8 @@ waiter_timeout(struct kw_timer *t)
 	struct sign_waiter *wt = container_of(t, struct sign_waiter, timer);
 	kw_log_info("sign_proxy: request %u got no reply within %llu ms", wt->req.request_id,
 	            wt->proxy->timeouts.duration_ms);
+	if (wt->proxy->metrics != NULL)
+		kw_metric_add(&wt->proxy->metrics->sign_timeouts, 1);
 	sign_proxy_cancel(wt->proxy, wt);
 	wt->done(wt, KW_ERR_SIGN_TIMEOUT, NULL, 0);
 }
@@ -172,6 +176,7 @@ sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt, const struct sp
 	wt->sent = false;
 	wt->req = *req;
 	wt->req.request_id = sp->next_id++;
+	wt->submitted_ns = kw_now_ns();
 	if (sp->next_id == 0)
 		sp->next_id = 1;
 	TAILQ_INSERT_TAIL(&sp->pending, wt, order);
@@ -298,6 +303,8 @@ handle_reply(struct sign_proxy *sp, const uint8_t *msg, size_t len)
 	waiter_remove(sp, wt);
 	sp->n_inflight--;
 	loop_defer(sp->loop, &sp->flush);
+	if (sp->metrics != NULL)
+		kw_metrics_sign_observe(sp->metrics, kw_now_ns() - wt->submitted_ns);
 	if (rep.status != SP_STATUS_OK) {
 		kw_log_info("sign_proxy: request %u refused: %s", rep.request_id,
 		            sp_status_name(rep.status));
@@ -353,6 +360,12 @@ sign_proxy_on_event(struct loop_io *io, uint32_t events)
 		read_replies(sp);
 	if (sp->io.fd >= 0 && (events & EPOLLOUT))
 		send_requests(sp);
+}
+
+void
+sign_proxy_set_metrics(struct sign_proxy *sp, struct kw_metrics_worker *slot)
+{
+	sp->metrics = slot;
 }
 
 void

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "loop.h"
+#include "metrics.h"
 #include "signer_proto.h"
 
 struct sign_proxy;
@@ -34,6 +35,7 @@ struct sign_waiter {
 	bool pending;             /* submitted, no outcome yet */
 	bool sent;                /* on the current channel, reply awaited */
 	struct sp_sign_request req; /* as sent: its request_id is set by the proxy */
+	unsigned long long submitted_ns; /* kw_now_ns() at submission */
 	struct kw_timer timer;
 	TAILQ_ENTRY(sign_waiter) order; /* submission order */
 	LIST_ENTRY(sign_waiter) bucket; /* lookup by request id */
@@ -64,6 +66,12 @@ void sign_proxy_submit(struct sign_proxy *sp, struct sign_waiter *wt,
 
 /** Withdraws wt's request (its connection is going away); a reply that comes is ignored. */
 void sign_proxy_cancel(struct sign_proxy *sp, struct sign_waiter *wt);
+
+/**
+ * Makes the proxy count its round trips (metrics.h: histogram, timeouts) in slot,
+ * which must outlive it. Without it, nothing is counted.
+ */
+void sign_proxy_set_metrics(struct sign_proxy *sp, struct kw_metrics_worker *slot);
 
 /**
  * Replaces the channel with fd (owned from then on): a new signer. Requests sent

@@ -79,6 +79,8 @@ struct transport_ops {
 	int (*protect_in_place)(struct transport *t, uint8_t *rec, size_t len);
 	/** true once application data can flow. */
 	bool (*established)(const struct transport *t);
+	/** true when the established handshake resumed a session (no signature). NULL: never. */
+	bool (*resumed)(const struct transport *t);
 	/**
 	 * true while the handshake waits for something other than the socket; the
 	 * connection watches no event until host->wake(). NULL: never.

@@ -321,6 +321,28 @@ worker_init(struct worker *w, const struct kw_config *cfg, const struct mime_tab
 }
 
 int
+worker_attach_metrics(struct worker *w, unsigned slot, char *err, size_t err_len)
+{
+	if (fcntl(KW_FD_METRICS, F_GETFD) < 0)
+		return 0;
+	int rc = kw_metrics_attach(KW_FD_METRICS, &w->metrics);
+	close(KW_FD_METRICS);
+	if (rc) {
+		snprintf(err, err_len, "shared counters (fd %d): %s", KW_FD_METRICS,
+		         rc == KW_ERR_ARGUMENT ? "not a region of this build" : strerror(-rc));
+		return rc == KW_ERR_ARGUMENT ? KW_ERR_INTERNAL : rc;
+	}
+	struct kw_metrics_worker *m = kw_metrics_worker_slot(w->metrics, slot);
+	if (m == NULL) {
+		snprintf(err, err_len, "shared counters: no slot %u", slot);
+		return KW_ERR_ARGUMENT;
+	}
+	conns_set_metrics(&w->conns, w->metrics, m);
+	sign_proxy_set_metrics(w->signer, m);
+	return 0;
+}
+
+int
 worker_run(struct worker *w)
 {
 	listeners_start(&w->listeners);
@@ -350,4 +372,6 @@ worker_dispose(struct worker *w)
 		w->control.fd = -1;
 	}
 	loop_dispose(&w->loop);
+	kw_metrics_unmap(w->metrics);
+	w->metrics = NULL;
 }

@@ -34,12 +34,21 @@ struct worker {
 	struct sign_proxy *signer;
 	struct access_logs *access_log;
 	struct worker_transport *transports; /* by index in transport_classes */
+	struct kw_metrics_region *metrics;   /* the shared counters, NULL: none */
 
 	bool shutting_down;
 	struct kw_timer shutdown;
 	struct kw_timer_queue q_shutdown;
 	struct loop_task drained; /* checks whether a graceful shutdown is complete */
 };
+
+/**
+ * Maps the shared counters the master handed over (KW_FD_METRICS, then closed) and
+ * makes the connections and the signer client count into slot. Without that
+ * descriptor, nothing is shared and the status page answers 503. Returns 0 or a code
+ * with err filled in.
+ */
+int worker_attach_metrics(struct worker *w, unsigned slot, char *err, size_t err_len);
 
 /**
  * Sets up the loop for cfg: takes over the listeners (KW_FD_LISTENERS..), the

@@ -67,7 +67,8 @@ servers = (
       { prefix = "/"; root = "www"; },
       { prefix = "/odd/"; root = "%s"; index = [ "a.html", "b.html" ];
         follow_symlinks = false; precompressed = true; expires = "1h";
-        headers = [ "X-Odd: \\"quoted\\"" ]; }
+        headers = [ "X-Odd: \\"quoted\\"" ]; },
+      { prefix = "/status"; status = true; status_allow = [ "10.0.0.0/8", "::1" ]; }
     );
     headers = [ "X-Frame-Options: DENY" ];
     expires = "epoch";
@@ -75,7 +76,7 @@ servers = (
   },
   {
     listen = ( { address = "127.0.0.1"; port = %d; } );
-    locations = ( { prefix = "/"; root = "www"; } );
+    locations = ( { prefix = "/"; root = "www"; }, { prefix = "/metrics"; status = true; } );
   }
 );
 """ % (cls.plain, cls.tls, cls.tls13, cls.odd_root.replace("\\", "\\\\").replace('"', '\\"'), cls.plain))
@@ -117,6 +118,9 @@ servers = (
                                                                "server_key.pem"), self.dump)
         self.assertIn('root = "%s";' % os.path.realpath(os.path.join(self.dir, "www")),
                       self.dump)
+        self.assertIn('status_allow = [ "10.0.0.0/8", "::1/128" ];', self.dump)
+        # a status location without a list: loopback only
+        self.assertIn('status_allow = [ "127.0.0.0/8", "::1/128" ];', self.dump)
 
     def test_defaults_are_filled_in(self):
         self.assertEqual(self.setting("max_header_count"), "100")

@@ -1365,3 +1365,63 @@ Test(config, cache_control_and_expires_do_not_mix)
 	        "    expires = 60; headers = []; } );\n} );\n");
 	kw_config_free(cfg);
 }
+
+/* A server on port 80 whose locations are "/" (files) and loc, on line 3. */
+#define STATUS_SERVER(loc)                                                                         \
+	"servers = ( { listen = ( " LISTEN(                                                        \
+	    80) " );\n"                                                                            \
+	        "  locations = ( { prefix = \"/\"; root = \"../www\"; },\n"                        \
+	        "    " loc " ); } );\n"
+
+Test(config, status_locations)
+{
+	struct kw_config *cfg = load_ok(STATUS_SERVER("{ prefix = \"/metrics\"; status = true; }"));
+	const struct kw_location *loc = &cfg->servers[0].locations[1];
+
+	cr_assert(loc->status);
+	cr_assert_null(loc->root);
+	cr_assert_eq(loc->n_status_allow, 2, "loopback by default");
+	cr_assert(kw_addr_prefix_match(loc->status_allow, 2, "127.0.0.1"));
+	cr_assert(kw_addr_prefix_match(loc->status_allow, 2, "::1"));
+	cr_assert_not(kw_addr_prefix_match(loc->status_allow, 2, "10.0.0.1"));
+	cr_assert_not(cfg->servers[0].locations[0].status);
+	cr_assert_eq(cfg->servers[0].locations[0].n_status_allow, 0);
+	kw_config_free(cfg);
+
+	cfg = load_ok(STATUS_SERVER("{ prefix = \"/m\"; status = true; status_allow = "
+	                            "[ \"10.0.0.0/8\", \"2001:db8::/32\" ]; }"));
+	loc = &cfg->servers[0].locations[1];
+	cr_assert_eq(loc->n_status_allow, 2);
+	cr_assert(kw_addr_prefix_match(loc->status_allow, 2, "10.255.0.1"));
+	cr_assert_not(kw_addr_prefix_match(loc->status_allow, 2, "127.0.0.1"));
+	kw_config_free(cfg);
+
+	cfg =
+	    load_ok(STATUS_SERVER("{ prefix = \"/m\"; status = true; status_allow = \"::/0\"; }"));
+	cr_assert_eq(cfg->servers[0].locations[1].n_status_allow, 1);
+	kw_config_free(cfg);
+}
+
+Test(config, status_location_errors)
+{
+	expect_error(STATUS_SERVER("{ prefix = \"/m\"; status = true;\n status_allow = "
+	                           "[ \"127.0.0.1/33\" ]; }"),
+	             4, "'status_allow' = \"127.0.0.1/33\": an IPv4 prefix length is 0 to 32");
+	expect_error(STATUS_SERVER("{ prefix = \"/m\"; status = true;\n status_allow = "
+	                           "[ \"10.0.0.1/8\" ]; }"),
+	             4, "bits set past the prefix length");
+	expect_error(STATUS_SERVER("{ prefix = \"/m\"; status = true; status_allow = "
+	                           "[ \"localhost\" ]; }"),
+	             3, "'status_allow' = \"localhost\": not an IPv4 or IPv6 address");
+	expect_error(STATUS_SERVER("{ prefix = \"/m\"; status = true; status_allow = [ ]; }"), 3,
+	             "'status_allow' must not be empty");
+	expect_error(STATUS_SERVER("{ prefix = \"/m\"; status = true; status_allow = 8; }"), 3,
+	             "'status_allow' must be a string or an array of strings, not an integer");
+	expect_error(STATUS_SERVER("{ prefix = \"/m\"; status = true;\n root = \"../www\"; }"), 4,
+	             "serves the status page, not files: remove 'root'");
+	expect_error(STATUS_SERVER("{ prefix = \"/m\";\n status_allow = \"::1\"; }"), 4,
+	             "'status_allow' needs 'status = true'");
+	expect_error(STATUS_SERVER("{ prefix = \"/m\"; }"), 3, "missing 'root' in location");
+	expect_error(STATUS_SERVER("{ prefix = \"/m\"; status = 1; }"), 3,
+	             "'status' must be true or false");
+}

@@ -274,6 +274,7 @@ Test(master_gen, start_spawns_every_child_with_its_descriptors)
 
 	m.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	cr_assert_geq(m.epoll_fd, 0);
+	cr_assert_eq(stats_init(&m, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(gen_listen(gen, NULL, err, sizeof(err)), 0, "%s", err);
 	before = kw_now_ms();
 	cr_assert_eq(gen_start(&m, gen, err, sizeof(err)), 0, "%s", err);
@@ -291,6 +292,12 @@ Test(master_gen, start_spawns_every_child_with_its_descriptors)
 		for (size_t j = 0; j < i; j++)
 			cr_assert_neq(gen_child(gen, j)->pid, c->pid);
 	}
+	/* the signer and each worker hold a slot of the shared counters of their kind */
+	cr_assert_eq(gen->signer.metrics_slot, 0);
+	cr_assert_eq(gen->workers[0].metrics_slot, 0);
+	cr_assert_eq(gen->workers[1].metrics_slot, 1);
+	cr_assert_eq(m.stats.region->master.worker_slots, 2);
+	cr_assert_eq(m.stats.region->master.signer_slots, 1);
 	/* each child found its descriptors (the fake child's exit status says so) */
 	for (size_t i = 0; i < gen_n_children(gen); i++) {
 		struct child *c = gen_child(gen, i);
@@ -313,7 +320,13 @@ Test(master_gen, start_spawns_every_child_with_its_descriptors)
 			seen++;
 		}
 	}
+	/* slots given back are handed out again, lowest first */
+	stats_release(&m, gen);
+	cr_assert_eq(gen->workers[1].metrics_slot, -1);
+	stats_take_slot(&m, &gen->workers[1]);
+	cr_assert_eq(gen->workers[1].metrics_slot, 0);
 	gen_free(gen);
+	stats_free(&m);
 	close(m.epoll_fd);
 }
 

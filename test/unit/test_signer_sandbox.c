@@ -301,7 +301,7 @@ Test(signer_sandbox, service_keeps_serving_under_the_filter)
 		close(channel[0]);
 		close(channel[1]);
 		if (signer_keys_load(&cfg, &keys, err, sizeof(err)) != 0 ||
-		    signer_service_start(&cfg, &keys, control[1], &svc) != 0 ||
+		    signer_service_start(&cfg, &keys, control[1], NULL, &svc) != 0 ||
 		    signer_sandbox_lock(err, sizeof(err)) != 0)
 			_exit(2);
 		_exit(signer_service_run(svc) == 0 ? 0 : 1);

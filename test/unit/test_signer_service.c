@@ -52,7 +52,7 @@ start_signer(unsigned threads, unsigned max_inflight, unsigned rate_limit)
 
 		close(sv[0]);
 		if (signer_keys_load(&cfg, &keys, err, sizeof(err)) != 0 ||
-		    signer_service_start(&cfg, &keys, sv[1], &svc) != 0)
+		    signer_service_start(&cfg, &keys, sv[1], NULL, &svc) != 0)
 			_exit(2);
 		rc = signer_service_run(svc);
 		signer_service_free(svc);

@@ -221,14 +221,19 @@ http_response_error_body(struct http_response *resp, const struct http_request *
 	                     "<center>keyward</center></body></html>",
 	                     resp->status, http_reason(resp->status), resp->status,
 	                     http_reason(resp->status));
-	if (err)
-		return err;
+	return err ? err : http_response_mem_body(resp, req, "text/html", off);
+}
+
+int
+http_response_mem_body(struct http_response *resp, const struct http_request *req, const char *type,
+                       size_t off)
+{
 	size_t len = kw_buf_size(&resp->mem) - off;
 	resp->body_len = len;
 	if (req == NULL || req->method != HTTP_HEAD)
 		resp->segments[resp->n_segments++] =
 		    (struct http_segment){.from_file = false, .off = off, .len = len};
-	err = http_response_header_str(resp, "Content-Type", "text/html");
+	int err = http_response_header_str(resp, "Content-Type", type);
 	return err ? err : http_response_header_u64(resp, "Content-Length", len);
 }
 

@@ -47,6 +47,14 @@ int http_response_header_u64(struct http_response *resp, const char *name, uint6
 int http_response_error_body(struct http_response *resp, const struct http_request *req);
 
 /**
+ * Makes the bytes of resp->mem from off to its end the body: its Content-Type (type)
+ * and Content-Length headers and, unless req is a HEAD request, one memory segment.
+ * Returns 0 or KW_ERR_NOMEM.
+ */
+int http_response_mem_body(struct http_response *resp, const struct http_request *req,
+                           const char *type, size_t off);
+
+/**
  * Gives resp a generated body whose length is not known in advance: resp owns
  * *producer from then on and disposes of it (at once for a HEAD request, whose head
  * says the same as GET's). Call before http_response_end(), without Content-Length.

@@ -52,8 +52,8 @@ struct byte_range {
 
 enum range_result { RANGE_IGNORE, RANGE_UNSATISFIABLE, RANGE_OK };
 
-static const struct kw_location *
-find_location(const struct kw_server *srv, const char *path, size_t *strip)
+const struct kw_location *
+static_location(const struct kw_server *srv, const char *path, size_t *strip)
 {
 	const struct kw_location *best = NULL;
 	for (size_t i = 0; i < srv->n_locations; i++) {
@@ -637,7 +637,7 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	int status = -405;
 	size_t strip = 0;
 	if (req->method != HTTP_OTHER) {
-		lk.loc = find_location(srv, req->path, &strip);
+		lk.loc = static_location(srv, req->path, &strip);
 		status = lk.loc ? 0 : -404;
 	}
 	if (lk.loc != NULL) {

@@ -50,6 +50,14 @@ struct static_cache {
 	size_t n_files;
 };
 
+/**
+ * The location of srv whose prefix is the longest one path starts with (at a '/' or
+ * the end of path), or NULL; *strip is then the length of that prefix without its
+ * trailing '/'.
+ */
+const struct kw_location *static_location(const struct kw_server *srv, const char *path,
+                                          size_t *strip);
+
 /** Sets up an empty cache. */
 void static_cache_init(struct static_cache *c);
 

@@ -124,6 +124,12 @@ tls13_established(const struct transport *t)
 }
 
 static bool
+tls13_resumed(const struct transport *t)
+{
+	return tls13_session_resumed(tls(t)->s);
+}
+
+static bool
 tls13_parked(const struct transport *t)
 {
 	return tls13_session_waiting(tls(t)->s);
@@ -184,6 +190,7 @@ static const struct transport_ops tls13_ops = {
     .record_max = TLS13_RECORD_MAX,
     .protect_in_place = tls13_protect_in_place,
     .established = tls13_established,
+    .resumed = tls13_resumed,
     .parked = tls13_parked,
     .close_notify = tls13_close_notify,
     .protocol = tls13_protocol,
