@@ -51,6 +51,7 @@
 #include "header_check.h"
 #include "kw_build_config.h"
 #include "log.h"
+#include "url_vars.h"
 
 #define MAX_THREADS   64
 #define MAX_FILE_SIZE (16u << 20)
@@ -913,6 +914,43 @@ load_status_allow(struct loader *ld, const config_setting_t *s, void *base)
 
 #define KEY(n, k, off) .name = n, .kind = k, .offset = off
 
+#define RET(f) offsetof(struct kw_return, f)
+static const struct key return_keys[] = {
+    {KEY("status", KIND_UINT, RET(status)), .min = 200, .max = 599, .required = true},
+    {KEY("location", KIND_STRING, RET(location)), .check = kw_vars_check},
+    {KEY("body", KIND_STRING, RET(body)), .check = kw_vars_check},
+};
+static const struct section return_section = {" in return", return_keys, COUNT_OF(return_keys)};
+
+/* return = { status; location or body }: a redirect needs a location, nothing else takes one. */
+static int
+load_return(struct loader *ld, const config_setting_t *s, void *base)
+{
+	struct kw_return *r = &((struct kw_location *)base)->ret;
+	unsigned st;
+	bool redirect;
+	int ret;
+
+	if (!config_setting_is_group(s))
+		return wrong_type(ld, s, "return", KIND_GROUP);
+	ret = load_section(ld, s, &return_section, r);
+	if (ret != 0)
+		return ret;
+	st = r->status;
+	redirect = st == 301 || st == 302 || st == 303 || st == 307 || st == 308;
+	if (redirect && r->location == NULL)
+		return fail(ld, s, "'return' with status %u needs a 'location'", st);
+	if (!redirect && r->location != NULL)
+		return fail(ld, s, "'return' takes a 'location' with status 301, 302, 303, 307 or "
+		                   "308 only");
+	if (st / 100 == 3 && !redirect)
+		return fail(ld, s, "'return' status %u: the 3xx statuses are 301, 302, 303, 307, 308",
+		            st);
+	if (r->body != NULL && (redirect || st == 204 || st == 205))
+		return fail(ld, s, "'return' with status %u has no 'body'", st);
+	return 0;
+}
+
 #define LOC(f) offsetof(struct kw_location, f)
 static const struct key location_keys[] = {
     {KEY("prefix", KIND_STRING, LOC(prefix)), .required = true, .check = check_prefix},
@@ -921,6 +959,7 @@ static const struct key location_keys[] = {
      .check = check_file_name},
     {KEY("follow_symlinks", KIND_BOOL, LOC(follow_symlinks)), .num = 1},
     {KEY("precompressed", KIND_BOOL, LOC(precompressed))},
+    {KEY("return", KIND_CUSTOM, 0), .load = load_return},
     {KEY("headers", KIND_LIST, LOC(rules.headers)), .count_offset = LOC(rules.n_headers),
      .line_offset = LOC(rules.headers_line), .check = check_header_line},
     {KEY("expires", KIND_CUSTOM, 0), .line_offset = LOC(rules.expires_line),
@@ -1715,6 +1754,8 @@ kw_config_free(struct kw_config *cfg)
 			free_strings(srv->locations[j].index, srv->locations[j].n_index);
 			free_strings(srv->locations[j].rules.headers,
 			             srv->locations[j].rules.n_headers);
+			free(srv->locations[j].ret.location);
+			free(srv->locations[j].ret.body);
 		}
 		free(srv->locations);
 		free(srv->access_log);

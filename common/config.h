@@ -42,6 +42,16 @@ struct kw_header_rules {
 	int expires_line;
 };
 
+/**
+ * A location's fixed answer (return = { ... }): a redirect to location, or status
+ * with body (or the built-in page). location and body may hold url_vars.h variables.
+ */
+struct kw_return {
+	unsigned status;       /* 0: no return, the location serves files */
+	char *location;        /* 301, 302, 303, 307, 308 only; NULL otherwise */
+	char *body;            /* text/plain body, or NULL for the built-in page */
+};
+
 struct kw_location {
 	char *prefix;          /* URL prefix, starts with '/' */
 	char *root;            /* absolute directory */
@@ -53,6 +63,7 @@ struct kw_location {
 	bool status;           /* serves the status page (metrics) instead of files */
 	struct kw_addr_prefix *status_allow; /* clients the status page answers */
 	size_t n_status_allow;               /* default: 127.0.0.0/8 and ::1/128 */
+	struct kw_return ret;  /* return = { ... }, or status 0 */
 	int line;
 };
 

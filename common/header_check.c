@@ -4,7 +4,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 /*
  * Names a configuration may not add: framing and hop-by-hop fields (they belong to
  * HTTP/1.1's connection, and HTTP/2 forbids them), and the fields keyward sets

@@ -131,6 +131,20 @@ print_location(FILE *out, const struct kw_location *loc, bool last)
 	print_key_bool(out, INDENT8, "status", loc->status);
 	if (loc->status)
 		print_status_allow(out, loc);
+	if (loc->ret.status != 0) {
+		fprintf(out, INDENT8 "return = { status = %u;", loc->ret.status);
+		if (loc->ret.location != NULL) {
+			fputs(" location = ", out);
+			print_string(out, loc->ret.location);
+			fputc(';', out);
+		}
+		if (loc->ret.body != NULL) {
+			fputs(" body = ", out);
+			print_string(out, loc->ret.body);
+			fputc(';', out);
+		}
+		fputs(" };\n", out);
+	}
 	fprintf(out, INDENT6 "}%s\n", last ? "" : ",");
 }
 

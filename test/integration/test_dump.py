@@ -68,7 +68,9 @@ servers = (
       { prefix = "/odd/"; root = "%s"; index = [ "a.html", "b.html" ];
         follow_symlinks = false; precompressed = true; expires = "1h";
         headers = [ "X-Odd: \\"quoted\\"" ]; },
-      { prefix = "/status"; status = true; status_allow = [ "10.0.0.0/8", "::1" ]; }
+      { prefix = "/status"; status = true; status_allow = [ "10.0.0.0/8", "::1" ]; },
+      { prefix = "/r/"; root = "www"; return = { status = 302; location = "$scheme://$host/"; }; },
+      { prefix = "/b/"; root = "www"; return = { status = 200; body = "ok \\"$uri\\""; }; }
     );
     headers = [ "X-Frame-Options: DENY" ];
     expires = "epoch";
@@ -135,6 +137,8 @@ servers = (
         self.assertIn("expires = 3600;", self.dump)
         self.assertIn('expires = "epoch";', self.dump)
         self.assertIn('hsts = "max-age=60; includeSubDomains";', self.dump)
+        self.assertIn('return = { status = 302; location = "$scheme://$host/"; };', self.dump)
+        self.assertIn('return = { status = 200; body = "ok \\"$uri\\""; };', self.dump)
         self.assertIn("server_name = [ ];", self.dump)
         expected_pid = ("/run/keyward/keyward.pid" if kwtest.IS_ROOT
                         else os.path.join(self.dir, "keyward.pid"))

@@ -27,7 +27,7 @@ PAGES = {
 SECTIONS = {"top": ("GLOBAL KEYS", ""), "signer": ("SIGNER", "signer."),
             "http": ("HTTP", "http."), "http2": ("HTTP/2", "http2."), "tls13": ("TLS 1.3", "tls13."),
             "server": ("SERVERS", ""), "listen": ("LISTEN", ""),
-            "location": ("LOCATIONS", "")}
+            "location": ("LOCATIONS", ""), "return": ("RETURN", "")}
 
 
 def read(path):

@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """What a location and a server block configure beyond the files themselves, over plain
 HTTP, toy-TLS and TLS 1.3 alike: precompressed variants chosen by Accept-Encoding; added
-headers, expires and HSTS (this one over the TLS transports only)."""
+headers, expires and HSTS (this one over the TLS transports only); a location's return
+(redirects with variables, fixed answers), with header injection through the request refused."""
+
+import socket
 
 import email.utils
 import time
@@ -219,6 +222,66 @@ class HeaderRules(ConfigCase):
                     transport, "/assets/app.js", ["If-None-Match: " + fields["etag"][0]])
                 self.assertEqual(status, 304)
                 self.assertEqual(fields["cache-control"], ["max-age=86400"])
+
+
+class Return(ConfigCase):
+    site_args = {
+        "locations": '{ prefix = "/"; root = "www"; }, '
+                     '{ prefix = "/old/"; root = "www"; '
+                     'return = { status = 301; location = "$scheme://$host/new$uri?$args"; }; }, '
+                     '{ prefix = "/gone"; root = "www"; '
+                     'return = { status = 410; body = "$uri is gone"; }; }, '
+                     '{ prefix = "/teapot"; root = "www"; return = { status = 503; }; }'}
+
+    def test_redirect_per_transport(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                status, fields, body = self.site.fetch(transport, "/old/a%20b.html?x=1")
+                scheme = "http" if transport == "plain" else "https"
+                port = {"plain": self.site.plain_port, "toy": self.site.tls_port,
+                        "tls13": self.site.tls13_port}[transport]
+                host = "%s:%d" % ("127.0.0.1" if transport == "plain" else "localhost", port)
+                self.assertEqual(status, 301)
+                self.assertEqual(fields["location"],
+                                 ["%s://%s/new/old/a%%20b.html?x=1" % (scheme, host)])
+
+    def test_fixed_body_and_builtin_page(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                status, fields, body = self.site.fetch(transport, "/gone/x")
+                self.assertEqual((status, body), (410, b"/gone/x is gone"))
+                self.assertEqual(fields["content-type"], ["text/plain; charset=utf-8"])
+                status, fields, body = self.site.fetch(transport, "/gone/x", head=True)
+                self.assertEqual((status, body), (410, b""))
+                self.assertEqual(fields["content-length"], ["15"])
+                status, fields, body = self.site.fetch(transport, "/teapot")
+                self.assertEqual(status, 503)
+                self.assertIn(b"503 Service Unavailable", body)
+                status, fields, body = self.site.fetch(transport, "/teapotx")
+                self.assertEqual(status, 404)
+
+    def test_injection_through_the_path(self):
+        request = (b"GET /old/x%0d%0aSet-Cookie:%20a=1?q=%0d%0a HTTP/1.1\r\n"
+                   b"Host: h\r\nConnection: close\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", self.site.plain_port), timeout=10) as s:
+            s.sendall(request)
+            data = kwtest.read_until_eof(s)
+        head = data.split(b"\r\n\r\n")[0].decode("latin-1")
+        self.assertTrue(head.startswith("HTTP/1.1 301 "), head)
+        self.assertNotIn("\nSet-Cookie", head)
+        location = [l for l in head.split("\r\n") if l.startswith("Location: ")]
+        self.assertEqual(len(location), 1, head)
+        self.assertRegex(location[0], r"^Location: [\x21-\x7e]+$")
+        self.assertIn("/x%0D%0ASet-Cookie:%20a=1", location[0])
+
+    def test_query_with_encoded_crlf(self):
+        request = (b"GET /old/p?q=%0d%0aX:%20y HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", self.site.plain_port), timeout=10) as s:
+            s.sendall(request)
+            data = kwtest.read_until_eof(s)
+        head = data.split(b"\r\n\r\n")[0].decode("latin-1")
+        self.assertIn("\r\nLocation: http://h/new/old/p?q=%0d%0aX:%20y\r\n", head)
+        self.assertNotIn("\r\nX: y", head)
 
 
 class HeaderRulesRefused(unittest.TestCase):

@@ -1425,3 +1425,57 @@ Test(config, status_location_errors)
 	expect_error(STATUS_SERVER("{ prefix = \"/m\"; status = 1; }"), 3,
 	             "'status' must be true or false");
 }
+
+Test(config, location_return)
+{
+	struct kw_config *cfg = load_ok("servers = ( {\n  listen = ( " LISTEN(
+	    80) " );\n  locations = (\n"
+	        "    { prefix = \"/\"; root = \"../www\";\n"
+	        "      return = { status = 308; location = \"https://$host$request_uri\"; }; },\n"
+	        "    { prefix = \"/gone/\"; root = \"../www\"; return = { status = 410; body = "
+	        "\"$uri "
+	        "is gone\"; }; },\n"
+	        "    { prefix = \"/x/\"; root = \"../www\"; return = { status = 204; }; } );\n} "
+	        ");\n");
+	const struct kw_location *loc = cfg->servers[0].locations;
+
+	cr_expect_eq(loc[0].ret.status, 308);
+	cr_expect_str_eq(loc[0].ret.location, "https://$host$request_uri");
+	cr_expect_null(loc[0].ret.body);
+	cr_expect_eq(loc[1].ret.status, 410);
+	cr_expect_str_eq(loc[1].ret.body, "$uri is gone");
+	cr_expect_eq(loc[2].ret.status, 204);
+	kw_config_free(cfg);
+}
+
+Test(config, return_errors)
+{
+	static const struct error_case cases[] = {
+	    {"return = { status = 301; };", "'return' with status 301 needs a 'location'"},
+	    {"return = { status = 200; location = \"/x\"; };",
+	     "takes a 'location' with status 301"},
+	    {"return = { status = 300; };", "the 3xx statuses are 301, 302, 303, 307, 308"},
+	    {"return = { status = 304; };", "the 3xx statuses"},
+	    {"return = { status = 302; location = \"/\"; body = \"b\"; };", "has no 'body'"},
+	    {"return = { status = 204; body = \"b\"; };", "'return' with status 204 has no 'body'"},
+	    {"return = { status = 199; };", "'status'"},
+	    {"return = { status = 600; };", "'status'"},
+	    {"return = { location = \"/\"; };", "missing 'status' in return"},
+	    {"return = { status = 301; location = \"https://$hostname/\"; };",
+	     "'location' = \"https://$hostname/\": has a '$' that starts no known variable"},
+	    {"return = { status = 200; body = \"a\\nb\"; };",
+	     "'body' contains a control character"},
+	    {"return = { status = 200; text = \"a\"; };", "unknown key 'text' in return"},
+	    {"return = 301;", "'return'"},
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(text, sizeof text,
+		         "servers = ( {\n  listen = ( " LISTEN(
+		             80) " );\n  locations = (\n"
+		                 "    { prefix = \"/\"; root = \"../www\"; %s }\n  );\n} );\n",
+		         cases[i].line1);
+		expect_error(text, 4, cases[i].words);
+	}
+}

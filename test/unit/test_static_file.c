@@ -1475,3 +1475,72 @@ Test(header_rules, hsts_only_over_tls_on_every_status)
 	respond(&r);
 	cr_assert_null(header("Strict-Transport-Security"));
 }
+
+/* A location's return: redirects and fixed answers, before any file. */
+
+static void
+return_setup(void)
+{
+	setup();
+	srv.names = index_one; /* "index.html" stands for the server's first name */
+	srv.n_names = 1;
+	locations[1].ret =
+	    (struct kw_return){.status = 301, .location = "${scheme}://$host$uri?$args"};
+	locations[2].ret = (struct kw_return){.status = 410, .body = "gone: $uri"};
+	locations[3].ret = (struct kw_return){.status = 503};
+}
+
+TestSuite(fixed_return, .init = return_setup, .fini = teardown);
+
+Test(fixed_return, redirect_with_variables)
+{
+	struct http_request r = get("/img/a b");
+	r.host = "example.com";
+	r.query = "q=1";
+	respond(&r);
+	cr_assert_eq(resp.status, 301);
+	cr_assert_str_eq(header("Location"), "http://example.com/img/a%20b?q=1");
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+	r.tls = true;
+	r.host = NULL;
+	r.query = NULL;
+	respond(&r);
+	cr_assert_str_eq(header("Location"), "https://index.html/img/a%20b?");
+}
+
+Test(fixed_return, injection_through_the_request_is_encoded)
+{
+	struct http_request r = get("/img/x\r\nSet-Cookie: a=1");
+	r.host = "h\r\nX: y";
+	r.query = "\r\n";
+	respond(&r);
+	cr_assert_eq(resp.status, 301);
+	cr_assert_str_eq(header("Location"),
+	                 "http://h%0D%0AX:%20y/img/x%0D%0ASet-Cookie:%20a=1?%0D%0A");
+	cr_assert_null(header("Set-Cookie"));
+	cr_assert_null(header("X"));
+}
+
+Test(fixed_return, fixed_body_any_method_head_without_body)
+{
+	struct http_request r = get("/follow/old");
+	r.method = HTTP_OTHER;
+	respond(&r);
+	cr_assert_eq(resp.status, 410);
+	assert_body("gone: /follow/old");
+	cr_assert_str_eq(header("Content-Type"), "text/plain; charset=utf-8");
+	cr_assert_str_eq(header("Content-Length"), "17");
+	cr_assert_not(resp.close);
+	r.method = HTTP_HEAD;
+	respond(&r);
+	cr_assert_eq(resp.n_segments, 0);
+	cr_assert_str_eq(header("Content-Length"), "17");
+}
+
+Test(fixed_return, status_alone_gets_the_builtin_page)
+{
+	cr_assert_eq(respond_path("/img/deep/f.txt"), 503);
+	cr_assert(strncmp(head_text(), "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+	cr_assert_not_null(strstr(body(NULL), "503 Service Unavailable"));
+	cr_assert_eq(respond_path("/hello.txt"), 200);
+}

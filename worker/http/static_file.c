@@ -26,6 +26,7 @@
 
 #include "accept_encoding.h"
 #include "err.h"
+#include "fixed_response.h"
 #include "header_rules.h"
 #include "http_path.h"
 #include "http_response.h"
@@ -634,13 +635,14 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	const char *name = NULL;
 	char found[PATH_MAX];
 	int err = 0;
-	int status = -405;
 	size_t strip = 0;
-	if (req->method != HTTP_OTHER) {
-		lk.loc = static_location(srv, req->path, &strip);
-		status = lk.loc ? 0 : -404;
-	}
-	if (lk.loc != NULL) {
+	lk.loc = static_location(srv, req->path, &strip);
+	int status = lk.loc == NULL ? -404 : 0;
+	if (lk.loc != NULL && lk.loc->ret.status != 0)
+		status = (int)lk.loc->ret.status;
+	else if (req->method == HTTP_OTHER)
+		status = -405;
+	else if (lk.loc != NULL) {
 		const char *rel = req->path + strip;
 		status = open_target(&lk, req->path, rel + (*rel == '/'), &f, &name, found);
 	}
@@ -652,6 +654,8 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 			choose_variant(&lk, req, found, &f);
 		format_etag(&f);
 		err = respond_file(req, now, &f, resp);
+	} else if (status > 0 && lk.loc->ret.status != 0) {
+		err = fixed_respond(srv, &lk.loc->ret, req, now, resp);
 	} else if (status == 301) {
 		err = respond_redirect(req, now, resp);
 	} else {
