@@ -958,6 +958,12 @@ static const struct key location_keys[] = {
     {KEY("index", KIND_LIST, LOC(index)), .count_offset = LOC(n_index), .text = "index.html",
      .check = check_file_name},
     {KEY("follow_symlinks", KIND_BOOL, LOC(follow_symlinks)), .num = 1},
+    {KEY("compress", KIND_BOOL, LOC(compress)), .num = 0},
+    {KEY("compress_types", KIND_LIST, LOC(compress_types)), .count_offset = LOC(n_compress_types),
+     .text = "text/html", .check = check_mime_type},
+    {KEY("compress_min_size", KIND_SIZE, LOC(compress_min_size)), .max = 1u << 30, .num = 1024},
+    {KEY("gzip_level", KIND_UINT, LOC(gzip_level)), .min = 1, .max = 9, .num = 6},
+    {KEY("brotli_quality", KIND_UINT, LOC(brotli_quality)), .min = 0, .max = 9, .num = 4},
     {KEY("precompressed", KIND_BOOL, LOC(precompressed))},
     {KEY("return", KIND_CUSTOM, 0), .load = load_return},
     {KEY("headers", KIND_LIST, LOC(rules.headers)), .count_offset = LOC(rules.n_headers),
@@ -1453,6 +1459,7 @@ static const struct key http_keys[] = {
      .num = 100},
     {KEY("max_body_size", KIND_SIZE64, CFG(http.max_body_size)), .max = UINT64_MAX,
      .num = 1u << 20},
+    {KEY("compress_streams", KIND_UINT, CFG(http.compress_streams)), .max = 4096, .num = 8},
 };
 static const struct section http_section = {" in http", http_keys, COUNT_OF(http_keys)};
 
@@ -1756,6 +1763,8 @@ kw_config_free(struct kw_config *cfg)
 			             srv->locations[j].rules.n_headers);
 			free(srv->locations[j].ret.location);
 			free(srv->locations[j].ret.body);
+			free_strings(srv->locations[j].compress_types,
+			             srv->locations[j].n_compress_types);
 		}
 		free(srv->locations);
 		free(srv->access_log);

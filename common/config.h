@@ -64,6 +64,12 @@ struct kw_location {
 	struct kw_addr_prefix *status_allow; /* clients the status page answers */
 	size_t n_status_allow;               /* default: 127.0.0.0/8 and ::1/128 */
 	struct kw_return ret;  /* return = { ... }, or status 0 */
+	bool compress;         /* compress responses on the fly (default false) */
+	char **compress_types; /* MIME types (subtype "*": all of a type); default "text/html" */
+	size_t n_compress_types;
+	unsigned compress_min_size; /* bytes: smaller files are sent as they are (default 1024) */
+	unsigned gzip_level;        /* 1..9, default 6 */
+	unsigned brotli_quality;    /* 0..9, default 4 */
 	int line;
 };
 
@@ -179,6 +185,7 @@ struct kw_config {
 		unsigned max_header_size;    /* bytes, whole header block */
 		unsigned max_header_count;
 		uint64_t max_body_size;      /* bytes */
+		unsigned compress_streams;   /* compressed responses in progress per worker */
 	} http;
 
 	struct {

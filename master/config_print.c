@@ -145,6 +145,11 @@ print_location(FILE *out, const struct kw_location *loc, bool last)
 		}
 		fputs(" };\n", out);
 	}
+	print_key_bool(out, INDENT8, "compress", loc->compress);
+	print_key_array(out, INDENT8, "compress_types", loc->compress_types, loc->n_compress_types);
+	print_key_uint(out, INDENT8, "compress_min_size", loc->compress_min_size);
+	print_key_uint(out, INDENT8, "gzip_level", loc->gzip_level);
+	print_key_uint(out, INDENT8, "brotli_quality", loc->brotli_quality);
 	fprintf(out, INDENT6 "}%s\n", last ? "" : ",");
 }
 
@@ -233,6 +238,7 @@ config_print(FILE *out, const struct kw_config *cfg)
 	print_key_uint(out, INDENT2, "max_header_size", cfg->http.max_header_size);
 	print_key_uint(out, INDENT2, "max_header_count", cfg->http.max_header_count);
 	print_key_uint(out, INDENT2, "max_body_size", cfg->http.max_body_size);
+	print_key_uint(out, INDENT2, "compress_streams", cfg->http.compress_streams);
 	fputs("};\n", out);
 
 	fputs("http2 = {\n", out);

@@ -4,7 +4,8 @@
 KW_PACKAGES="gcc binutils libc6-dev meson ninja-build pkg-config openssl libssl-dev libconfig-dev
 libcriterion-dev libseccomp-dev libsystemd-dev python3 python3-cryptography procps passwd
 systemd scdoc man-db groff-base logrotate curl wget gnutls-bin haproxy libnghttp2-dev
-nghttp2-client python3-h2 python3-prometheus-client"
+nghttp2-client python3-h2 python3-prometheus-client zlib1g-dev libbrotli-dev
+python3-brotli"
 
 kw_install_deps() {
 	missing=""

@@ -22,9 +22,6 @@ send_fail(struct sender *s, enum kw_log_level level, const char *what, const cha
 	return SEND_ERROR;
 }
 
-/* Budget a step of a generated body that made no byte costs: 16 such sends per call. */
-#define GEN_IDLE_COST (SEND_BUDGET / 16u)
-
 /* Response pieces: the head, then the segments, then the generated body if any. */
 static size_t
 piece_count(const struct http_response *r)
@@ -397,7 +394,11 @@ send_records(struct sender *s, const struct http_response *r, struct send_cursor
 	return send_chunk(s, s->buf, len, !cursor_done(r, cur), budget);
 }
 
-/* The next steps of the generated body, made in the send buffer and sent. */
+/*
+ * The next steps of the generated body, made in the send buffer and sent; then the
+ * call yields (SEND_WAIT) until the body has ended: the work of one call is bounded by
+ * SEND_RECORDS steps, each bounded by its producer.
+ */
 static enum send_status
 send_generated(struct sender *s, const struct http_response *r, struct send_cursor *cur,
                size_t *budget)
@@ -405,10 +406,10 @@ send_generated(struct sender *s, const struct http_response *r, struct send_curs
 	size_t len;
 	if (fill_generated(s, r, cur, &len) != SEND_DONE)
 		return SEND_ERROR;
+	enum send_status st = SEND_DONE;
 	if (len > 0)
-		return send_chunk(s, s->buf, len, !cursor_done(r, cur), budget);
-	*budget = *budget > GEN_IDLE_COST ? *budget - GEN_IDLE_COST : 0;
-	return SEND_DONE;
+		st = send_chunk(s, s->buf, len, !cursor_done(r, cur), budget);
+	return st == SEND_DONE && !cursor_done(r, cur) ? SEND_WAIT : st;
 }
 
 /*

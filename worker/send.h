@@ -12,9 +12,10 @@
  *
  * A generated body (resp->producer) follows the segments on every transport: its
  * steps are made in the send buffer, at most record_max bytes each and SEND_RECORDS
- * steps per send(2), framed as chunks when resp->chunked, protected in place; the
- * next steps are made only once the wire buffer is empty again, so a slow reader
- * holds at most one send buffer's worth of a generated body in the server.
+ * steps per call and per send(2), framed as chunks when resp->chunked, protected in
+ * place; the call then yields (SEND_WAIT), and the next steps are made only once the
+ * wire buffer is empty again, so a slow reader holds at most one send buffer's worth
+ * of a generated body in the server.
  */
 #ifndef KW_SEND_H
 #define KW_SEND_H

@@ -43,6 +43,7 @@ struct file_info {
 	const char *type;
 	const char *encoding; /* content coding of a precompressed variant, or NULL */
 	bool vary;            /* the representation depends on Accept-Encoding */
+	bool on_the_fly;      /* encoding is applied while sending, not a variant's */
 	char etag[ETAG_MAX];
 };
 
@@ -121,6 +122,10 @@ etag_list_match(const char *list, const char *etag, bool weak)
 	const char *p = list + strspn(list, " \t");
 	if (strcmp(p, "*") == 0)
 		return true;
+	const bool own_weak = strncmp(etag, "W/", 2) == 0;
+	if (own_weak && !weak)
+		return false;
+	etag += own_weak ? 2 : 0;
 	size_t etag_len = strlen(etag);
 	while (*p) {
 		p += strspn(p, " \t,");
@@ -331,6 +336,17 @@ multipart_body(struct http_response *resp, const struct file_info *f, const stru
 	return err;
 }
 
+/* resp holds f's file from now on: a reference when the cache shares it, else the descriptor. */
+static void
+take_file(struct http_response *resp, struct file_info *f)
+{
+	resp->fd = f->fd;
+	if (f->cached != NULL)
+		resp->fd_shared = shared_fd_hold(f->cached);
+	else
+		f->fd = -1;
+}
+
 /* Headers and body of a 200 or 206 answer; resp takes the file. */
 static int
 file_body(struct http_response *resp, const struct http_request *req, struct file_info *f,
@@ -360,39 +376,8 @@ file_body(struct http_response *resp, const struct http_request *req, struct fil
 	}
 	if (err == 0)
 		err = http_response_header_u64(resp, "Content-Length", resp->body_len);
-	if (err == 0 && f->cached != NULL) {
-		resp->fd = f->fd;
-		resp->fd_shared = shared_fd_hold(f->cached);
-	} else if (err == 0) {
-		resp->fd = f->fd;
-		f->fd = -1;
-	}
-	return err;
-}
-
-/* Begins the answer from an open regular file: 200, 206, 304, 412 or 416. */
-static int
-respond_file(const struct http_request *req, time_t now, struct file_info *f,
-             struct http_response *resp)
-{
-	struct byte_range r[MAX_RANGES];
-	size_t n = 0;
-	enum range_result ranges = RANGE_IGNORE;
-	int status = check_conditions(req, f);
-	if (status == 0 && req->method == HTTP_GET && req->range != NULL && if_range_holds(req, f))
-		ranges = parse_ranges(req->range, (uint64_t)f->st.st_size, r, &n);
-	if (status == 0)
-		status = ranges == RANGE_OK ? 206 : ranges == RANGE_UNSATISFIABLE ? 416 : 200;
-	int err = http_response_begin(resp, status, now);
-	if (err == 0 && status == 304)
-		err = validator_headers(resp, f);
-	else if (err == 0 && (status == 200 || status == 206))
-		err = file_body(resp, req, f, r, n);
-	else if (err == 0 && status == 416)
-		err = http_response_header(resp, "Content-Range", "bytes */%llu",
-		                           (unsigned long long)f->st.st_size);
-	if (err == 0 && (status == 412 || status == 416))
-		err = http_response_error_body(resp, req);
+	if (err == 0)
+		take_file(resp, f);
 	return err;
 }
 
@@ -411,12 +396,16 @@ put_hex(char *p, uint64_t v)
 
 /*
  * The entity tag "MTIME-SIZE", both in hex, of the file sent; a precompressed
- * variant's ends in "-br" or "-gzip", so that it never equals the identity one.
+ * variant's ends in "-br" or "-gzip", so that it never equals the identity one. One
+ * compressed on the fly is weak ("W/" before it: its bytes are the encoder's, equal
+ * in meaning only) and carries the identity file's MTIME-SIZE.
  */
 static void
 format_etag(struct file_info *f)
 {
 	char *p = f->etag;
+	if (f->on_the_fly)
+		p = stpcpy(p, "W/");
 	*p++ = '"';
 	p = put_hex(p, (uint64_t)f->st.st_mtime);
 	*p++ = '-';
@@ -427,6 +416,92 @@ format_etag(struct file_info *f)
 	}
 	*p++ = '"';
 	*p = '\0';
+}
+
+/* Content codings keyward sends, in its order of preference among equal q-values. */
+static const char *const codings[] = {"br", "gzip"};
+static const enum compress_coding compress_codings[] = {COMPRESS_BR, COMPRESS_GZIP};
+
+/*
+ * Whether the location compresses f (no precompressed variant) on the fly for req:
+ * the type and size qualify (then the answer varies with Accept-Encoding), no Range
+ * is asked for, and the client accepts br or gzip over identity.
+ */
+static void
+choose_coding(const struct kw_location *loc, const struct http_request *req, struct file_info *f)
+{
+	size_t order[2];
+	if (f->encoding != NULL || !compress_applies(loc, f->type, (uint64_t)f->st.st_size))
+		return;
+	f->vary = true;
+	if (req->range == NULL && http_accept_order(req->accept_encoding, codings, 2, order) > 0) {
+		f->encoding = codings[order[0]];
+		f->on_the_fly = true;
+	}
+}
+
+/*
+ * The 200 of a compressed representation, streamed (its length unknown): resp takes
+ * the file, which the compressor reads. Returns 1, with nothing added, when the
+ * worker already runs as many compressed streams as it may: send the file as it is.
+ */
+static int
+compressed_body(struct http_response *resp, const struct http_request *req, struct file_info *f,
+                const struct kw_location *loc, struct compress_limit *lim)
+{
+	struct body_producer p = {0};
+	enum compress_coding coding = compress_codings[strcmp(f->encoding, codings[0]) != 0];
+	if (req->method == HTTP_GET) {
+		int err =
+		    compress_producer_new(coding, loc, f->fd, (uint64_t)f->st.st_size, lim, &p);
+		if (err == KW_ERR_STATE)
+			return 1;
+		if (err)
+			return err;
+	}
+	http_response_stream(resp, req, &p);
+	take_file(resp, f);
+	int err = validator_headers(resp, f);
+	if (err == 0)
+		err = http_response_header_str(resp, "Content-Type", f->type);
+	return err ? err : http_response_header_str(resp, "Content-Encoding", f->encoding);
+}
+
+/*
+ * Begins the answer from an open regular file: 200, 206, 304, 412 or 416. lim (NULL: none)
+ * counts the worker's compressed streams.
+ */
+static int
+respond_file(const struct http_request *req, time_t now, struct file_info *f,
+             const struct kw_location *loc, struct compress_limit *lim, struct http_response *resp)
+{
+	struct byte_range r[MAX_RANGES];
+	size_t n = 0;
+	enum range_result ranges = RANGE_IGNORE;
+	int status = check_conditions(req, f);
+	if (status == 0 && req->method == HTTP_GET && req->range != NULL && if_range_holds(req, f))
+		ranges = parse_ranges(req->range, (uint64_t)f->st.st_size, r, &n);
+	if (status == 0)
+		status = ranges == RANGE_OK ? 206 : ranges == RANGE_UNSATISFIABLE ? 416 : 200;
+	int err = http_response_begin(resp, status, now);
+	if (err == 0 && status == 200 && f->on_the_fly) {
+		err = compressed_body(resp, req, f, loc, lim);
+		if (err == 1) {
+			f->encoding = NULL;
+			f->on_the_fly = false;
+			format_etag(f);
+			err = file_body(resp, req, f, r, n);
+		}
+	} else if (err == 0 && status == 304) {
+		err = validator_headers(resp, f);
+	} else if (err == 0 && (status == 200 || status == 206)) {
+		err = file_body(resp, req, f, r, n);
+	} else if (err == 0 && status == 416)
+		err = http_response_header(resp, "Content-Range", "bytes */%llu",
+		                           (unsigned long long)f->st.st_size);
+	if (err == 0 && (status == 412 || status == 416))
+		err = http_response_error_body(resp, req);
+	return err;
 }
 
 /* Location values carry the decoded path: escape what a header or a URL cannot hold. */
@@ -652,8 +727,12 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 		f.vary = lk.loc->precompressed;
 		if (f.vary)
 			choose_variant(&lk, req, found, &f);
+		if (cache != NULL) {
+			cache->compress.max = cfg->http.compress_streams;
+			choose_coding(lk.loc, req, &f);
+		}
 		format_etag(&f);
-		err = respond_file(req, now, &f, resp);
+		err = respond_file(req, now, &f, lk.loc, cache ? &cache->compress : NULL, resp);
 	} else if (status > 0 && lk.loc->ret.status != 0) {
 		err = fixed_respond(srv, &lk.loc->ret, req, now, resp);
 	} else if (status == 301) {
@@ -688,6 +767,7 @@ static_cache_init(struct static_cache *c)
 {
 	c->n_roots = 0;
 	c->n_files = 0;
+	c->compress = (struct compress_limit){0};
 }
 
 void
@@ -697,5 +777,6 @@ static_cache_clear(struct static_cache *c)
 		shared_fd_release(c->files[i].file);
 	for (size_t i = 0; i < c->n_roots; i++)
 		close(c->roots[i].fd);
-	static_cache_init(c);
+	c->n_roots = 0;
+	c->n_files = 0;
 }

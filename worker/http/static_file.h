@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "compress.h"
 #include "config.h"
 #include "http.h"
 #include "mime.h"
@@ -48,6 +49,8 @@ struct static_cache {
 	size_t n_roots;
 	struct static_cached_file files[STATIC_CACHE_FILES];
 	size_t n_files;
+	/* the worker's compressed responses in progress: lives across turns, not cleared */
+	struct compress_limit compress;
 };
 
 /**
@@ -58,7 +61,7 @@ struct static_cache {
 const struct kw_location *static_location(const struct kw_server *srv, const char *path,
                                           size_t *strip);
 
-/** Sets up an empty cache. */
+/** Sets up an empty cache, with no compressed response in progress. */
 void static_cache_init(struct static_cache *c);
 
 /** Lets go of everything the cache holds (a file stays open while a response sends it). */
@@ -67,7 +70,8 @@ void static_cache_clear(struct static_cache *c);
 /**
  * static_respond() sharing what cache holds and adding what it opens (cache may be
  * NULL). A response from a cached file holds a reference to it (resp->fd_shared): the
- * file stays open until the turn has ended and the response is disposed.
+ * file stays open until the turn has ended and the response is disposed. Only with a
+ * cache are responses compressed on the fly (it counts the worker's streams).
  */
 void static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
                            const struct mime_table *mime, const struct http_request *req,
