@@ -951,6 +951,85 @@ load_return(struct loader *ld, const config_setting_t *s, void *base)
 	return 0;
 }
 
+#define ERROR_URI_MAX 1024 /* bytes of an error page's uri */
+
+/* An error page's uri: a normalised path, matched as the decoded path of a request is. */
+static const char *
+check_error_uri(const char *value)
+{
+	if (value[0] != '/')
+		return "must start with '/'";
+	if (strpbrk(value, "?#") != NULL)
+		return "must be a path, without query or fragment ('?', '#')";
+	for (const char *p = value; (p = strchr(p, '/')) != NULL; p++) {
+		size_t dots = strspn(p + 1, ".");
+		if (p[1] == '/' ||
+		    (dots > 0 && dots <= 2 && (p[1 + dots] == '/' || p[1 + dots] == '\0')))
+			return "must be a normalised path (no '//', '.' or '..' segment)";
+	}
+	return NULL;
+}
+
+#define EPG(f) offsetof(struct kw_error_page, f)
+static const struct key error_page_keys[] = {
+    {KEY("status", KIND_UINT, EPG(status)), .min = 400, .max = 599, .required = true},
+    {KEY("uri", KIND_STRING, EPG(uri)), .required = true, .check = check_error_uri},
+};
+static const struct section error_page_section = {" in error_pages", error_page_keys,
+                                                  COUNT_OF(error_page_keys)};
+
+/* error_pages = ( { status; uri; }, ... ): an empty list too (a location then has none). */
+static int
+load_error_pages(struct loader *ld, const config_setting_t *s, struct kw_error_pages *ep)
+{
+	int n = config_setting_length(s);
+
+	if (!config_setting_is_list(s))
+		return wrong_type(ld, s, "error_pages", KIND_GROUPS);
+	if (n == 0)
+		return 0;
+	ep->pages = calloc((size_t)n, sizeof(*ep->pages));
+	if (ep->pages == NULL)
+		return nomem(ld);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct kw_error_page *page = &ep->pages[i];
+		int ret;
+
+		if (!config_setting_is_group(e))
+			return fail(ld, e,
+			            "each entry of 'error_pages' must be a group { ... }, not %s",
+			            type_name(e));
+		page->line = (int)config_setting_source_line(e);
+		ep->n++;
+		ret = load_section(ld, e, &error_page_section, page);
+		if (ret != 0)
+			return ret;
+		if (strlen(page->uri) > ERROR_URI_MAX)
+			return fail(ld, e, "'uri' in 'error_pages' is longer than %d bytes",
+			            ERROR_URI_MAX);
+		for (int j = 0; j < i; j++)
+			if (ep->pages[j].status == page->status)
+				return fail(
+				    ld, e,
+				    "duplicate status %u in 'error_pages' (first at line %d)",
+				    page->status, ep->pages[j].line);
+	}
+	return 0;
+}
+
+static int
+load_location_error_pages(struct loader *ld, const config_setting_t *s, void *base)
+{
+	return load_error_pages(ld, s, &((struct kw_location *)base)->errors);
+}
+
+static int
+load_server_error_pages(struct loader *ld, const config_setting_t *s, void *base)
+{
+	return load_error_pages(ld, s, &((struct kw_server *)base)->errors);
+}
+
 #define LOC(f) offsetof(struct kw_location, f)
 static const struct key location_keys[] = {
     {KEY("prefix", KIND_STRING, LOC(prefix)), .required = true, .check = check_prefix},
@@ -970,6 +1049,8 @@ static const struct key location_keys[] = {
      .line_offset = LOC(rules.headers_line), .check = check_header_line},
     {KEY("expires", KIND_CUSTOM, 0), .line_offset = LOC(rules.expires_line),
      .load = load_location_expires},
+    {KEY("error_pages", KIND_CUSTOM, 0), .line_offset = LOC(errors.line),
+     .load = load_location_error_pages},
     {KEY("status", KIND_BOOL, LOC(status))},
     {KEY("status_allow", KIND_CUSTOM, 0), .load = load_status_allow},
 };
@@ -1222,6 +1303,8 @@ static const struct key server_keys[] = {
     {KEY("expires", KIND_CUSTOM, 0), .line_offset = SRV(rules.expires_line),
      .load = load_server_expires},
     {KEY("hsts", KIND_STRING, SRV(hsts)), .check = check_hsts},
+    {KEY("error_pages", KIND_CUSTOM, 0), .line_offset = SRV(errors.line),
+     .load = load_server_error_pages},
 };
 static const struct section server_section = {" in server", server_keys, COUNT_OF(server_keys)};
 
@@ -1739,6 +1822,14 @@ free_strings(char **v, size_t n)
 	free(v);
 }
 
+static void
+free_error_pages(struct kw_error_pages *ep)
+{
+	for (size_t i = 0; i < ep->n; i++)
+		free(ep->pages[i].uri);
+	free(ep->pages);
+}
+
 void
 kw_config_free(struct kw_config *cfg)
 {
@@ -1754,6 +1845,7 @@ kw_config_free(struct kw_config *cfg)
 		free_strings(srv->chain, srv->n_chain);
 		free_strings(srv->rules.headers, srv->rules.n_headers);
 		free(srv->hsts);
+		free_error_pages(&srv->errors);
 		for (size_t j = 0; j < srv->n_locations; j++) {
 			free(srv->locations[j].prefix);
 			free(srv->locations[j].root);
@@ -1765,6 +1857,7 @@ kw_config_free(struct kw_config *cfg)
 			free(srv->locations[j].ret.body);
 			free_strings(srv->locations[j].compress_types,
 			             srv->locations[j].n_compress_types);
+			free_error_pages(&srv->locations[j].errors);
 		}
 		free(srv->locations);
 		free(srv->access_log);

@@ -52,6 +52,23 @@ struct kw_return {
 	char *body;            /* text/plain body, or NULL for the built-in page */
 };
 
+/** One custom error page: the status it answers and the page served for it. */
+struct kw_error_page {
+	unsigned status; /* 400 to 599 */
+	char *uri;       /* a path starting with '/', without query or fragment */
+	int line;
+};
+
+/**
+ * The error_pages of a server or location. A location's list replaces its
+ * server's when the location sets the key (line != 0, an empty list included).
+ */
+struct kw_error_pages {
+	struct kw_error_page *pages; /* statuses differ */
+	size_t n;
+	int line; /* where error_pages is set, 0 when it is not */
+};
+
 struct kw_location {
 	char *prefix;          /* URL prefix, starts with '/' */
 	char *root;            /* absolute directory */
@@ -70,6 +87,7 @@ struct kw_location {
 	unsigned compress_min_size; /* bytes: smaller files are sent as they are (default 1024) */
 	unsigned gzip_level;        /* 1..9, default 6 */
 	unsigned brotli_quality;    /* 0..9, default 4 */
+	struct kw_error_pages errors;
 	int line;
 };
 
@@ -106,6 +124,7 @@ struct kw_server {
 	enum kw_log_format log_format;
 	struct kw_header_rules rules;
 	char *hsts;            /* Strict-Transport-Security value sent over TLS, or NULL */
+	struct kw_error_pages errors;
 	int line;
 };
 

@@ -103,6 +103,21 @@ print_rules(FILE *out, const char *indent, const struct kw_header_rules *r)
 		print_key_string(out, indent, "expires", names[r->expires]);
 }
 
+/* error_pages where the block sets it (a location inherits its server's otherwise). */
+static void
+print_error_pages(FILE *out, const char *indent, const struct kw_error_pages *ep)
+{
+	if (ep->line == 0)
+		return;
+	fprintf(out, "%serror_pages = (", indent);
+	for (size_t i = 0; i < ep->n; i++) {
+		fprintf(out, "%s{ status = %u; uri = ", i ? ", " : " ", ep->pages[i].status);
+		print_string(out, ep->pages[i].uri);
+		fputs("; }", out);
+	}
+	fputs(" );\n", out);
+}
+
 static void
 print_status_allow(FILE *out, const struct kw_location *loc)
 {
@@ -128,6 +143,7 @@ print_location(FILE *out, const struct kw_location *loc, bool last)
 	print_key_bool(out, INDENT8, "follow_symlinks", loc->follow_symlinks);
 	print_key_bool(out, INDENT8, "precompressed", loc->precompressed);
 	print_rules(out, INDENT8, &loc->rules);
+	print_error_pages(out, INDENT8, &loc->errors);
 	print_key_bool(out, INDENT8, "status", loc->status);
 	if (loc->status)
 		print_status_allow(out, loc);
@@ -171,6 +187,7 @@ print_server(FILE *out, const struct kw_config *cfg, const struct kw_server *srv
 	print_rules(out, INDENT4, &srv->rules);
 	if (srv->hsts)
 		print_key_string(out, INDENT4, "hsts", srv->hsts);
+	print_error_pages(out, INDENT4, &srv->errors);
 	fputs(INDENT4 "locations = (\n", out);
 	for (size_t i = 0; i < srv->n_locations; i++)
 		print_location(out, &srv->locations[i], i + 1 == srv->n_locations);

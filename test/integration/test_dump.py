@@ -67,7 +67,8 @@ servers = (
       { prefix = "/"; root = "www"; },
       { prefix = "/odd/"; root = "%s"; index = [ "a.html", "b.html" ];
         follow_symlinks = false; precompressed = true; expires = "1h";
-        headers = [ "X-Odd: \\"quoted\\"" ]; },
+        headers = [ "X-Odd: \\"quoted\\"" ];
+        error_pages = ( { status = 404; uri = "/odd/404.html"; }, { status = 503; uri = "/e"; } ); },
       { prefix = "/status"; status = true; status_allow = [ "10.0.0.0/8", "::1" ]; },
       { prefix = "/r/"; root = "www"; return = { status = 302; location = "$scheme://$host/"; }; },
       { prefix = "/b/"; root = "www"; return = { status = 200; body = "ok \\"$uri\\""; }; }
@@ -75,6 +76,7 @@ servers = (
     headers = [ "X-Frame-Options: DENY" ];
     expires = "epoch";
     hsts = "max-age=60; includeSubDomains";
+    error_pages = ( { status = 404; uri = "/404.html"; } );
   },
   {
     listen = ( { address = "127.0.0.1"; port = %d; } );
@@ -137,6 +139,9 @@ servers = (
         self.assertIn("expires = 3600;", self.dump)
         self.assertIn('expires = "epoch";', self.dump)
         self.assertIn('hsts = "max-age=60; includeSubDomains";', self.dump)
+        self.assertIn('error_pages = ( { status = 404; uri = "/404.html"; } );', self.dump)
+        self.assertIn('error_pages = ( { status = 404; uri = "/odd/404.html"; }, '
+                      '{ status = 503; uri = "/e"; } );', self.dump)
         self.assertIn('return = { status = 302; location = "$scheme://$host/"; };', self.dump)
         self.assertIn('return = { status = 200; body = "ok \\"$uri\\""; };', self.dump)
         self.assertIn("server_name = [ ];", self.dump)

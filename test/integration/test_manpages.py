@@ -27,7 +27,8 @@ PAGES = {
 SECTIONS = {"top": ("GLOBAL KEYS", ""), "signer": ("SIGNER", "signer."),
             "http": ("HTTP", "http."), "http2": ("HTTP/2", "http2."), "tls13": ("TLS 1.3", "tls13."),
             "server": ("SERVERS", ""), "listen": ("LISTEN", ""),
-            "location": ("LOCATIONS", ""), "return": ("RETURN", "")}
+            "location": ("LOCATIONS", ""), "return": ("RETURN", ""),
+            "error_page": ("ERROR PAGES", "")}
 
 
 def read(path):

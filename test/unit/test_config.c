@@ -1479,3 +1479,103 @@ Test(config, return_errors)
 		expect_error(text, 4, cases[i].words);
 	}
 }
+
+Test(config, error_pages)
+{
+	struct kw_config *cfg = load_ok("servers = ( {\n  listen = ( " LISTEN(
+	    80) " );\n"
+	        "  error_pages = ( { status = 400; uri = \"/errors/400.html\"; },\n"
+	        "                  { status = 599; uri = \"/errors/\"; } );\n"
+	        "  locations = (\n"
+	        "    { prefix = \"/\"; root = \"../www\"; },\n"
+	        "    { prefix = \"/a/\"; root = \"../www\";\n"
+	        "      error_pages = ( { status = 404; uri = \"/a/.404.html\"; } ); },\n"
+	        "    { prefix = \"/b/\"; root = \"../www\"; error_pages = (); } );\n} );\n");
+	const struct kw_server *srv = &cfg->servers[0];
+
+	cr_assert_eq(srv->errors.n, 2);
+	cr_expect_eq(srv->errors.line, 3);
+	cr_expect_eq(srv->errors.pages[0].status, 400);
+	cr_expect_str_eq(srv->errors.pages[0].uri, "/errors/400.html");
+	cr_expect_eq(srv->errors.pages[1].status, 599);
+	cr_expect_str_eq(srv->errors.pages[1].uri, "/errors/");
+	cr_expect_eq(srv->locations[0].errors.line, 0);
+	cr_assert_eq(srv->locations[1].errors.n, 1);
+	cr_expect_eq(srv->locations[1].errors.line, 8);
+	cr_expect_str_eq(srv->locations[1].errors.pages[0].uri, "/a/.404.html");
+	cr_expect_eq(srv->locations[2].errors.n, 0);
+	cr_expect_eq(srv->locations[2].errors.line, 9);
+	kw_config_free(cfg);
+}
+
+Test(config, error_pages_errors)
+{
+	static const struct error_case cases[] = {
+	    {"{ status = 399; uri = \"/e.html\"; }", "'status' must be between 400 and 599"},
+	    {"{ status = 600; uri = \"/e.html\"; }", "'status' must be between 400 and 599"},
+	    {"{ status = 404; uri = \"e.html\"; }", "'uri' = \"e.html\": must start with '/'"},
+	    {"{ status = 404; uri = \"/e.html?x\"; }", "without query or fragment"},
+	    {"{ status = 404; uri = \"/e.html#x\"; }", "without query or fragment"},
+	    {"{ status = 404; uri = \"/a/../e.html\"; }", "must be a normalised path"},
+	    {"{ status = 404; uri = \"/a/./e.html\"; }", "must be a normalised path"},
+	    {"{ status = 404; uri = \"/a//e.html\"; }", "must be a normalised path"},
+	    {"{ status = 404; uri = \"/a/..\"; }", "must be a normalised path"},
+	    {"{ status = 404; uri = \"/e\\n.html\"; }", "'uri' contains a control character"},
+	    {"{ status = 404; uri = \"\"; }", "'uri' must not be empty"},
+	    {"{ status = 404; }", "missing 'uri' in error_pages"},
+	    {"{ uri = \"/e.html\"; }", "missing 'status' in error_pages"},
+	    {"{ status = 404; uri = \"/e.html\"; page = 1; }", "unknown key 'page' in error_pages"},
+	    {"{ status = 404; uri = \"/a\"; }, { status = 404; uri = \"/b\"; }",
+	     "duplicate status 404 in 'error_pages' (first at line 5)"},
+	    {"\"/e.html\"", "each entry of 'error_pages' must be a group"},
+	};
+	char text[2048];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(text, sizeof text,
+		         "servers = ( {\n  listen = ( " LISTEN(
+		             80) " );\n  locations = (\n"
+		                 "    { prefix = \"/\"; root = \"../www\";\n"
+		                 "      error_pages = ( %s ); }\n  );\n} );\n",
+		         cases[i].line1);
+		expect_error(text, 5, cases[i].words);
+		snprintf(text, sizeof text,
+		         "servers = ( {\n  listen = ( " LISTEN(
+		             80) " );\n"
+		                 "  locations = ( { prefix = \"/\"; root = \"../www\"; } );\n"
+		                 "\n  error_pages = ( %s );\n} );\n",
+		         cases[i].line1);
+		expect_error(text, 5, cases[i].words);
+	}
+	expect_error("servers = ( {\n  listen = ( " LISTEN(
+	                 80) " );\n"
+	                     "  locations = ( { prefix = \"/\"; root = \"../www\"; } );\n"
+	                     "  error_pages = { status = 404; uri = \"/e\"; };\n} );\n",
+	             4, "'error_pages' must be a list");
+}
+
+Test(config, error_pages_uri_length)
+{
+	char uri[1026];
+	char text[2048];
+
+	memset(uri, 'a', sizeof uri - 1);
+	uri[0] = '/';
+	uri[1024] = '\0';
+	snprintf(text, sizeof text,
+	         "servers = ( {\n  listen = ( " LISTEN(
+	             80) " );\n"
+	                 "  locations = ( { prefix = \"/\"; root = \"../www\"; } );\n"
+	                 "  error_pages = ( { status = 404; uri = \"%s\"; } );\n} );\n",
+	         uri);
+	kw_config_free(load_ok(text));
+	uri[1024] = 'a';
+	uri[1025] = '\0';
+	snprintf(text, sizeof text,
+	         "servers = ( {\n  listen = ( " LISTEN(
+	             80) " );\n"
+	                 "  locations = ( { prefix = \"/\"; root = \"../www\"; } );\n"
+	                 "  error_pages = ( { status = 404; uri = \"%s\"; } );\n} );\n",
+	         uri);
+	expect_error(text, 4, "is longer than 1024 bytes");
+}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "error_page.h"
 #include "header_rules.h"
 #include "static_file.h"
 
@@ -1543,4 +1544,106 @@ Test(fixed_return, status_alone_gets_the_builtin_page)
 	cr_assert(strncmp(head_text(), "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
 	cr_assert_not_null(strstr(body(NULL), "503 Service Unavailable"));
 	cr_assert_eq(respond_path("/hello.txt"), 200);
+}
+
+/* Custom error pages from the server block and the location. */
+
+static struct kw_error_page server_pages[] = {
+    {.status = 404, .uri = "/index.html"}, {.status = 403, .uri = "/no-such-page.html"},
+    {.status = 405, .uri = "/link_out"},   {.status = 410, .uri = "/img/x.png"},
+    {.status = 500, .uri = "/dir"},        {.status = 503, .uri = "/img/deep/missing"},
+};
+static struct kw_error_page img_pages[] = {{.status = 404, .uri = "/img/x.png"}};
+
+static void
+pages_setup(void)
+{
+	setup();
+	srv.errors = (struct kw_error_pages){.pages = server_pages, .n = 6, .line = 1};
+	locations[1].errors = (struct kw_error_pages){.pages = img_pages, .n = 1, .line = 2};
+	locations[2].errors = (struct kw_error_pages){.line = 3};
+}
+
+TestSuite(error_pages, .init = pages_setup, .fini = teardown);
+
+Test(error_pages, selection)
+{
+	cr_assert_str_eq(error_page_uri(&srv, &locations[0], 404), "/index.html");
+	cr_assert_str_eq(error_page_uri(&srv, NULL, 503), "/img/deep/missing");
+	cr_assert_null(error_page_uri(&srv, &locations[0], 400));
+	cr_assert_str_eq(error_page_uri(&srv, &locations[1], 404), "/img/x.png");
+	cr_assert_null(error_page_uri(&srv, &locations[1], 403));
+	cr_assert_null(error_page_uri(&srv, &locations[2], 404));
+}
+
+Test(error_pages, listed_status_serves_the_page)
+{
+	cr_assert_eq(respond_path("/missing"), 404);
+	cr_assert(strncmp(head_text(), "HTTP/1.1 404 Not Found\r\n", 24) == 0);
+	assert_body("<h1>home</h1>\n");
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+	cr_assert_str_eq(header("Content-Length"), "14");
+	cr_assert_null(header("ETag"));
+	cr_assert_null(header("Last-Modified"));
+	cr_assert_null(header("Accept-Ranges"));
+	cr_assert_not(resp.close);
+	struct http_request r = get("/missing");
+	r.method = HTTP_HEAD;
+	respond(&r);
+	cr_assert_eq(resp.status, 404);
+	cr_assert_eq(resp.n_segments, 0);
+	cr_assert_str_eq(header("Content-Length"), "14");
+}
+
+Test(error_pages, location_replaces_server)
+{
+	cr_assert_eq(respond_path("/img/nothing"), 404);
+	assert_body("img x");
+	cr_assert_str_eq(header("Content-Type"), "image/png");
+	cr_assert_eq(respond_path("/follow/nothing"), 404);
+	cr_assert_not_null(strstr(body(NULL), "404 Not Found</h1>"));
+}
+
+Test(error_pages, unlisted_or_unservable_pages_fall_back)
+{
+	cr_assert_eq(respond_path("/dir/"), 403);
+	cr_assert_not_null(strstr(body(NULL), "403 Forbidden</h1>"));
+	cr_assert_str_eq(header("Content-Type"), "text/html");
+	struct http_request r = get("/hello.txt");
+	r.method = HTTP_OTHER;
+	respond(&r);
+	cr_assert_eq(resp.status, 405);
+	cr_assert_not_null(strstr(body(NULL), "405 Method Not Allowed</h1>"));
+	cr_assert_str_eq(header("Allow"), "GET, HEAD");
+	locations[0].root = "/nonexistent-keyward-root";
+	cr_assert_eq(respond_path("/x"), 404);
+	cr_assert_not_null(strstr(body(NULL), "404 Not Found</h1>"));
+}
+
+Test(error_pages, a_page_that_is_a_directory_falls_back)
+{
+	srv.errors.pages[1].uri = "/dir";
+	cr_assert_eq(respond_path("/dir/"), 403);
+	cr_assert_not_null(strstr(body(NULL), "403 Forbidden</h1>"));
+	srv.errors.pages[1].uri = "/sub/";
+	cr_assert_eq(respond_path("/dir/"), 403);
+	assert_body("sub index");
+	srv.errors.pages[1].uri = "/no-such-page.html";
+}
+
+Test(error_pages, return_without_body)
+{
+	static struct kw_error_page gone[] = {{.status = 503, .uri = "/hello.txt"}};
+	locations[3].ret = (struct kw_return){.status = 503};
+	locations[3].errors = (struct kw_error_pages){.pages = gone, .n = 1, .line = 4};
+	cr_assert_eq(respond_path("/img/deep/f.txt"), 503);
+	assert_body("Hello, world!\n");
+	cr_assert_str_eq(header("Content-Type"), "text/plain");
+	locations[3].ret.body = "down";
+	cr_assert_eq(respond_path("/img/deep/f.txt"), 503);
+	assert_body("down");
+	locations[3].ret = (struct kw_return){.status = 410};
+	locations[3].errors = (struct kw_error_pages){0};
+	cr_assert_eq(respond_path("/img/deep/f.txt"), 410);
+	assert_body("img x");
 }

@@ -339,12 +339,19 @@ status_closes(int status)
 }
 
 int
-http_error_begin(int status, const struct http_request *req, time_t now, struct http_response *resp)
+http_error_head(int status, time_t now, struct http_response *resp)
 {
 	resp->close = status_closes(status);
 	int err = http_response_begin(resp, status, now);
 	if (!err && status == 405)
 		err = http_response_header(resp, "Allow", "GET, HEAD");
+	return err;
+}
+
+int
+http_error_begin(int status, const struct http_request *req, time_t now, struct http_response *resp)
+{
+	int err = http_error_head(status, now, resp);
 	return err ? err : http_response_error_body(resp, req);
 }
 

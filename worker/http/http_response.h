@@ -63,6 +63,13 @@ void http_response_stream(struct http_response *resp, const struct http_request 
                           const struct body_producer *producer);
 
 /**
+ * Begins the head of the error response for status, without a body: the status
+ * line, Allow for 405, and close set for statuses that end the connection. Returns
+ * 0 or KW_ERR_NOMEM.
+ */
+int http_error_head(int status, time_t now, struct http_response *resp);
+
+/**
  * Begins the error response for status without ending it (so that the caller may
  * add headers): the status line, Allow for 405, the HTML error body; close is set
  * for statuses that end the connection, as http_error_response() does. Returns 0

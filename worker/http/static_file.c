@@ -26,6 +26,7 @@
 
 #include "accept_encoding.h"
 #include "err.h"
+#include "error_page.h"
 #include "fixed_response.h"
 #include "header_rules.h"
 #include "http_path.h"
@@ -700,12 +701,63 @@ choose_variant(struct lookup *lk, const struct http_request *req, const char *re
 	}
 }
 
+/*
+ * Opens the custom page that srv and loc configure for status into f, resolved as
+ * a GET of its uri in srv: the location with the longest prefix, its root, index
+ * files and symlink rules, no variant. Returns 0, or a negative status when there
+ * is none, or it is not a regular file that opens (the built-in page answers then;
+ * this lookup never applies error pages itself, so that nothing loops).
+ */
+static int
+open_error_page(const struct kw_config *cfg, const struct kw_server *srv,
+                const struct mime_table *mime, const struct kw_location *loc, int status,
+                struct static_cache *cache, struct file_info *f)
+{
+	const char *uri = error_page_uri(srv, loc, status);
+	struct lookup lk = {.cache = cache, .root = -1};
+	const char *name = NULL;
+	char found[PATH_MAX];
+	size_t strip = 0;
+	int err = -404;
+	lk.loc = uri != NULL ? static_location(srv, uri, &strip) : NULL;
+	if (lk.loc != NULL && lk.loc->root != NULL && lk.loc->ret.status == 0) {
+		const char *rel = uri + strip;
+		err = open_target(&lk, uri, rel + (*rel == '/'), f, &name, found);
+	}
+	if (err != 0)
+		file_release(f);
+	if (err == 0)
+		f->type = mime_lookup(
+		    mime, name, cfg->default_type ? cfg->default_type : "application/octet-stream");
+	lookup_dispose(&lk);
+	return err > 0 ? -404 : err;
+}
+
+/*
+ * Makes the page in f the body of resp (begun with its error status): its
+ * Content-Type and Content-Length, no validators; resp takes the file.
+ */
+static int
+error_page_body(struct http_response *resp, const struct http_request *req, struct file_info *f)
+{
+	resp->body_len = (uint64_t)f->st.st_size;
+	if (resp->body_len > 0 && req->method != HTTP_HEAD)
+		add_segment(resp, true, 0, resp->body_len);
+	int err = http_response_header_str(resp, "Content-Type", f->type);
+	if (err == 0)
+		err = http_response_header_u64(resp, "Content-Length", resp->body_len);
+	if (err == 0)
+		take_file(resp, f);
+	return err;
+}
+
 void
 static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
                       const struct mime_table *mime, const struct http_request *req, time_t now,
                       struct static_cache *cache, struct http_response *resp)
 {
 	struct file_info f = {.fd = -1};
+	struct file_info page = {.fd = -1};
 	struct lookup lk = {.cache = cache, .root = -1};
 	const char *name = NULL;
 	char found[PATH_MAX];
@@ -733,6 +785,11 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 		}
 		format_etag(&f);
 		err = respond_file(req, now, &f, lk.loc, cache ? &cache->compress : NULL, resp);
+	} else if (status >= 400 && lk.loc->ret.body == NULL &&
+	           open_error_page(cfg, srv, mime, lk.loc, status, cache, &page) == 0) {
+		err = http_response_begin(resp, status, now);
+		if (err == 0)
+			err = error_page_body(resp, req, &page);
 	} else if (status > 0 && lk.loc->ret.status != 0) {
 		err = fixed_respond(srv, &lk.loc->ret, req, now, resp);
 	} else if (status == 301) {
@@ -740,7 +797,13 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	} else {
 		const int saved = errno;
 
-		err = http_error_begin(-status, req, now, resp);
+		if (open_error_page(cfg, srv, mime, lk.loc, -status, cache, &page) == 0) {
+			err = http_error_head(-status, now, resp);
+			if (err == 0)
+				err = error_page_body(resp, req, &page);
+		} else {
+			err = http_error_begin(-status, req, now, resp);
+		}
 		if (status == -503)
 			resp->sys_errno = saved == ENFILE ? ENFILE : EMFILE;
 	}
@@ -751,6 +814,7 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	if (err)
 		http_response_fail(resp, req, now);
 	file_release(&f);
+	file_release(&page);
 	lookup_dispose(&lk);
 }
 
