@@ -5,7 +5,7 @@ and by curl --compressed; chunked framing read byte by byte; HTTP/1.0 close-deli
 HEAD agreeing with GET; no compression for ranges, other types, small files or when a
 precompressed variant is served; a weak ETag of its own; a slow reader of a compressed
 stream that leaves the worker's memory bounded and other clients served; the per-worker
-stream cap at and one past its limit."""
+stream cap at and one past its limit, HEAD and conditionals deciding as GET does there."""
 
 import gzip
 import os
@@ -206,7 +206,7 @@ class SlowReader(kwtest.SiteTestCase):
             first = slow.recv(4096)
             self.assertIn(b"Content-Encoding: gzip", first)
             # the stream is in progress and stuck: the cap is reached, so the next
-            # compressible response goes as it is, with its length
+            # compressible response goes as it is, with its length, and a HEAD says so
             for transport in TRANSPORTS:
                 status, fields, body = self.site.fetch(transport, "/page.html",
                                                        ["Accept-Encoding: gzip"])
@@ -214,6 +214,17 @@ class SlowReader(kwtest.SiteTestCase):
                 self.assertNotIn("content-encoding", fields)
                 self.assertEqual(fields["vary"], ["Accept-Encoding"])
                 self.assertFalse(fields["etag"][0].startswith("W/"))
+                self.assertEqual(fields["content-length"], [str(len(PAGE))])
+                status, head_fields, body = self.site.fetch(
+                    transport, "/page.html", ["Accept-Encoding: gzip"], head=True)
+                self.assertEqual((status, body), (200, b""), transport)
+                fields.pop("date")
+                head_fields.pop("date")
+                self.assertEqual(head_fields, fields, transport)
+                # the identity ETag revalidates the identity representation sent
+                status, _, _ = self.site.fetch(transport, "/page.html", [
+                    "Accept-Encoding: gzip", "If-None-Match: " + fields["etag"][0]])
+                self.assertEqual(status, 304, transport)
             grown = rss_kib(worker) - before
             self.assertLess(grown, 8 << 10, "worker grew by %d KiB" % grown)
             data = bytearray(first)
@@ -237,6 +248,11 @@ class SlowReader(kwtest.SiteTestCase):
                 break
         self.assertEqual(fields.get("content-encoding"), ["br"])
         self.assertEqual(brotli.decompress(dechunk(body)), PAGE)
+        # below the cap a HEAD announces the compressed representation, as a GET sends it
+        status, fields, body = self.site.fetch("plain", "/page.html", ["Accept-Encoding: br"],
+                                               head=True)
+        self.assertEqual((status, body, fields.get("content-encoding")), (200, b"", ["br"]))
+        self.assertNotIn("content-length", fields)
 
 
 if __name__ == "__main__":

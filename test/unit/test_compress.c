@@ -174,9 +174,12 @@ Test(compress, the_worker_limit_at_and_past_its_cap)
 	cr_assert_eq(compress_producer_new(COMPRESS_GZIP, &loc, fd, data_len, &lim, &a), 0);
 	cr_assert_eq(compress_producer_new(COMPRESS_BR, &loc, fd, data_len, &lim, &b), 0);
 	cr_assert_eq(lim.active, 2u);
+	cr_assert(compress_limit_full(&lim));
 	cr_assert_eq(compress_producer_new(COMPRESS_GZIP, &loc, fd, data_len, &lim, &c),
 	             KW_ERR_STATE);
+	cr_assert_eq(lim.active, 2u);
 	body_producer_dispose(&a);
+	cr_assert_not(compress_limit_full(&lim));
 	cr_assert_eq(compress_producer_new(COMPRESS_GZIP, &loc, fd, data_len, &lim, &c), 0);
 	body_producer_dispose(&b);
 	body_producer_dispose(&c);

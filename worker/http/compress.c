@@ -19,7 +19,7 @@
 
 #define GZIP_WINDOW_BITS 15 /* 32 KiB window; +16 asks zlib for the gzip wrapper */
 #define GZIP_MEM_LEVEL   8
-#define BROTLI_LGWIN     16 /* 256 KiB window */
+#define BROTLI_LGWIN     16 /* 64 KiB window */
 
 struct compressor {
 	enum compress_coding coding;
@@ -201,11 +201,17 @@ compress_dispose(void *ctx)
 	free(c);
 }
 
+bool
+compress_limit_full(const struct compress_limit *lim)
+{
+	return lim->active >= lim->max;
+}
+
 int
 compress_producer_new(enum compress_coding coding, const struct kw_location *loc, int fd,
                       uint64_t size, struct compress_limit *lim, struct body_producer *out)
 {
-	if (lim->active >= lim->max)
+	if (compress_limit_full(lim))
 		return KW_ERR_STATE;
 	struct compressor *c = calloc(1, sizeof(*c));
 	if (c == NULL)

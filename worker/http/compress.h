@@ -50,6 +50,12 @@ struct compress_limit {
 bool compress_applies(const struct kw_location *loc, const char *type, uint64_t size);
 
 /**
+ * Whether lim is full: a producer made now would fail with KW_ERR_STATE. It holds no
+ * stream, so that a HEAD takes the decision a GET would take at the same moment.
+ */
+bool compress_limit_full(const struct compress_limit *lim);
+
+/**
  * A producer of the coding's (gzip or br) compression of fd[0, size), at loc's level.
  * fd is read with pread(2) and must stay open until the producer is disposed (the
  * response that holds both disposes the producer first). Counts against lim.

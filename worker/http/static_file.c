@@ -426,16 +426,20 @@ static const enum compress_coding compress_codings[] = {COMPRESS_BR, COMPRESS_GZ
 /*
  * Whether the location compresses f (no precompressed variant) on the fly for req:
  * the type and size qualify (then the answer varies with Accept-Encoding), no Range
- * is asked for, and the client accepts br or gzip over identity.
+ * is asked for, the client accepts br or gzip over identity, and the worker runs
+ * fewer compressed streams than lim allows. GET and HEAD take this decision alike,
+ * before the conditionals and the ETag, which then describe what is sent.
  */
 static void
-choose_coding(const struct kw_location *loc, const struct http_request *req, struct file_info *f)
+choose_coding(const struct kw_location *loc, const struct http_request *req,
+              const struct compress_limit *lim, struct file_info *f)
 {
 	size_t order[2];
 	if (f->encoding != NULL || !compress_applies(loc, f->type, (uint64_t)f->st.st_size))
 		return;
 	f->vary = true;
-	if (req->range == NULL && http_accept_order(req->accept_encoding, codings, 2, order) > 0) {
+	if (req->range == NULL && !compress_limit_full(lim) &&
+	    http_accept_order(req->accept_encoding, codings, 2, order) > 0) {
 		f->encoding = codings[order[0]];
 		f->on_the_fly = true;
 	}
@@ -443,8 +447,7 @@ choose_coding(const struct kw_location *loc, const struct http_request *req, str
 
 /*
  * The 200 of a compressed representation, streamed (its length unknown): resp takes
- * the file, which the compressor reads. Returns 1, with nothing added, when the
- * worker already runs as many compressed streams as it may: send the file as it is.
+ * the file, which the compressor reads. choose_coding() saw room in lim.
  */
 static int
 compressed_body(struct http_response *resp, const struct http_request *req, struct file_info *f,
@@ -455,8 +458,6 @@ compressed_body(struct http_response *resp, const struct http_request *req, stru
 	if (req->method == HTTP_GET) {
 		int err =
 		    compress_producer_new(coding, loc, f->fd, (uint64_t)f->st.st_size, lim, &p);
-		if (err == KW_ERR_STATE)
-			return 1;
 		if (err)
 			return err;
 	}
@@ -487,12 +488,6 @@ respond_file(const struct http_request *req, time_t now, struct file_info *f,
 	int err = http_response_begin(resp, status, now);
 	if (err == 0 && status == 200 && f->on_the_fly) {
 		err = compressed_body(resp, req, f, loc, lim);
-		if (err == 1) {
-			f->encoding = NULL;
-			f->on_the_fly = false;
-			format_etag(f);
-			err = file_body(resp, req, f, r, n);
-		}
 	} else if (err == 0 && status == 304) {
 		err = validator_headers(resp, f);
 	} else if (err == 0 && (status == 200 || status == 206)) {
@@ -781,7 +776,7 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 			choose_variant(&lk, req, found, &f);
 		if (cache != NULL) {
 			cache->compress.max = cfg->http.compress_streams;
-			choose_coding(lk.loc, req, &f);
+			choose_coding(lk.loc, req, &cache->compress, &f);
 		}
 		format_etag(&f);
 		err = respond_file(req, now, &f, lk.loc, cache ? &cache->compress : NULL, resp);
