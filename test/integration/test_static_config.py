@@ -2,7 +2,8 @@
 """What a location and a server block configure beyond the files themselves, over plain
 HTTP, toy-TLS and TLS 1.3 alike: precompressed variants chosen by Accept-Encoding; added
 headers, expires and HSTS (this one over the TLS transports only); a location's return
-(redirects with variables, fixed answers), with header injection through the request refused."""
+(redirects with variables, fixed answers), with header injection through the request refused;
+custom error pages, and the built-in page when one cannot be served."""
 
 import socket
 
@@ -282,6 +283,114 @@ class Return(ConfigCase):
         head = data.split(b"\r\n\r\n")[0].decode("latin-1")
         self.assertIn("\r\nLocation: http://h/new/old/p?q=%0d%0aX:%20y\r\n", head)
         self.assertNotIn("\r\nX: y", head)
+
+
+PAGE_404 = b"<html><body>custom not found</body></html>\n"
+PAGE_LOC = b"location page\n"
+PAGE_503 = b"back soon\n"
+
+
+class ErrorPages(ConfigCase):
+    site_args = {
+        "server_extra": 'error_pages = ( { status = 404; uri = "/pages/404.html"; },\n'
+                        '      { status = 403; uri = "/pages/missing.html"; },\n'
+                        '      { status = 503; uri = "/pages/503.txt"; } );\n'
+                        '    hsts = "max-age=60";',
+        "locations": '{ prefix = "/"; root = "www"; }, '
+                     '{ prefix = "/loc/"; root = "www"; '
+                     'error_pages = ( { status = 404; uri = "/pages/loc.txt"; } ); }, '
+                     '{ prefix = "/none/"; root = "www"; error_pages = (); }, '
+                     '{ prefix = "/loop/"; root = "www"; '
+                     'error_pages = ( { status = 404; uri = "/loop/absent.html"; } ); }, '
+                     '{ prefix = "/strict/"; root = "www"; follow_symlinks = false; }, '
+                     '{ prefix = "/deny/"; root = "www"; '
+                     'error_pages = ( { status = 404; uri = "/strict/link.html"; } ); }, '
+                     '{ prefix = "/out/"; root = "www"; '
+                     'error_pages = ( { status = 404; uri = "/outside.html"; } ); }, '
+                     '{ prefix = "/fixed/"; root = "www"; return = { status = 503; }; }'}
+
+    @classmethod
+    def prepare(cls, site):
+        site.put("pages/404.html", PAGE_404)
+        site.put("pages/loc.txt", PAGE_LOC)
+        site.put("pages/503.txt", PAGE_503)
+        site.put("dir/x.txt", b"x\n")
+        site.put("strict/real.html", PAGE_404)
+        os.symlink("real.html", os.path.join(site.www, "strict", "link.html"))
+        with open(os.path.join(site.dir, "outside.html"), "wb") as f:
+            f.write(PAGE_404)
+        os.symlink("../outside.html", os.path.join(site.www, "outside.html"))
+
+    def assert_builtin(self, fields, body, status, reason):
+        self.assertEqual(fields["content-type"], ["text/html"])
+        self.assertIn(b"<h1>%d %s</h1>" % (status, reason), body)
+
+    def test_custom_page_with_the_original_status(self):
+        for status, fields, body in self.each_transport("/nothing.html"):
+            self.assertEqual((status, body), (404, PAGE_404))
+            self.assertEqual(fields["content-type"], ["text/html"])
+            self.assertEqual(fields["content-length"], [str(len(PAGE_404))])
+            for name in ("etag", "last-modified", "accept-ranges"):
+                self.assertNotIn(name, fields)
+        for status, fields, body in self.each_transport("/nothing.html", head=True):
+            self.assertEqual((status, body), (404, b""))
+            self.assertEqual(fields["content-length"], [str(len(PAGE_404))])
+
+    def test_location_list_replaces_the_server_list(self):
+        for status, fields, body in self.each_transport("/loc/nothing"):
+            self.assertEqual((status, body), (404, PAGE_LOC))
+            self.assertEqual(fields["content-type"], ["text/plain"])
+        for status, fields, body in self.each_transport("/none/nothing"):
+            self.assertEqual(status, 404)
+            self.assert_builtin(fields, body, 404, b"Not Found")
+
+    def test_unservable_pages_fall_back_to_the_builtin_page(self):
+        for path in ("/loop/nothing", "/deny/nothing", "/out/nothing"):
+            for status, fields, body in self.each_transport(path):
+                with self.subTest(path=path):
+                    self.assertEqual(status, 404)
+                    self.assert_builtin(fields, body, 404, b"Not Found")
+        for status, fields, body in self.each_transport("/dir/"):
+            self.assertEqual(status, 403)
+            self.assert_builtin(fields, body, 403, b"Forbidden")
+
+    def test_return_without_body_and_hsts(self):
+        for transport in TRANSPORTS:
+            with self.subTest(transport=transport):
+                status, fields, body = self.site.fetch(transport, "/fixed/x")
+                self.assertEqual((status, body), (503, PAGE_503))
+                self.assertEqual("strict-transport-security" in fields, transport != "plain")
+
+    def test_http2(self):
+        res = subprocess.run(
+            ["curl", "-sS", "--http2", "--cacert", self.site.root_pem, "--resolve",
+             "localhost:%d:127.0.0.1" % self.site.tls13_port, "-w", "%{http_code} %{http_version}",
+             "https://localhost:%d/nothing.html" % self.site.tls13_port],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout, PAGE_404 + b"404 2")
+
+
+class ErrorPagesRefused(unittest.TestCase):
+    """keyward -t names the file and line of an error page it cannot take."""
+
+    def check(self, pages, words):
+        site = ConfigSite(locations='{ prefix = "/"; root = "www";\nerror_pages = ( %s ); }'
+                          % pages)
+        try:
+            res = subprocess.run([kwtest.KEYWARD, "-t", "-c", site.conf],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            self.assertEqual(res.returncode, 1)
+            self.assertRegex(res.stderr.decode() + res.stdout.decode(),
+                             r"keyward\.conf:\d+: .*" + words)
+        finally:
+            site.cleanup()
+
+    def test_check_refuses(self):
+        self.check('{ status = 600; uri = "/e.html"; }', r"'status' must be between 400 and 599")
+        self.check('{ status = 404; uri = "e.html"; }', r"must start with '/'")
+        self.check('{ status = 404; uri = "/a"; }, { status = 404; uri = "/b"; }',
+                   r"duplicate status 404")
 
 
 class HeaderRulesRefused(unittest.TestCase):

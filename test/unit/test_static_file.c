@@ -1647,3 +1647,14 @@ Test(error_pages, return_without_body)
 	cr_assert_eq(respond_path("/img/deep/f.txt"), 410);
 	assert_body("img x");
 }
+
+Test(error_pages, a_page_under_a_return_falls_back)
+{
+	srv.errors.pages[0].uri = "/img/deep/f.txt";
+	cr_assert_eq(respond_path("/missing"), 404);
+	assert_body("dir f");
+	locations[3].ret = (struct kw_return){.status = 503};
+	cr_assert_eq(respond_path("/missing"), 404);
+	cr_assert_not_null(strstr(body(NULL), "404 Not Found</h1>"));
+	srv.errors.pages[0].uri = "/index.html";
+}
