@@ -3,21 +3,29 @@
 (keep-alive and one connection per request, the toy-TLS client verifying every
 handshake signature with its cached leaf key) and checks every response;
 keyward-bench-floor prints the crypto floor of a handshake for each key type and
-the AES-256-GCM floor of 1 MiB. Nothing here is timed: the figures are only checked
-for their shape.
+the AES-256-GCM floor of 1 MiB; tools/bench's compress rows make the same page every
+time and check the coding of a server's answer before loading it. Nothing here is
+timed: the figures are only checked for their shape.
 """
 
+import gzip
+import hashlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import subprocess
 import tempfile
+import types
 import unittest
 
 import kwtest
+from test_static_config import ConfigSite
 
 BENCH = os.path.join(kwtest.BUILD, "tools", "keyward-bench")
 FLOOR = os.path.join(kwtest.BUILD, "tools", "keyward-bench-floor")
 BODY = bytes(range(256)) * 4
+PAGE_SHA256_PREFIX = "8c92bbe147d0c1bc"  # tools/bench's 1m.html
 
 
 def run(argv, timeout=120):
@@ -104,6 +112,49 @@ class FloorTest(unittest.TestCase):
         p = run([FLOOR, "/nonexistent/key.pem"])
         self.assertEqual(p.returncode, 1)
         self.assertIn("cannot load or use this key", p.stderr)
+
+
+def load_tools_bench():
+    """tools/bench (a script without a .py suffix) as a module; its main() does not run."""
+    path = os.path.join(kwtest.SOURCE, "tools", "bench")
+    loader = importlib.machinery.SourceFileLoader("tools_bench", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+class BenchCompressRows(kwtest.SiteTestCase):
+    """The page of tools/bench --rows compress and the check before each of its runs."""
+
+    site_class = ConfigSite
+    site_args = {"locations": '{ prefix = "/"; root = "www"; compress = true; '
+                              'compress_types = [ "text/html" ]; }'}
+
+    @classmethod
+    def prepare(cls, site):
+        cls.bench = load_tools_bench()
+        cls.page = cls.bench.text_page(cls.bench.TEXT_SIZE)
+        site.put(cls.bench.TEXT_FILE, cls.page)
+
+    def test_the_page_is_the_same_in_every_run(self):
+        self.assertEqual(len(self.page), 1 << 20)
+        self.assertEqual(self.bench.text_page(1 << 20), self.page)
+        self.assertTrue(self.page.startswith(b"<!DOCTYPE html>"))
+        # the same bytes as when the README's figures were taken (187810 bytes at gzip -6)
+        self.assertEqual(hashlib.sha256(self.page).hexdigest()[:16], PAGE_SHA256_PREFIX)
+        self.assertEqual(len(gzip.compress(self.page, 6, mtime=0)) // 1000, 187)
+
+    def test_each_coding_is_checked_before_a_run(self):
+        server = types.SimpleNamespace(name="keyward", ports={"plain": self.site.plain_port})
+        sizes = {c: self.bench.Bench.check_coding(server, c, self.page)
+                 for c in (None, "gzip", "br")}
+        self.assertEqual(sizes[None], len(self.page))
+        self.assertLess(sizes["gzip"], len(self.page) // 4)
+        self.assertLess(sizes["br"], len(self.page) // 4)
+        for coding in (None, "gzip", "br"):
+            with self.subTest(coding=coding):
+                with self.assertRaises(self.bench.BenchError):
+                    self.bench.Bench.check_coding(server, coding, self.page[:-1])
 
 
 if __name__ == "__main__":
