@@ -22,10 +22,9 @@ import time
 SUITE = "bookworm"
 APT_SOURCES = ("/etc/apt/sources.list", "/etc/apt/sources.list.d")
 CACHE = os.environ.get("KW_SYSTEM_CACHE", "/var/cache/keyward-test")
-# systemd as init, and the run-time libraries of keyward's executables (procps: ps and
-# /bin/kill, which the unit's ExecReload runs).
-PACKAGES = ("systemd", "systemd-sysv", "dbus", "procps", "libssl3", "libconfig9",
-            "libseccomp2", "libsystemd0", "libnghttp2-14")
+# systemd as init (procps: ps and /bin/kill, which the unit's ExecReload runs); the
+# run-time libraries of keyward's executables are added by runtime_packages().
+BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "procps")
 # nspawn's defaults are stricter than a host's systemd: its init may not raise resource
 # limits, and its system-call allowlist leaves out memory locking and Landlock. The
 # container gets what a host gives, so that the unit's own settings are what is tested.
@@ -46,12 +45,12 @@ def unavailable():
     for tool, package in (("systemd-nspawn", "systemd-container"), ("nsenter", "util-linux")):
         if shutil.which(tool) is None:
             return "%s is missing (apt-get install %s)" % (tool, package)
-    if not os.path.isdir(rootfs_path()):
-        if shutil.which("debootstrap") is None:
-            return "debootstrap is missing (apt-get install debootstrap)"
-        if mirror() is None:
-            return ("no apt source serves %s (%s); set KW_DEBIAN_MIRROR"
-                    % (SUITE, ", ".join(APT_SOURCES)))
+    # the root file system depends on the build's libraries: it may have to be made
+    if shutil.which("debootstrap") is None:
+        return "debootstrap is missing (apt-get install debootstrap)"
+    if mirror() is None:
+        return ("no apt source serves %s (%s); set KW_DEBIAN_MIRROR"
+                % (SUITE, ", ".join(APT_SOURCES)))
     probe = subprocess.run(["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork", "true"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if probe.returncode != 0:
@@ -113,15 +112,43 @@ def mirror(paths=None):
     return None
 
 
-def rootfs_path():
-    key = hashlib.sha256(("%s minbase %s" % (SUITE, " ".join(sorted(PACKAGES)))).encode())
+def runtime_packages(executables):
+    """The Debian packages that hold the shared libraries the executables load, as the
+    host's ldd(1) resolves them and dpkg(1) names their owners: what the container must
+    have for them to start, found rather than listed by hand."""
+    paths = set()
+    for exe in executables:
+        res = subprocess.run(["ldd", exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, check=True)
+        paths.update(re.findall(r"=> (/\S+)", res.stdout))
+    packages = set()
+    for path in sorted(paths):
+        # with merged /usr, dpkg knows a library under one of its two names
+        other = path[4:] if path.startswith("/usr/") else "/usr" + path
+        for name in (path, other):
+            res = subprocess.run(["dpkg", "-S", name], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+            if res.returncode == 0:
+                packages.add(res.stdout.split(":", 1)[0])
+                break
+        else:
+            raise RuntimeError("no Debian package holds %s (needed by keyward)" % path)
+    return sorted(packages)
+
+
+def rootfs_path(packages):
+    """Where the root file system with BASE_PACKAGES and packages is cached."""
+    packages = sorted(set(BASE_PACKAGES) | set(packages))
+    key = hashlib.sha256(("%s minbase %s" % (SUITE, " ".join(packages))).encode())
     return os.path.join(CACHE, "rootfs-" + key.hexdigest()[:16])
 
 
-def rootfs():
-    """The cached root file system, made by debootstrap first if missing (under a lock,
-    in a temporary directory renamed into place once complete)."""
-    path = rootfs_path()
+def rootfs(packages):
+    """The cached root file system with BASE_PACKAGES and packages, made by debootstrap
+    first if missing (under a lock, in a temporary directory renamed into place once
+    complete)."""
+    path = rootfs_path(packages)
+    packages = sorted(set(BASE_PACKAGES) | set(packages))
     if os.path.isdir(path):
         return path
     os.makedirs(CACHE, exist_ok=True)
@@ -131,20 +158,20 @@ def rootfs():
             return path
         tmp = tempfile.mkdtemp(dir=CACHE, prefix=".%s-" % os.path.basename(path))
         try:
-            make_rootfs(tmp)
+            make_rootfs(tmp, packages)
             os.rename(tmp, path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
-def make_rootfs(root):
+def make_rootfs(root, packages):
     os.chmod(root, 0o755)
     log = os.path.join(CACHE, "debootstrap.log")
     source = mirror()
     with open(log, "w") as out:
         res = subprocess.run(["debootstrap", "--variant=minbase",
-                              "--include=" + ",".join(PACKAGES), SUITE, root, source],
+                              "--include=" + ",".join(packages), SUITE, root, source],
                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                              timeout=DEBOOTSTRAP_TIMEOUT)
     if res.returncode != 0:

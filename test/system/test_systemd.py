@@ -72,6 +72,15 @@ def build_prefix_usr():
         raise AssertionError("ninja -C %s failed:\n%s" % (PREFIX_USR_BUILD, res.stdout[-6000:]))
 
 
+def installed_executables():
+    """The executables meson installs from the distribution-like build."""
+    res = subprocess.run(["meson", "introspect", "--targets", PREFIX_USR_BUILD],
+                         stdout=subprocess.PIPE, check=True, text=True)
+    return [name for target in json.loads(res.stdout)
+            if target["type"] == "executable" and target["installed"]
+            for name in target["filename"]]
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -115,8 +124,9 @@ class SystemdTest(unittest.TestCase):
     def prepare(cls):
         started = time.monotonic()
         build_prefix_usr()
-        cached = os.path.isdir(container.rootfs_path())
-        base = container.rootfs()
+        packages = container.runtime_packages(installed_executables())
+        cached = os.path.isdir(container.rootfs_path(packages))
+        base = container.rootfs(packages)
         log("\nroot file system %s (%s)" % (base, "cached" if cached else "made by debootstrap"))
         cls.box = box = container.Container(base)
         _running.append(box)
