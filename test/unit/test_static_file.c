@@ -17,6 +17,7 @@
 #include "err.h"
 #include "error_page.h"
 #include "header_rules.h"
+#include "http_response.h"
 #include "static_file.h"
 
 #define MIME_FILE  TEST_DATA_DIR "/../../etc/mime.types"
@@ -1657,4 +1658,16 @@ Test(error_pages, a_page_under_a_return_falls_back)
 	cr_assert_eq(respond_path("/missing"), 404);
 	cr_assert_not_null(strstr(body(NULL), "404 Not Found</h1>"));
 	srv.errors.pages[0].uri = "/index.html";
+}
+
+Test(error_pages, a_closing_status_still_closes)
+{
+	http_response_dispose(&resp);
+	cr_assert_eq(http_error_head(500, NOW, &resp), 0);
+	cr_assert(resp.close);
+	http_response_dispose(&resp);
+	cr_assert_eq(http_error_head(405, NOW, &resp), 0);
+	cr_assert_not(resp.close);
+	cr_assert_str_eq(header("Allow"), "GET, HEAD");
+	cr_assert_eq(resp.n_segments, 0);
 }
