@@ -742,6 +742,14 @@ check_log_level(const char *value)
 }
 
 static const char *
+check_autoindex_format(const char *value)
+{
+	return strcmp(value, "html") == 0 || strcmp(value, "json") == 0
+	           ? NULL
+	           : "must be \"html\" or \"json\"";
+}
+
+static const char *
 check_log_format(const char *value)
 {
 	return strcmp(value, "combined") == 0 || strcmp(value, "json") == 0
@@ -1044,6 +1052,10 @@ static const struct key location_keys[] = {
     {KEY("gzip_level", KIND_UINT, LOC(gzip_level)), .min = 1, .max = 9, .num = 6},
     {KEY("brotli_quality", KIND_UINT, LOC(brotli_quality)), .min = 0, .max = 9, .num = 4},
     {KEY("precompressed", KIND_BOOL, LOC(precompressed))},
+    {KEY("autoindex", KIND_BOOL, LOC(autoindex))},
+    {KEY("autoindex_format", KIND_STRING, LOC(autoindex_format)), .text = "html",
+     .check = check_autoindex_format},
+    {KEY("autoindex_hidden", KIND_BOOL, LOC(autoindex_hidden))},
     {KEY("return", KIND_CUSTOM, 0), .load = load_return},
     {KEY("headers", KIND_LIST, LOC(rules.headers)), .count_offset = LOC(rules.n_headers),
      .line_offset = LOC(rules.headers_line), .check = check_header_line},
@@ -1855,6 +1867,7 @@ kw_config_free(struct kw_config *cfg)
 			             srv->locations[j].rules.n_headers);
 			free(srv->locations[j].ret.location);
 			free(srv->locations[j].ret.body);
+			free(srv->locations[j].autoindex_format);
 			free_strings(srv->locations[j].compress_types,
 			             srv->locations[j].n_compress_types);
 			free_error_pages(&srv->locations[j].errors);

@@ -88,6 +88,9 @@ struct kw_location {
 	unsigned gzip_level;        /* 1..9, default 6 */
 	unsigned brotli_quality;    /* 0..9, default 4 */
 	struct kw_error_pages errors;
+	bool autoindex;             /* list a directory without an index file (default false) */
+	char *autoindex_format;     /* "html" (default) or "json" */
+	bool autoindex_hidden;      /* list names starting with '.' too (default false) */
 	int line;
 };
 

@@ -142,6 +142,9 @@ print_location(FILE *out, const struct kw_location *loc, bool last)
 	print_key_array(out, INDENT8, "index", loc->index, loc->n_index);
 	print_key_bool(out, INDENT8, "follow_symlinks", loc->follow_symlinks);
 	print_key_bool(out, INDENT8, "precompressed", loc->precompressed);
+	print_key_bool(out, INDENT8, "autoindex", loc->autoindex);
+	print_key_string(out, INDENT8, "autoindex_format", loc->autoindex_format);
+	print_key_bool(out, INDENT8, "autoindex_hidden", loc->autoindex_hidden);
 	print_rules(out, INDENT8, &loc->rules);
 	print_error_pages(out, INDENT8, &loc->errors);
 	print_key_bool(out, INDENT8, "status", loc->status);

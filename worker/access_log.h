@@ -72,11 +72,4 @@ void access_logs_dispose(struct access_logs *logs);
  */
 void access_log_write(struct access_logs *logs, const struct access_entry *e);
 
-/**
- * Appends s[0, len) to out as the inside of a JSON string: ", \ and control
- * characters escaped, valid UTF-8 kept, each other byte as \u00XX. out has room for
- * 6 * len bytes. Returns the bytes written.
- */
-size_t access_log_json_escape(char *out, const char *s, size_t len);
-
 #endif

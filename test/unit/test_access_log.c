@@ -5,6 +5,7 @@
  * JSON lines, a server whose log is off, and servers sharing or not sharing a file.
  */
 #include "access_log.h"
+#include "json_escape.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@ static char out[1024];
 static const char *
 esc(const char *s, size_t len)
 {
-	size_t n = access_log_json_escape(out, s, len);
+	size_t n = json_escape(out, s, len);
 	cr_assert_leq(n, 6 * len);
 	out[n] = '\0';
 	return out;
@@ -81,7 +82,7 @@ Test(json_escape, worst_case_fits_six_bytes_per_input_byte)
 {
 	char in[64];
 	memset(in, 0x01, sizeof(in));
-	cr_assert_eq(access_log_json_escape(out, in, sizeof(in)), 6 * sizeof(in));
+	cr_assert_eq(json_escape(out, in, sizeof(in)), 6 * sizeof(in));
 }
 
 /* A configuration of three servers: 0 and 1 on file 0 (combined, json), 2 off. */

@@ -361,6 +361,9 @@ Test(config, defaults)
 	cr_assert_eq(srv->locations[0].n_index, 1);
 	cr_expect_str_eq(srv->locations[0].index[0], "index.html");
 	cr_expect(srv->locations[0].follow_symlinks);
+	cr_expect_not(srv->locations[0].autoindex);
+	cr_expect_str_eq(srv->locations[0].autoindex_format, "html");
+	cr_expect_not(srv->locations[0].autoindex_hidden);
 	cr_expect_eq(cfg->n_keys, 0);
 	cr_expect_eq(cfg->listeners[0].default_server, 0);
 	kw_config_free(cfg);
@@ -886,6 +889,10 @@ Test(config, location_errors)
 	     "'index' = \"..\": must be a file name"},
 	    {"{ prefix = \"/\"; root = \"../www\"; follow_symlinks = 1; }",
 	     "'follow_symlinks' must be true or false, not an integer"},
+	    {"{ prefix = \"/\"; root = \"../www\"; autoindex_format = \"xml\"; }",
+	     "'autoindex_format' = \"xml\": must be \"html\" or \"json\""},
+	    {"{ prefix = \"/\"; root = \"../www\"; autoindex = \"yes\"; }",
+	     "'autoindex' must be true or false"},
 	    {"{ prefix = \"/\"; rot = \"../www\"; }", "unknown key 'rot' in location"},
 	};
 	char text[512];

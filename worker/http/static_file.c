@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "accept_encoding.h"
+#include "autoindex.h"
 #include "err.h"
 #include "error_page.h"
 #include "fixed_response.h"
@@ -34,6 +35,7 @@
 #include "shared_fd.h"
 
 #define MAX_RANGES (HTTP_MAX_SEGMENTS / 3)
+#define LISTING    1 /* open_target(): a directory to list */
 #define ETAG_MAX   48
 
 /* What the responder knows about the file it is answering with. */
@@ -616,7 +618,8 @@ open_file(struct lookup *lk, const char *rel, struct file_info *f)
 
 /*
  * The first index file of the directory rel (ending with '/' or empty) that is a
- * regular file; its path beneath the root goes to found (PATH_MAX bytes).
+ * regular file; its path beneath the root goes to found (PATH_MAX bytes). Without
+ * one: LISTING when the location lists directories, else -403.
  */
 static int
 open_index(struct lookup *lk, const char *rel, struct file_info *f, const char **name, char *found)
@@ -634,13 +637,14 @@ open_index(struct lookup *lk, const char *rel, struct file_info *f, const char *
 		if (err != 0 && err != -404)
 			return err;
 	}
-	return -403;
+	return lk->loc->autoindex ? LISTING : -403;
 }
 
 /*
  * Finds the regular file for the request: 0 with f filled, *name the name that
  * gives its type and found (PATH_MAX bytes) its path beneath the root, 301 for a
- * directory named without its slash, or a negative status.
+ * directory named without its slash, LISTING for a directory to list, or a
+ * negative status.
  */
 static int
 open_target(struct lookup *lk, const char *path, const char *rel, struct file_info *f,
@@ -746,6 +750,38 @@ error_page_body(struct http_response *resp, const struct http_request *req, stru
 	return err;
 }
 
+/*
+ * Begins the 200 listing the directory rel (opened again to be read; the producer
+ * reads it on GET, HEAD only checks that it opens): LISTING, or a negative status,
+ * or KW_ERR_NOMEM.
+ */
+static int
+respond_listing(struct lookup *lk, const struct http_request *req, const char *rel, time_t now,
+                struct http_response *resp)
+{
+	struct body_producer p = {0};
+	int fd;
+	int err = lookup_root(lk);
+	if (err == 0)
+		err = http_path_open_beneath(lk->root, rel, lk->loc->follow_symlinks, &fd);
+	if (err)
+		return err;
+	if (req->method == HTTP_GET)
+		err = autoindex_producer_new(fd, lk->root, rel, req->path, lk->loc,
+		                             AUTOINDEX_MAX_ENTRIES, &p);
+	else
+		close(fd);
+	if (err == 0)
+		err = http_response_begin(resp, 200, now);
+	if (err) {
+		body_producer_dispose(&p);
+		return err == KW_ERR_NOMEM ? err : -500;
+	}
+	http_response_stream(resp, req, &p);
+	err = http_response_header_str(resp, "Content-Type", autoindex_type(lk->loc));
+	return err ? err : LISTING;
+}
+
 void
 static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
                       const struct mime_table *mime, const struct http_request *req, time_t now,
@@ -754,7 +790,7 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	struct file_info f = {.fd = -1};
 	struct file_info page = {.fd = -1};
 	struct lookup lk = {.cache = cache, .root = -1};
-	const char *name = NULL;
+	const char *name = NULL, *rel = NULL;
 	char found[PATH_MAX];
 	int err = 0;
 	size_t strip = 0;
@@ -765,8 +801,11 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 	else if (req->method == HTTP_OTHER)
 		status = -405;
 	else if (lk.loc != NULL) {
-		const char *rel = req->path + strip;
-		status = open_target(&lk, req->path, rel + (*rel == '/'), &f, &name, found);
+		rel = req->path + strip;
+		rel += *rel == '/';
+		status = open_target(&lk, req->path, rel, &f, &name, found);
+		if (status == LISTING)
+			status = respond_listing(&lk, req, rel, now, resp);
 	}
 	if (status == 0) {
 		f.type = mime_lookup(
@@ -780,6 +819,8 @@ static_respond_cached(const struct kw_config *cfg, const struct kw_server *srv,
 		}
 		format_etag(&f);
 		err = respond_file(req, now, &f, lk.loc, cache ? &cache->compress : NULL, resp);
+	} else if (status == LISTING || status == KW_ERR_NOMEM) {
+		err = status == LISTING ? 0 : status;
 	} else if (status >= 400 && lk.loc->ret.body == NULL &&
 	           open_error_page(cfg, srv, mime, lk.loc, status, cache, &page) == 0) {
 		err = http_response_begin(resp, status, now);
