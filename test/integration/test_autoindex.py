@@ -24,6 +24,13 @@ NAMES = [b"<script>alert(1)<%2Fscript>", b"a&b", b"quote\"s", b"it's", b"%00", b
          b"\xff\xfe-latin", b"sp ace #?", b"caf\xc3\xa9", b"Zed"]
 DIRS = [b"sub dir", b"<dir>"]
 BIG = 20000
+# long enough that the big listing outgrows what the kernel can buffer between the
+# worker and a client that stops reading (see the test that fetches it)
+BIG_SUFFIX = b"-" + b"x" * 100
+
+
+def big_name(i):
+    return b"f%05d" % i + BIG_SUFFIX
 
 
 def listing_links(body):
@@ -67,7 +74,8 @@ class Autoindex(kwtest.SiteTestCase):
         big = os.path.join(site.www, "big")
         os.mkdir(big)
         for i in reversed(range(BIG)):
-            os.close(os.open(os.path.join(big, "f%05d" % i), os.O_CREAT | os.O_WRONLY, 0o644))
+            os.close(os.open(os.path.join(big.encode(), big_name(i)), os.O_CREAT | os.O_WRONLY,
+                             0o644))
         os.chmod(big, 0o755)
 
     def fetch(self, transport, path, head=False):
@@ -181,18 +189,29 @@ class Autoindex(kwtest.SiteTestCase):
             self.assertEqual(f.read(), self.fetch("tls13", "/list/")[2])
 
     def test_big_directory_while_another_connection_is_served(self):
-        with socket.create_connection(("127.0.0.1", self.site.plain_port), timeout=30) as s:
+        """The client of the listing reads its first bytes only, through a small receive
+        buffer, while the one worker answers another connection: the listing is larger
+        than the most the kernel buffers for it (checked below), so it is still being
+        sent then, and it arrives whole and sorted afterwards."""
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(30)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", self.site.plain_port))
             s.sendall(b"GET /big/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             first = s.recv(4096)
             self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:100])
             status, _, body = self.fetch("plain", "/index.html")
             self.assertEqual((status, body), (200, b"<h1>hello</h1>\n"))
+            buffered = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
             data = first + kwtest.read_until_eof(s)
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            send_max = int(f.read().split()[2])
+        self.assertGreater(len(data), send_max + buffered + len(first),
+                           "the listing fits in the kernel's buffers: the test proves nothing")
         head, _, chunked = data.partition(b"\r\n\r\n")
         self.assertIn(b"Transfer-Encoding: chunked", head)
         links = listing_links(dechunk(chunked))
-        self.assertEqual([h for h, _ in links], [b"../"] + [b"f%05d" % i for i in range(BIG)])
-
+        self.assertEqual([h for h, _ in links], [b"../"] + [big_name(i) for i in range(BIG)])
 
 if __name__ == "__main__":
     kwtest.main()
