@@ -86,7 +86,7 @@ static const struct kw_syscall_rule allowlist[] = {
  * openat2's flags are in a structure seccomp cannot read. Under Landlock they need no
  * check: nothing outside the roots opens, nothing opens for writing. Without Landlock
  * it fails with ENOSYS, as on a kernel without it, and the path code falls back to
- * its openat walk, whose flags the table above checks.
+ * openat (O_PATH to resolve a symlink, then its walk), whose flags the table checks.
  */
 static const struct kw_syscall_rule with_landlock[] = {
     KW_ALLOW("openat2", "opening beneath a root (RESOLVE_BENEATH)"),

@@ -372,6 +372,36 @@ Test(open_beneath, absolute_rel_refused)
 	assert_refused(http_path_open_beneath, p, true, -403);
 }
 
+/* Where openat2 is missing: the same symlink rules, by resolving and then walking. */
+Test(open_beneath, without_openat2_symlinks_inside_followed_when_allowed)
+{
+	assert_opens(http_path_open_without_openat2, "file", true, "file data");
+	assert_opens(http_path_open_without_openat2, "link_in", true, "file data");
+	assert_opens(http_path_open_without_openat2, "dirlink/f2", true, "f2 data");
+	assert_opens(http_path_open_without_openat2, "dir/up", true, "file data");
+	assert_opens(http_path_open_without_openat2, "link_abs_in", true, "file data");
+	assert_opens(http_path_open_without_openat2, "dirlink_abs/up", true, "file data");
+	assert_refused(http_path_open_without_openat2, "dirlink_abs/missing", true, -404);
+}
+
+Test(open_beneath, without_openat2_symlinks_refused_when_not_allowed)
+{
+	assert_refused(http_path_open_without_openat2, "link_in", false, -403);
+	assert_refused(http_path_open_without_openat2, "dirlink/f2", false, -403);
+	assert_refused(http_path_open_without_openat2, "link_abs_in", false, -403);
+}
+
+Test(open_beneath, without_openat2_symlinks_out_of_root_refused)
+{
+	assert_refused(http_path_open_without_openat2, "link_out", true, -403);
+	assert_refused(http_path_open_without_openat2, "link_abs", true, -403);
+	assert_refused(http_path_open_without_openat2, "link_abs_back_out", true, -403);
+	assert_refused(http_path_open_without_openat2, "link_abs_parent/outside.txt", true, -403);
+	assert_refused(http_path_open_without_openat2, "link_abs_sibling", true, -403);
+	assert_refused(http_path_open_without_openat2, "link_abs_same_length", true, -403);
+	assert_refused(http_path_open_without_openat2, "../outside.txt", true, -403);
+}
+
 Test(open_beneath, walk_opens_files)
 {
 	assert_opens(walk, "file", false, "file data");

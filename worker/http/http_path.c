@@ -170,13 +170,15 @@ fd_path(int fd, char *buf, size_t len)
 
 /*
  * RESOLVE_BENEATH refuses every absolute symlink, even one that names a file inside
- * the root. Such a path is resolved without it, as an O_PATH descriptor (no open
- * side effects), and accepted only when the file it reaches lies beneath the root;
- * the file is then opened beneath the root by that symlink-free path, so that a
- * symlink swapped in meanwhile is refused rather than followed.
+ * the root; without openat2 (an old kernel, or the worker's sandbox without Landlock)
+ * no symlink can be followed beneath the root at all. Such a path is resolved
+ * without that rule, as an O_PATH descriptor (no open side effects), and accepted
+ * only when the file it reaches lies beneath the root; the file is then opened
+ * beneath the root by that symlink-free path (openat2 refusing symlinks, or the
+ * walk), so that a symlink swapped in meanwhile is refused rather than followed.
  */
 static int
-open_resolved_beneath(int root_fd, const char *rel, int *fd_out)
+open_resolved_beneath(int root_fd, const char *rel, bool have_openat2, int *fd_out)
 {
 	char root[PATH_MAX], real[PATH_MAX];
 	struct open_how find = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
@@ -184,7 +186,8 @@ open_resolved_beneath(int root_fd, const char *rel, int *fd_out)
 	    .flags = OPEN_FLAGS,
 	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
 	};
-	long path_fd = syscall(SYS_openat2, root_fd, rel, &find, sizeof(find));
+	long path_fd = have_openat2 ? syscall(SYS_openat2, root_fd, rel, &find, sizeof(find))
+	                            : openat(root_fd, *rel ? rel : ".", O_PATH | O_CLOEXEC);
 	size_t root_len;
 	bool inside;
 	long fd;
@@ -200,11 +203,21 @@ open_resolved_beneath(int root_fd, const char *rel, int *fd_out)
 	    (real[root_len] != '/' && real[root_len] != '\0'))
 		return -403;
 	rel = real[root_len] == '\0' || real[root_len + 1] == '\0' ? "." : real + root_len + 1;
+	if (!have_openat2)
+		return http_path_open_walk(root_fd, strcmp(rel, ".") == 0 ? "" : rel, fd_out);
 	fd = syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
 	if (fd < 0)
 		return http_path_errno_status(errno);
 	*fd_out = (int)fd;
 	return 0;
+}
+
+int
+http_path_open_without_openat2(int root_fd, const char *rel, bool follow_symlinks, int *fd_out)
+{
+	if (!follow_symlinks || rel[0] == '/' || has_dotdot(rel))
+		return http_path_open_walk(root_fd, rel, fd_out);
+	return open_resolved_beneath(root_fd, rel, false, fd_out);
 }
 
 int
@@ -217,9 +230,9 @@ http_path_open_beneath(int root_fd, const char *rel, bool follow_symlinks, int *
 	};
 	long fd = syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS)
-		return http_path_open_walk(root_fd, rel, fd_out);
+		return http_path_open_without_openat2(root_fd, rel, follow_symlinks, fd_out);
 	if (fd < 0 && errno == EXDEV && follow_symlinks && rel[0] != '/')
-		return open_resolved_beneath(root_fd, rel, fd_out);
+		return open_resolved_beneath(root_fd, rel, true, fd_out);
 	if (fd < 0)
 		return http_path_errno_status(errno);
 	*fd_out = (int)fd;

@@ -29,10 +29,10 @@ int http_path_normalise(const char *raw, size_t len, char *out, size_t *out_len)
  * RESOLVE_NO_SYMLINKS when follow_symlinks is false; symlinks that lead outside the
  * root are always refused. With follow_symlinks, an absolute symlink (which
  * RESOLVE_BENEATH refuses) is followed when the file it leads to lies beneath the
- * root (checked on the resolved descriptor's path). Falls back to http_path_open_walk() when the kernel has
- * no openat2. On success *fd_out receives a new O_CLOEXEC descriptor owned by the
- * caller. Returns 0, -404 (missing, or a non-directory in the middle), -403
- * (permission denied, refused symlink), -503 (out of descriptors) or -500 (any other
+ * root (checked on the resolved descriptor's path). Falls back to
+ * http_path_open_without_openat2() when openat2 is missing. On success *fd_out receives a new
+ * O_CLOEXEC descriptor owned by the caller. Returns 0, -404 (missing, or a non-directory in the
+ * middle), -403 (permission denied, refused symlink), -503 (out of descriptors) or -500 (any other
  * failure).
  */
 int http_path_open_beneath(int root_fd, const char *rel, bool follow_symlinks, int *fd_out);
@@ -45,7 +45,16 @@ int http_path_open_beneath(int root_fd, const char *rel, bool follow_symlinks, i
 int http_path_errno_status(int err_no);
 
 /**
- * The fallback of http_path_open_beneath(): opens rel one component at a time with
+ * http_path_open_beneath() where openat2 is missing (an old kernel, or the worker's
+ * sandbox without Landlock): http_path_open_walk(), except that with follow_symlinks
+ * a path with symlinks is resolved first and accepted only when the file it reaches
+ * lies beneath the root, then opened by its symlink-free path with the walk. Same
+ * results and ownership.
+ */
+int http_path_open_without_openat2(int root_fd, const char *rel, bool follow_symlinks, int *fd_out);
+
+/**
+ * The symlink-refusing walk: opens rel one component at a time with
  * O_NOFOLLOW, refusing every symlink and ".." component (-403) whatever the
  * location allows. Same results and ownership otherwise.
  */
