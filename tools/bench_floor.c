@@ -11,6 +11,12 @@
  *
  * Apart from the handshake, it also times the bulk floor: sealing 1 MiB in place as
  * 64 records of 16 KiB, what any server that encrypts a 1 MiB response itself pays.
+ *
+ * With --tls13 it times the floor of one TLS 1.3 server handshake instead: libssl in
+ * process with the key loaded (no signer), a client in the same thread, the two
+ * talking through a BIO pair (no socket, no system call). Only the server's calls are
+ * timed (SSL_new, each SSL_do_handshake, SSL_free), each bracketed by thread CPU
+ * clock reads whose own cost, calibrated first, is taken off.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -20,7 +26,9 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include "kw_build_config.h"
 #include "toytls_aead.h"
@@ -139,6 +147,202 @@ measure(EVP_PKEY *key, long n, double us[STEPS])
 	return err;
 }
 
+/* The suite tools/bench makes every server use: AES-256-GCM, as toy-TLS's records. */
+#define TLS13_FLOOR_SUITE "TLS_AES_256_GCM_SHA384"
+
+/* The TLS 1.3 server handshake's timed parts, CPU microseconds per handshake. */
+enum tls13_step { T13_NEW, T13_HANDSHAKE, T13_FREE, T13_STEPS };
+
+static const char *const tls13_step_names[T13_STEPS] = {"ssl_new", "handshake", "ssl_free"};
+
+/* The server as a keyward worker sets it up for a TLS 1.3 listener without tickets. */
+static SSL_CTX *
+tls13_server_ctx(const char *cert, const char *key, const char *chain)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	bool ok = SSL_CTX_set_ciphersuites(ctx, TLS13_FLOOR_SUITE) == 1 &&
+	          SSL_CTX_use_certificate_file(ctx, cert, SSL_FILETYPE_PEM) == 1 &&
+	          SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1 &&
+	          SSL_CTX_check_private_key(ctx) == 1;
+	FILE *f = ok && chain != NULL ? fopen(chain, "r") : NULL;
+	if (chain != NULL && f == NULL)
+		ok = false;
+	for (X509 *x; f != NULL && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL;)
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			ok = false;
+		}
+	if (f != NULL)
+		fclose(f);
+	ERR_clear_error(); /* the end of the chain file */
+	if (!ok) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* A client that trusts anything: its work is not timed. */
+static SSL_CTX *
+tls13_client_ctx(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx != NULL) {
+		SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	return ctx;
+}
+
+/* CPU microseconds that one pair of thread_cpu_us() calls (a timed call's bracket) costs. */
+static double
+clock_pair_us(long n)
+{
+	double t0 = thread_cpu_us();
+	for (long i = 0; i < n; i++) {
+		thread_cpu_us();
+		thread_cpu_us();
+	}
+	return (thread_cpu_us() - t0) / (double)n;
+}
+
+/* SSL_do_handshake(ssl), its CPU time added to *us. */
+static int
+timed_handshake(SSL *ssl, double *us)
+{
+	double t0 = thread_cpu_us();
+	int rc = SSL_do_handshake(ssl);
+	*us += thread_cpu_us() - t0;
+	return rc;
+}
+
+/* Runs one side's handshake step; returns 1 when done, 0 when it waits for its peer, -1. */
+static int
+step_side(SSL *ssl, double *us)
+{
+	int rc = us != NULL ? timed_handshake(ssl, us) : SSL_do_handshake(ssl);
+	if (rc == 1)
+		return 1;
+	return SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ ? 0 : -1;
+}
+
+/*
+ * One handshake between a fresh server SSL of sctx and a client of cctx, the server's
+ * calls timed into us[] (totals); *calls counts its SSL_do_handshake calls. Returns 0,
+ * or -1 when the handshake fails.
+ */
+static int
+tls13_handshake_once(SSL_CTX *sctx, SSL_CTX *cctx, double us[T13_STEPS], unsigned *calls)
+{
+	BIO *sbio = NULL, *cbio = NULL;
+	SSL *client = SSL_new(cctx);
+	double t0 = thread_cpu_us();
+	SSL *server = SSL_new(sctx);
+	us[T13_NEW] += thread_cpu_us() - t0;
+	int err = -1;
+	if (client != NULL && server != NULL && BIO_new_bio_pair(&sbio, 0, &cbio, 0) == 1) {
+		SSL_set_bio(server, sbio, sbio);
+		SSL_set_bio(client, cbio, cbio);
+		sbio = cbio = NULL;
+		SSL_set_connect_state(client);
+		SSL_set_accept_state(server);
+		/* a TLS 1.3 full handshake takes the server two calls; a few more would do */
+		int sdone = 0, cdone = 0;
+		for (int round = 0; round < 8 && sdone >= 0 && cdone >= 0 && !(sdone && cdone);
+		     round++) {
+			if (!cdone)
+				cdone = step_side(client, NULL);
+			if (!sdone && cdone >= 0) {
+				sdone = step_side(server, &us[T13_HANDSHAKE]);
+				(*calls)++;
+			}
+		}
+		err = sdone == 1 && cdone == 1 ? 0 : -1;
+	}
+	t0 = thread_cpu_us();
+	SSL_free(server); /* and the server's half of the BIO pair */
+	us[T13_FREE] += thread_cpu_us() - t0;
+	SSL_free(client);
+	BIO_free(sbio);
+	BIO_free(cbio);
+	ERR_clear_error();
+	return err;
+}
+
+/*
+ * Times n TLS 1.3 server handshakes (after one untimed); us[] receives CPU microseconds
+ * per handshake, each step less the cost of its clock reads. Returns 0 or -1.
+ */
+static int
+measure_tls13(SSL_CTX *sctx, SSL_CTX *cctx, long n, double us[T13_STEPS])
+{
+	double total[T13_STEPS] = {0}, scratch[T13_STEPS] = {0};
+	unsigned calls = 0, warmup_calls = 0;
+	if (tls13_handshake_once(sctx, cctx, scratch, &warmup_calls) != 0)
+		return -1;
+	double pair = clock_pair_us(n * 4);
+	for (long i = 0; i < n; i++)
+		if (tls13_handshake_once(sctx, cctx, total, &calls) != 0)
+			return -1;
+	double brackets[T13_STEPS] = {(double)n, (double)calls, (double)n};
+	for (enum tls13_step s = 0; s < T13_STEPS; s++) {
+		us[s] = (total[s] - brackets[s] * pair) / (double)n;
+		if (us[s] < 0)
+			us[s] = 0;
+	}
+	return 0;
+}
+
+static int
+run_tls13(int argc, char **argv, long n, bool json)
+{
+	const char *cert = argv[0], *key = argv[1], *chain = argc > 2 ? argv[2] : NULL;
+	SSL_CTX *sctx = tls13_server_ctx(cert, key, chain), *cctx = tls13_client_ctx();
+	EVP_PKEY *pkey = sctx != NULL ? SSL_CTX_get0_privatekey(sctx) : NULL;
+	enum tt_scheme scheme;
+	double us[T13_STEPS], total = 0;
+	int rc = 1;
+	if (sctx == NULL || pkey == NULL || tt_scheme_for_key(pkey, &scheme) < 0) {
+		fprintf(stderr,
+		        "keyward-bench-floor: %s, %s%s%s: cannot load or use this certificate, key "
+		        "and chain\n",
+		        cert, key, chain ? ", " : "", chain ? chain : "");
+		goto out;
+	}
+	if (cctx == NULL || measure_tls13(sctx, cctx, n, us) != 0) {
+		fprintf(stderr, "keyward-bench-floor: %s: the TLS 1.3 handshake failed\n", key);
+		goto out;
+	}
+	for (enum tls13_step s = 0; s < T13_STEPS; s++)
+		total += us[s];
+	if (json) {
+		printf(
+		    "[{\"key\":\"%s\",\"scheme\":\"%s\",\"transport\":\"tls13\",\"suite\":\"%s\","
+		    "\"iterations\":%ld,\"total_us\":%.2f",
+		    key, tt_scheme_name(scheme), TLS13_FLOOR_SUITE, n, total);
+		for (enum tls13_step s = 0; s < T13_STEPS; s++)
+			printf(",\"%s_us\":%.2f", tls13_step_names[s], us[s]);
+		printf("}]\n");
+	} else {
+		printf("tls13 %-16s %8.1f us:", tt_scheme_name(scheme), total);
+		for (enum tls13_step s = 0; s < T13_STEPS; s++)
+			printf(" %s %.1f", tls13_step_names[s], us[s]);
+		printf("\n");
+	}
+	rc = 0;
+out:
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	return rc;
+}
+
 static EVP_PKEY *
 load_key(const char *path)
 {
@@ -156,11 +360,16 @@ usage(FILE *out)
 	fprintf(out,
 	        "usage: keyward-bench-floor [-n ITERATIONS] [--json] KEY.pem...\n"
 	        "       keyward-bench-floor [-n ITERATIONS] [--json] --bulk\n"
+	        "       keyward-bench-floor [-n ITERATIONS] [--json] --tls13 CERT.pem KEY.pem "
+	        "[CHAIN.pem]\n"
 	        "\n"
 	        "Prints, for each private key (RSA, ECDSA P-256 or Ed25519, PEM), the CPU time\n"
 	        "of one toy-TLS server handshake's cryptography, step by step and in total.\n"
 	        "With --bulk: the CPU time of sealing 1 MiB as 64 records of 16 KiB with\n"
-	        "AES-256-GCM, in place (ITERATIONS times 1 MiB).\n");
+	        "AES-256-GCM, in place (ITERATIONS times 1 MiB).\n"
+	        "With --tls13: the server CPU time of one TLS 1.3 full handshake by libssl in\n"
+	        "process (the key loaded, " TLS13_FLOOR_SUITE ", no tickets, a client in the\n"
+	        "same thread over a BIO pair), in SSL_new, SSL_do_handshake and SSL_free.\n");
 }
 
 int
@@ -169,11 +378,12 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"json", no_argument, NULL, 'j'},
 	    {"bulk", no_argument, NULL, 'b'},
+	    {"tls13", no_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	long n = 2000;
-	bool json = false, bulk = false;
+	bool json = false, bulk = false, tls13 = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -190,6 +400,9 @@ main(int argc, char **argv)
 		case 'b':
 			bulk = true;
 			break;
+		case 't':
+			tls13 = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -198,10 +411,14 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((optind == argc) != bulk || n <= 0) {
+	int args = argc - optind;
+	if (n <= 0 || (bulk && (tls13 || args != 0)) || (tls13 && (args < 2 || args > 3)) ||
+	    (!bulk && !tls13 && args == 0)) {
 		usage(stderr);
 		return 2;
 	}
+	if (tls13)
+		return run_tls13(args, argv + optind, n, json);
 	if (bulk) {
 		double us = measure_bulk(n);
 		if (us < 0) {

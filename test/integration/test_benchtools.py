@@ -2,8 +2,8 @@
 """The benchmark tools against a real server: keyward-bench loads both transports
 (keep-alive and one connection per request, the toy-TLS client verifying every
 handshake signature with its cached leaf key) and checks every response;
-keyward-bench-floor prints the crypto floor of a handshake for each key type and
-the AES-256-GCM floor of 1 MiB; tools/bench's compress rows make the same page every
+keyward-bench-floor prints the crypto floor of a handshake for each key type (toy-TLS,
+and libssl's TLS 1.3 server handshake in process) and the AES-256-GCM floor of 1 MiB; tools/bench's compress rows make the same page every
 time and check the coding of a server's answer before loading it. Nothing here is
 timed: the figures are only checked for their shape.
 """
@@ -104,14 +104,53 @@ class FloorTest(unittest.TestCase):
         self.assertEqual(j["iterations"], 3)
         self.assertGreater(j["seal_1mib_us"], 0)
 
+    def test_tls13_every_key_type(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = []
+            for key in ("rsa", "ecdsa", "ed25519"):
+                certs = kwtest.make_certs(os.path.join(d, key), key=key)
+                p = run([FLOOR, "--json", "-n", "3", "--tls13",
+                         os.path.join(certs, "server_cert.pem"),
+                         os.path.join(certs, "server_key.pem"), os.path.join(certs, "chain.pem")])
+                self.assertEqual(p.returncode, 0, p.stderr)
+                out += json.loads(p.stdout)
+            # without the chain file too
+            p = run([FLOOR, "-n", "2", "--tls13", os.path.join(certs, "server_cert.pem"),
+                     os.path.join(certs, "server_key.pem")])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stdout, r"^tls13 ed25519 +[0-9.]+ us: ssl_new ")
+        self.assertEqual([j["scheme"] for j in out],
+                         ["rsa-pss-sha256", "ecdsa-p256-sha256", "ed25519"])
+        for j in out:
+            self.assertEqual((j["transport"], j["suite"], j["iterations"]),
+                             ("tls13", "TLS_AES_256_GCM_SHA384", 3), j)
+            steps = [j[k] for k in ("ssl_new_us", "handshake_us", "ssl_free_us")]
+            self.assertTrue(all(v >= 0 for v in steps), j)
+            self.assertAlmostEqual(j["total_us"], sum(steps), delta=0.05)
+            self.assertGreater(j["handshake_us"], 0, j)
+
     def test_usage_errors(self):
-        for argv in ([], ["--bulk", "key.pem"], ["-n", "0", "--bulk"], ["-n", "x", "--bulk"]):
+        for argv in ([], ["--bulk", "key.pem"], ["-n", "0", "--bulk"], ["-n", "x", "--bulk"],
+                     ["--tls13"], ["--tls13", "cert.pem"], ["--tls13", "--bulk", "c", "k"],
+                     ["--tls13", "c.pem", "k.pem", "chain.pem", "more.pem"],
+                     ["-n", "0", "--tls13", "c.pem", "k.pem"]):
             p = run([FLOOR] + argv)
             self.assertEqual(p.returncode, 2, argv)
             self.assertIn("usage:", p.stderr)
         p = run([FLOOR, "/nonexistent/key.pem"])
         self.assertEqual(p.returncode, 1)
         self.assertIn("cannot load or use this key", p.stderr)
+        with tempfile.TemporaryDirectory() as d:
+            rsa = kwtest.make_certs(os.path.join(d, "rsa"), key="rsa")
+            ecdsa = kwtest.make_certs(os.path.join(d, "ecdsa"), key="ecdsa")
+            for argv in (["/nonexistent/cert.pem", os.path.join(rsa, "server_key.pem")],
+                         [os.path.join(rsa, "server_cert.pem"),
+                          os.path.join(ecdsa, "server_key.pem")],  # not the leaf's key
+                         [os.path.join(rsa, "server_cert.pem"),
+                          os.path.join(rsa, "server_key.pem"), "/nonexistent/chain.pem"]):
+                p = run([FLOOR, "-n", "1", "--tls13"] + argv)
+                self.assertEqual(p.returncode, 1, argv)
+                self.assertIn("cannot load or use this certificate", p.stderr)
 
 
 def load_tools_bench():
