@@ -3,9 +3,11 @@
 (keep-alive and one connection per request, the toy-TLS client verifying every
 handshake signature with its cached leaf key) and checks every response;
 keyward-bench-floor prints the crypto floor of a handshake for each key type (toy-TLS,
-and libssl's TLS 1.3 server handshake in process) and the AES-256-GCM floor of 1 MiB; tools/bench's compress rows make the same page every
-time and check the coding of a server's answer before loading it. Nothing here is
-timed: the figures are only checked for their shape.
+and libssl's TLS 1.3 server handshake in process) and the AES-256-GCM floor of 1 MiB;
+tools/bench's compress rows make the same page every time and check the coding of a
+server's answer before loading it; its targets table judges each target at and one past
+its limit, and its resumption row fails a run whose handshakes were not resumed. Nothing
+here is timed: the figures are only checked for their shape.
 """
 
 import gzip
@@ -194,6 +196,98 @@ class BenchCompressRows(kwtest.SiteTestCase):
             with self.subTest(coding=coding):
                 with self.assertRaises(self.bench.BenchError):
                     self.bench.Bench.check_coding(server, coding, self.page[:-1])
+
+
+class BenchTargets(unittest.TestCase):
+    """tools/bench's targets table, read by row name, at and one past each limit."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.bench = load_tools_bench()
+
+    def table(self, **rows):
+        """The targets table of results given as row=(server: fields) dicts."""
+        results = {(row, server): fields for row, servers in rows.items()
+                   for server, fields in servers.items()}
+        lines = self.bench.targets_table(types.SimpleNamespace(results=results)).splitlines()
+        return {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
+
+    def verdict(self, lines, start):
+        line = next(v for k, v in lines.items() if k.startswith(start))
+        return line.rstrip(" |").rsplit(" | ", 1)[1]
+
+    def test_every_target_not_measured_without_its_rows(self):
+        lines = self.table()
+        self.assertEqual(len(lines), 15)
+        for line in lines.values():
+            self.assertTrue(line.endswith("| not measured in this run |"), line)
+
+    def test_a_factor_of_nginx_at_and_past_the_limit(self):
+        def cpu(kw, nginx, h2o):
+            return {"keyward": {"us_per_req": kw}, "nginx": {"us_per_req": nginx},
+                    "h2o": {"us_per_req": h2o}}
+        hs = "TLS 1.3 full handshake + 1 KiB GET per connection, ECDSA"
+        self.assertEqual(self.verdict(self.table(t13_hs_ecdsa=cpu(340.0, 400.0, 341.0)), hs),
+                         "holds")
+        self.assertEqual(self.verdict(self.table(t13_hs_ecdsa=cpu(340.1, 400.0, 341.0)), hs),
+                         "does not hold (nginx)")
+        # below h2o: equal is not below
+        self.assertEqual(self.verdict(self.table(t13_hs_ecdsa=cpu(340.0, 400.0, 340.0)), hs),
+                         "does not hold (h2o)")
+        ka = "TLS 1.3 keep-alive 1 KiB"
+        self.assertEqual(self.verdict(self.table(t13_ka_1k=cpu(18.0, 20.0, 18.0)), ka), "holds")
+        self.assertEqual(self.verdict(self.table(t13_ka_1k=cpu(18.0, 20.0, 17.9)), ka),
+                         "does not hold (h2o)")
+
+    def test_a_peer_left_out_or_a_run_with_errors(self):
+        rows = {"keyward": {"us_per_req": 10.0}, "nginx": {"us_per_req": 20.0}}
+        self.assertEqual(self.verdict(self.table(t13_ka_1k=rows), "TLS 1.3 keep-alive 1 KiB"),
+                         "holds; h2o: not measured in this run")
+        self.assertEqual(self.verdict(self.table(t13_resume={"keyward": rows["keyward"]}),
+                                      "TLS 1.3 resumed"), "not measured in this run")
+        rows["nginx"] = {"us_per_req": 20.0, "errors": 3}
+        self.assertTrue(self.verdict(self.table(t13_resume=rows), "TLS 1.3 resumed")
+                        .startswith("no verdict: a run had errors"))
+
+    def test_fixed_limits(self):
+        def kib(v):
+            return {"keyward": {"kib_per_conn": v}, "nginx": {"kib_per_conn": 14.0}}
+        idle = "memory per idle TLS 1.3 connection"
+        self.assertEqual(self.verdict(self.table(mem_t13=kib(8.0)), idle), "holds")
+        self.assertEqual(self.verdict(self.table(mem_t13=kib(8.01)), idle), "does not hold")
+        line = next(v for k, v in self.table(mem_t13=kib(8.0)).items() if k.startswith(idle))
+        self.assertIn("| 8.00 KiB (nginx 14.00) |", line)
+        parked = "memory per parked TLS 1.3 handshake"
+        self.assertEqual(self.verdict(self.table(mem_parked=kib(125.0)), parked), "holds")
+        self.assertEqual(self.verdict(self.table(mem_parked=kib(125.1)), parked),
+                         "does not hold")  # 125.1 KiB is 128.1 KB
+        scale = "10,000 concurrent keep-alive connections, TLS 1.3"
+        p99 = {"keyward": {"p99_ms": 49.9}}
+        self.assertEqual(self.verdict(self.table(scale_t13=p99), scale), "holds")
+        p99["keyward"]["p99_ms"] = 50.0
+        self.assertEqual(self.verdict(self.table(scale_t13=p99), scale), "does not hold")
+
+    def test_signer_round_trip_above_floor_and_plain_connection(self):
+        def rows(hs):
+            return dict(t13_hs_rsa={"keyward": {"us_per_req": hs}},
+                        floor_t13_rsa={"keyward": {"total_us": 400.0}},
+                        cc_plain={"keyward": {"us_per_req": 30.0}})
+        what = "signer round trip, TLS 1.3 RSA-2048"
+        self.assertEqual(self.verdict(self.table(**rows(470.0)), what), "holds")
+        self.assertEqual(self.verdict(self.table(**rows(470.5)), what), "does not hold")
+        self.assertEqual(self.verdict(self.table(**rows(470.0)), "signer round trip, toy-TLS"),
+                         "not measured in this run")
+
+    def test_a_run_whose_handshakes_were_not_resumed_fails(self):
+        def run_of(handshakes, resumed):
+            r = dict(handshakes=handshakes, resumed=resumed, errors=0, error_detail="")
+            self.bench.check_resumed(r, 32)
+            return r
+        self.assertEqual(run_of(1032, 1000)["errors"], 0)  # each slot's first connection
+        r = run_of(1033, 1000)
+        self.assertEqual(r["errors"], 33)
+        self.assertEqual(r["error_detail"], "only 1000 of 1033 handshakes resumed")
+        self.assertEqual(run_of(10, 0)["errors"], 10)
 
 
 if __name__ == "__main__":
