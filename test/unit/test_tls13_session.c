@@ -3,8 +3,11 @@
  * every key type by SNI with the signature parked until the test (the signer here)
  * answers, TLS 1.2 refused with an alert, resumption from tickets without a signature
  * (across a key rotation, not after the key is gone), the async job cap with
- * handshakes queued in order, and sessions freed while parked.
+ * handshakes queued in order, sessions freed while parked, and the buffers an idle
+ * session lets go of.
  */
+#include <malloc.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -404,4 +407,40 @@ Test(tls13_session, ticket_keys_travel_in_a_memfd_wiped_after_reading)
 	cr_expect_eq(kw_ticket_keys_from_fd(fd, &got), KW_ERR_UNEXPECTED_MESSAGE);
 	close(fd);
 	kw_ticket_keys_wipe(&keys);
+}
+
+/* Bytes of heap in use; 0 where the allocator does not say (under a sanitizer). */
+static size_t
+heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+Test(tls13_session, shrink_lets_go_of_grown_buffers_and_the_session_goes_on)
+{
+	static uint8_t rec[TLS13_RECORD_PREFIX + TLS13_RECORD_MAX + TLS13_RECORD_SUFFIX];
+	static uint8_t got[TLS13_RECORD_MAX];
+
+	engine_up(4, false);
+	struct client c;
+	client_new(&c, names[1], TLS1_3_VERSION);
+	full_handshake(&c);
+	exchange(&c);
+	memset(rec + TLS13_RECORD_PREFIX, 'x', TLS13_RECORD_MAX);
+	cr_assert_eq(tls13_session_protect(c.s, rec, TLS13_RECORD_MAX), 0);
+	BIO_write(c.rbio, rec, (int)sizeof(rec));
+	size_t n = 0;
+	int k;
+	while (n < sizeof(got) && (k = SSL_read(c.ssl, got + n, (int)(sizeof(got) - n))) > 0)
+		n += (size_t)k;
+	cr_assert_eq(n, sizeof(got));
+	size_t before = heap_in_use();
+	tls13_session_shrink(c.s);
+	size_t after = heap_in_use();
+	if (before == 0)
+		cr_skip_test("the allocator does not report the heap in use");
+	/* the plaintext buffer (32 KiB once grown) and the write BIO that held the 16 KiB record */
+	cr_expect_geq(before - after, 3 * TLS13_RECORD_MAX, "%zu -> %zu bytes", before, after);
+	exchange(&c); /* the fresh buffers grow again */
+	client_free(&c);
 }

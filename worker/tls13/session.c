@@ -31,7 +31,8 @@
 #include "log.h"
 #include "provider.h"
 
-#define READ_CHUNK 16384u
+#define READ_CHUNK   16384u
+#define BIO_KEEP_MAX 1024u /* larger memory BIO buffers are let go when idle */
 
 static const unsigned char session_id_context[] = "keyward";
 
@@ -669,6 +670,24 @@ tls13_session_close_notify(struct tls13_session *s)
 	drain_wire(s);
 }
 
+/*
+ * Lets go of a memory BIO's buffer when it holds nothing and has grown past
+ * BIO_KEEP_MAX (a handshake flight, a large record): a new, empty one grows again
+ * when bytes come.
+ */
+static void
+shrink_bio(BIO *b)
+{
+	BUF_MEM *bm = NULL;
+
+	if (BIO_ctrl_pending(b) != 0 || BIO_get_mem_ptr(b, &bm) != 1 || bm == NULL ||
+	    bm->max <= BIO_KEEP_MAX)
+		return;
+	BUF_MEM *fresh = BUF_MEM_new();
+	if (fresh != NULL && BIO_set_mem_buf(b, fresh, BIO_CLOSE) != 1)
+		BUF_MEM_free(fresh);
+}
+
 void
 tls13_session_shrink(struct tls13_session *s)
 {
@@ -676,6 +695,9 @@ tls13_session_shrink(struct tls13_session *s)
 		kw_buf_free(&s->wire);
 	if (kw_buf_size(&s->plain) == 0)
 		kw_buf_dispose(&s->plain);
+	shrink_bio(s->rbio);
+	shrink_bio(s->wbio);
+	SSL_free_buffers(s->ssl); /* libssl's record buffers, when they hold nothing */
 }
 
 int
