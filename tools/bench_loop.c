@@ -34,7 +34,9 @@ enum phase {
 struct conn {
 	int fd;
 	enum phase phase;
-	bool claimed; /* holds one unit of the run's request budget */
+	bool claimed;       /* holds one unit of the run's request budget */
+	bool up;            /* hold, paced: counted in run->established */
+	uint64_t next_slot; /* paced: the number of this connection's next request */
 	struct tt_conn *tls;
 	struct tls13_client *tls13;
 	size_t sent;
@@ -58,6 +60,9 @@ struct loop {
 	struct tt_kex kex;
 	struct tt_leaf_cache leaf_cache;
 	SSL_SESSION *session; /* --resume: the last TLS 1.3 session this thread can resume */
+	uint64_t t0;          /* paced: run->start_us once known; 0 before */
+	double slot_us;       /* paced: time between two of this thread's requests */
+	uint64_t cursor;      /* paced: the thread's next request slot (slot_time()) */
 };
 
 static const char *const err_names[BENCH_ERR_KINDS] = {
@@ -81,7 +86,8 @@ bench_now_us(void)
 static bool
 run_over(const struct loop *l, uint64_t now)
 {
-	return atomic_load_explicit(&l->run->stop, memory_order_relaxed) || now >= l->run->end_us;
+	return atomic_load_explicit(&l->run->stop, memory_order_relaxed) ||
+	       now >= atomic_load_explicit(&l->run->end_us, memory_order_relaxed);
 }
 
 static bool
@@ -106,8 +112,9 @@ claim(struct loop *l, uint64_t now)
 static void
 conn_close(struct loop *l, struct conn *c, enum phase next)
 {
-	if (c->phase == PH_IDLE)
+	if (c->up)
 		atomic_fetch_sub(&l->run->established, 1);
+	c->up = false;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -193,8 +200,9 @@ conn_flush(struct loop *l, struct conn *c)
 	return 0;
 }
 
+/* Sends the request; its latency runs from since (now, or the intended time when paced). */
 static int
-start_request(struct loop *l, struct conn *c, uint64_t now)
+start_request(struct loop *l, struct conn *c, uint64_t now, uint64_t since)
 {
 	if (!c->claimed) {
 		if (!claim(l, now)) {
@@ -204,7 +212,7 @@ start_request(struct loop *l, struct conn *c, uint64_t now)
 		c->claimed = true;
 	}
 	if (!l->t->new_connection)
-		c->start_us = now;
+		c->start_us = since;
 	c->deadline_us = now + l->t->timeout_us;
 	bench_resp_reset(&c->resp);
 	c->phase = PH_SENDING;
@@ -224,15 +232,46 @@ start_request(struct loop *l, struct conn *c, uint64_t now)
 	return conn_flush(l, c);
 }
 
-/* The transport is ready for HTTP: send the first request, or idle in a hold. */
+/* When paced request slot seq of this thread is due: its slot_us apart from t0. */
+static uint64_t
+slot_time(const struct loop *l, uint64_t seq)
+{
+	return l->t0 + (uint64_t)((double)seq * l->slot_us);
+}
+
+/* The slot of c's next paced request. */
+static uint64_t
+conn_slot(const struct loop *l, const struct conn *c)
+{
+	return c->next_slot * l->n_conns + (uint64_t)(c - l->conns);
+}
+
+/* Paced: sends c's next request if its time has come, with latency from that time. */
+static int
+send_if_due(struct loop *l, struct conn *c, uint64_t now)
+{
+	if (l->t0 == 0 || c->phase != PH_IDLE)
+		return 0;
+	uint64_t due = slot_time(l, conn_slot(l, c));
+	if (due > now)
+		return 0;
+	c->next_slot++;
+	return start_request(l, c, now, due);
+}
+
+/*
+ * The transport is ready for HTTP: send the first request, or idle in a hold, or
+ * until the paced requests reach this connection.
+ */
 static int
 on_ready(struct loop *l, struct conn *c, uint64_t now)
 {
-	if (!l->t->hold)
-		return start_request(l, c, now);
+	if (!l->t->hold && l->t->rate == 0)
+		return start_request(l, c, now, now);
 	c->phase = PH_IDLE;
+	c->up = true;
 	atomic_fetch_add(&l->run->established, 1);
-	return 0;
+	return send_if_due(l, c, now);
 }
 
 static int
@@ -325,7 +364,11 @@ on_response(struct loop *l, struct conn *c)
 		conn_close(l, c, PH_CLOSED);
 		return -1;
 	}
-	return start_request(l, c, now);
+	if (l->t->rate > 0) {
+		c->phase = PH_IDLE;
+		return send_if_due(l, c, now);
+	}
+	return start_request(l, c, now, now);
 }
 
 /* HTTP bytes of the response; -1 when the connection is gone. */
@@ -502,6 +545,37 @@ reopen_closed(struct loop *l)
 		conn_open(l, &l->conns[l->reopen[i]]);
 }
 
+/* Paced: sends every request whose slot has come, in slot order. */
+static void
+pace(struct loop *l, uint64_t now)
+{
+	if (l->t0 == 0) {
+		l->t0 = atomic_load(&l->run->start_us);
+		if (l->t0 == 0)
+			return;
+	}
+	while (slot_time(l, l->cursor) <= now) {
+		struct conn *c = &l->conns[l->cursor % l->n_conns];
+		l->cursor++;
+		send_if_due(l, c, now);
+	}
+}
+
+/* How long epoll may wait: until the next tick, or the next paced request. */
+static int
+wait_ms(const struct loop *l, uint64_t now)
+{
+	if (l->n_reopen > 0)
+		return 0;
+	if (l->t0 == 0)
+		return TICK_MS;
+	uint64_t next = slot_time(l, l->cursor);
+	if (next <= now)
+		return 0;
+	uint64_t ms = (next - now + 999) / 1000;
+	return ms < TICK_MS ? (int)ms : TICK_MS;
+}
+
 static void
 loop_run(struct loop *l)
 {
@@ -510,12 +584,14 @@ loop_run(struct loop *l)
 	for (size_t i = 0; i < l->n_conns; i++)
 		conn_open(l, &l->conns[i]);
 	while (l->live > 0) {
-		int n = epoll_wait(l->ep, events, MAX_EVENTS, l->n_reopen > 0 ? 0 : TICK_MS);
+		int n = epoll_wait(l->ep, events, MAX_EVENTS, wait_ms(l, bench_now_us()));
 		for (int i = 0; i < n; i++)
 			on_event(l, events[i].data.ptr, events[i].events);
 		uint64_t now = bench_now_us();
 		if (run_over(l, now))
 			break;
+		if (l->t->rate > 0)
+			pace(l, now);
 		if (now >= next_tick) {
 			on_tick(l, now);
 			next_tick = now + TICK_MS * 1000u;
@@ -535,6 +611,8 @@ bench_worker_run(struct bench_worker *w)
 	    .live = w->n_conns,
 	    .tls = w->run->target->tls,
 	};
+	if (l.t->rate > 0)
+		l.slot_us = 1e6 * (double)l.t->n_total / (l.t->rate * (double)l.n_conns);
 	w->result = KW_ERR_NOMEM;
 	l.conns = calloc(l.n_conns, sizeof(*l.conns));
 	l.reopen = calloc(l.n_conns, sizeof(*l.reopen));

@@ -43,6 +43,17 @@ struct bench_target {
 	bool resume;                 /* https: a new connection resumes the thread's last session */
 	bool new_connection;         /* one connection (and handshake) per request */
 	bool hold;                   /* connect, handshake, then stay idle: no request */
+	/*
+	 * Requests per second over all connections, paced; 0: a connection sends its next
+	 * request as soon as a response is in. Paced, every connection is established
+	 * first (idle, as in a hold); from run->start_us, connection i of a thread's n
+	 * sends its j-th request at start_us + (j * n + i) * n_total / (rate * n) seconds,
+	 * or as soon as its previous response is in when that time has passed, and its
+	 * latency runs from that intended time, so that a stall is not hidden by the
+	 * requests it kept from being sent (coordinated omission).
+	 */
+	double rate;
+	size_t n_total;         /* connections of every thread */
 	const uint8_t *request; /* the whole request, sent as is for every request (borrowed) */
 	size_t request_len;
 	int expect_status;
@@ -52,13 +63,14 @@ struct bench_target {
 /** State shared by all threads of one run. */
 struct bench_run {
 	const struct bench_target *target;
-	uint64_t end_us;              /* monotonic time to stop at; UINT64_MAX: none */
-	uint64_t max_requests;        /* 0: unlimited; otherwise requests plus errors to make */
+	atomic_uint_fast64_t end_us;   /* monotonic time to stop at; UINT64_MAX: none */
+	atomic_uint_fast64_t start_us; /* paced: when the requests start; 0: not yet */
+	uint64_t max_requests;         /* 0: unlimited; otherwise requests plus errors to make */
 	atomic_uint_fast64_t claimed; /* requests started or errors counted, against max_requests */
 	atomic_int_fast64_t expect_length; /* body length every response must have; -1: learn */
 	atomic_bool stop;                  /* set to end the run early (signal, end of a hold) */
-	atomic_size_t established;         /* hold: connections established now, all threads */
-	atomic_size_t finished;            /* workers whose bench_worker_run() returned */
+	atomic_size_t established; /* hold, paced: connections established now, all threads */
+	atomic_size_t finished;    /* workers whose bench_worker_run() returned */
 };
 
 /** One thread's results. */
@@ -70,7 +82,9 @@ struct bench_stats {
 	uint64_t resumed;     /* of which TLS 1.3 handshakes resumed from a ticket */
 	uint64_t errors[BENCH_ERR_KINDS];
 	char first_error[BENCH_ERR_KINDS][128]; /* what the first error of each kind was, or "" */
-	struct bench_hist latency; /* per response: from sending the request, or from connect */
+	/* per response: from sending the request (paced: from its intended time), or from
+	 * connect */
+	struct bench_hist latency;
 };
 
 /** One thread: fill run and n_conns, then call bench_worker_run() from the thread. */

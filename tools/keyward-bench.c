@@ -34,6 +34,8 @@ enum {
 #define MAX_HEADERS     32
 #define MAX_CONNECTIONS 1000000L
 #define MAX_THREADS     256L
+#define MAX_RATE        1e7            /* --rate: requests/s */
+#define START_LEAD_US   (100u * 1000u) /* paced requests start this long after the last connect */
 
 struct options {
 	long connections;
@@ -41,6 +43,7 @@ struct options {
 	double duration; /* seconds; 0: none */
 	unsigned long long requests;
 	double hold;
+	double rate; /* requests/s; 0: not paced */
 	double timeout;
 	bool new_connection;
 	bool resume;
@@ -60,7 +63,7 @@ struct options {
 struct cost {
 	double elapsed;
 	double user, sys;
-	bool held; /* --hold: every connection was up at once */
+	bool held; /* --hold, --rate: every connection was up at once */
 };
 
 static void
@@ -84,6 +87,11 @@ usage(FILE *out)
 	    "      --hold SEC        open every connection, complete the handshake, then\n"
 	    "                        keep them idle for SEC seconds (or until SIGINT/SIGTERM);\n"
 	    "                        says \"holding N connections\" on stderr once all are up\n"
+	    "      --rate N          N requests/s over all connections, paced: every\n"
+	    "                        connection is established first (says \"holding N\n"
+	    "                        connections\" on stderr, within --timeout), then each\n"
+	    "                        sends at its turn, or as soon as its last response is\n"
+	    "                        in when its turn has passed; latency runs from the turn\n"
 	    "      --resume          https://: each new connection resumes the session of the\n"
 	    "                        thread's last one (TLS 1.3 session tickets)\n"
 	    "      --root FILE       trusted root certificate(s), PEM (https://, toytls://)\n"
@@ -102,9 +110,9 @@ usage(FILE *out)
 	    "  -h, --help            this text\n"
 	    "  -v, --version         print the version\n"
 	    "\n"
-	    "Latency is per response: from sending the request, or from connect with\n"
-	    "--new-connection. MB are 10^6 bytes of response bodies. Bench CPU is the user and\n"
-	    "system time of this process during the run.\n"
+	    "Latency is per response: from sending the request (with --rate, from when it was\n"
+	    "to be sent), or from connect with --new-connection. MB are 10^6 bytes of response\n"
+	    "bodies. Bench CPU is the user and system time of this process during the run.\n"
 	    "\n"
 	    "Exit status: 0 when the run had no error, 1 when it had any (or could not\n"
 	    "start), 2 on bad usage.\n");
@@ -134,6 +142,17 @@ parse_seconds(const char *s, double *out)
 }
 
 static int
+parse_rate(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end != '\0' || !(v > 0 && v <= MAX_RATE))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
 usage_error(const char *what)
 {
 	fprintf(stderr, "keyward-bench: %s\nTry 'keyward-bench --help'.\n", what);
@@ -145,6 +164,8 @@ check_options(struct options *o)
 {
 	if (o->hold > 0 && (o->new_connection || o->requests > 0 || o->duration > 0))
 		return usage_error("--hold takes neither --new-connection, -n nor -d");
+	if (o->rate > 0 && (o->new_connection || o->hold > 0))
+		return usage_error("--rate takes neither --new-connection nor --hold");
 	if (o->duration == 0 && o->requests == 0 && o->hold == 0)
 		o->duration = 10;
 	if (o->threads > o->connections)
@@ -159,6 +180,7 @@ parse_options(int argc, char **argv, struct options *o)
 		OPT_NEW = 256,
 		OPT_RESUME,
 		OPT_HOLD,
+		OPT_RATE,
 		OPT_ROOT,
 		OPT_INSECURE,
 		OPT_NAME,
@@ -176,6 +198,7 @@ parse_options(int argc, char **argv, struct options *o)
 	    {"new-connection", no_argument, NULL, OPT_NEW},
 	    {"resume", no_argument, NULL, OPT_RESUME},
 	    {"hold", required_argument, NULL, OPT_HOLD},
+	    {"rate", required_argument, NULL, OPT_RATE},
 	    {"root", required_argument, NULL, OPT_ROOT},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
 	    {"name", required_argument, NULL, OPT_NAME},
@@ -222,6 +245,12 @@ parse_options(int argc, char **argv, struct options *o)
 			if (parse_seconds(optarg, &o->hold) < 0)
 				return usage_error(
 				    "--hold takes seconds, more than 0 and at most 86400");
+			break;
+		case OPT_RATE:
+			if (parse_rate(optarg, &o->rate) < 0)
+				return usage_error(
+				    "--rate takes requests per second, more than 0 and "
+				    "at most 10000000");
 			break;
 		case OPT_ROOT:
 			o->root = optarg;
@@ -334,15 +363,30 @@ build_request(const struct kw_url *u, const struct options *o, char *out, size_t
 	return (int)len;
 }
 
+/*
+ * Raises RLIMIT_NOFILE to a descriptor per connection and 64 more: the soft limit
+ * within the hard one, and the hard one too when the process may (CAP_SYS_RESOURCE).
+ * Warns when that does not fit; connections past the limit then fail to connect.
+ */
 static void
 raise_fd_limit(long connections)
 {
 	struct rlimit rl;
 	rlim_t want = (rlim_t)connections + 64;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want) {
+		struct rlimit both = {.rlim_cur = want, .rlim_max = want};
+		if (setrlimit(RLIMIT_NOFILE, &both) == 0)
+			return;
 	}
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		fprintf(stderr,
+		        "keyward-bench: RLIMIT_NOFILE is %llu, %llu wanted for %ld connections "
+		        "(raise the hard limit: ulimit -Hn)\n",
+		        (unsigned long long)rl.rlim_cur, (unsigned long long)want, connections);
 }
 
 static double
@@ -359,20 +403,44 @@ worker_thread(void *arg)
 }
 
 /*
+ * Paced: every connection is up; the requests start a moment from now (so that every
+ * thread is awake for its first ones) and the duration runs from then.
+ */
+static void
+start_pacing(struct bench_run *run, const struct options *o)
+{
+	uint64_t start = bench_now_us() + START_LEAD_US;
+	atomic_store(&run->end_us,
+	             o->duration > 0 ? start + (uint64_t)llround(o->duration * 1e6) : UINT64_MAX);
+	atomic_store(&run->start_us, start);
+}
+
+/*
  * Waits for the workers while handling SIGINT/SIGTERM and announcing a complete
- * hold; returns whether every connection was established at once during a hold.
+ * hold (or, paced, starting the requests once every connection is up, which must
+ * happen within the timeout); returns whether every connection was established at
+ * once during a hold or before paced requests.
  */
 static bool
-supervise(struct bench_run *run, size_t n_workers, size_t n_conns, const sigset_t *signals)
+supervise(struct bench_run *run, const struct options *o, size_t n_workers, const sigset_t *signals)
 {
 	const struct timespec tick = {.tv_nsec = 20 * 1000 * 1000};
+	const size_t n_conns = (size_t)o->connections;
+	const bool waits = run->target->hold || o->rate > 0;
+	const uint64_t ramp_end = bench_now_us() + run->target->timeout_us;
 	bool announced = false;
 	while (atomic_load(&run->finished) < n_workers) {
 		if (sigtimedwait(signals, NULL, &tick) > 0)
 			atomic_store(&run->stop, true);
-		if (run->target->hold && !announced && atomic_load(&run->established) == n_conns) {
+		if (!waits || announced)
+			continue;
+		if (atomic_load(&run->established) == n_conns) {
 			fprintf(stderr, "keyward-bench: holding %zu connections\n", n_conns);
+			if (o->rate > 0)
+				start_pacing(run, o);
 			announced = true;
+		} else if (o->rate > 0 && bench_now_us() > ramp_end) {
+			atomic_store(&run->stop, true);
 		}
 	}
 	return announced;
@@ -398,8 +466,9 @@ run_workers(struct bench_run *run, const struct options *o, struct bench_stats *
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
 	uint64_t t0 = bench_now_us();
-	double limit = o->duration > 0 ? o->duration : o->hold;
-	run->end_us = limit > 0 ? t0 + (uint64_t)llround(limit * 1e6) : UINT64_MAX;
+	double limit = o->rate > 0 ? 0 : o->duration > 0 ? o->duration : o->hold;
+	atomic_init(&run->end_us, limit > 0 ? t0 + (uint64_t)llround(limit * 1e6) : UINT64_MAX);
+	atomic_init(&run->start_us, 0);
 	for (; started < n; started++) {
 		workers[started].run = run;
 		workers[started].n_conns = (size_t)(o->connections / o->threads) +
@@ -411,10 +480,15 @@ run_workers(struct bench_run *run, const struct options *o, struct bench_stats *
 			break;
 		}
 	}
-	cost->held = supervise(run, n, (size_t)o->connections, &signals);
+	cost->held = supervise(run, o, n, &signals);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
-	cost->elapsed = (double)(bench_now_us() - t0) / 1e6;
+	uint64_t from = atomic_load(&run->start_us), end = bench_now_us();
+	if (from == 0 || from > end) /* paced: the requests' time only, to the planned end */
+		from = t0;
+	else if (end > atomic_load(&run->end_us))
+		end = atomic_load(&run->end_us);
+	cost->elapsed = (double)(end - from) / 1e6;
 	getrusage(RUSAGE_SELF, &ru1);
 	cost->user = cpu_seconds(&ru1.ru_utime) - cpu_seconds(&ru0.ru_utime);
 	cost->sys = cpu_seconds(&ru1.ru_stime) - cpu_seconds(&ru0.ru_stime);
@@ -497,12 +571,14 @@ report_json(const struct options *o, const struct bench_stats *s, const struct c
 	       (unsigned long long)s->connections, (double)s->connections / c->elapsed,
 	       (unsigned long long)s->handshakes, (double)s->handshakes / c->elapsed,
 	       (unsigned long long)s->resumed);
-	printf(
-	    "\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"max\":%llu,\"mean\":%.1f},",
-	    (unsigned long long)bench_hist_percentile(h, 50),
-	    (unsigned long long)bench_hist_percentile(h, 90),
-	    (unsigned long long)bench_hist_percentile(h, 99), (unsigned long long)h->max,
-	    per((double)h->sum, h->total));
+	printf("\"rate_per_s\":%.2f,", o->rate);
+	printf("\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p999\":%llu,"
+	       "\"max\":%llu,\"mean\":%.1f},",
+	       (unsigned long long)bench_hist_percentile(h, 50),
+	       (unsigned long long)bench_hist_percentile(h, 90),
+	       (unsigned long long)bench_hist_percentile(h, 99),
+	       (unsigned long long)bench_hist_percentile(h, 99.9), (unsigned long long)h->max,
+	       per((double)h->sum, h->total));
 	printf("\"errors\":{\"total\":%llu", (unsigned long long)error_total(s));
 	for (int k = 0; k < BENCH_ERR_KINDS; k++)
 		printf(",\"%s\":%llu", bench_err_name(k), (unsigned long long)s->errors[k]);
@@ -529,6 +605,9 @@ report_text(const struct options *o, const struct bench_stats *s, const struct c
 	printf("  %ld thread%s, %ld connection%s, %s, %.2f s\n", o->threads,
 	       o->threads == 1 ? "" : "s", o->connections, o->connections == 1 ? "" : "s",
 	       mode_name(o), c->elapsed);
+	if (o->rate > 0)
+		printf("  paced        %.1f requests/s asked, latency from each request's turn\n",
+		       o->rate);
 	printf("  responses    %12llu  %12.1f /s\n", (unsigned long long)s->responses,
 	       (double)s->responses / c->elapsed);
 	printf("  body         %12.3f MB %9.3f MB/s\n", (double)s->body_bytes / 1e6,
@@ -540,10 +619,12 @@ report_text(const struct options *o, const struct bench_stats *s, const struct c
 	if (o->resume)
 		printf(", %llu resumed", (unsigned long long)s->resumed);
 	printf("\n");
-	printf("  latency      p50 %llu us, p90 %llu us, p99 %llu us, max %llu us, mean %.1f us\n",
+	printf("  latency      p50 %llu us, p90 %llu us, p99 %llu us, p99.9 %llu us, max %llu us, "
+	       "mean %.1f us\n",
 	       (unsigned long long)bench_hist_percentile(h, 50),
 	       (unsigned long long)bench_hist_percentile(h, 90),
-	       (unsigned long long)bench_hist_percentile(h, 99), (unsigned long long)h->max,
+	       (unsigned long long)bench_hist_percentile(h, 99),
+	       (unsigned long long)bench_hist_percentile(h, 99.9), (unsigned long long)h->max,
 	       per((double)h->sum, h->total));
 	printf("  errors       %llu (", (unsigned long long)error_total(s));
 	for (int k = 0; k < BENCH_ERR_KINDS; k++)
@@ -591,6 +672,8 @@ main(int argc, char **argv)
 	    .new_connection = o.new_connection,
 	    .resume = o.resume,
 	    .hold = o.hold > 0,
+	    .rate = o.rate,
+	    .n_total = (size_t)o.connections,
 	    .request = (const uint8_t *)request,
 	    .expect_status = o.expect_status,
 	    .timeout_us = (uint64_t)llround(o.timeout * 1e6),
@@ -633,10 +716,14 @@ main(int argc, char **argv)
 	else
 		report_text(&o, &total, &cost);
 	rc = error_total(&total) > 0 ? EXIT_ERRORS : 0;
-	if (o.hold > 0 ? !cost.held : total.responses == 0) {
+	if (o.hold > 0 || o.rate > 0 ? !cost.held : total.responses == 0) {
 		fprintf(stderr, "keyward-bench: %s\n",
-		        o.hold > 0 ? "the connections were never all established at once"
-		                   : "no response completed");
+		        o.hold > 0   ? "the connections were never all established at once"
+		        : o.rate > 0 ? "the connections were not all established within the timeout"
+		                     : "no response completed");
+		rc = EXIT_ERRORS;
+	} else if (o.rate > 0 && total.responses == 0) {
+		fprintf(stderr, "keyward-bench: no response completed\n");
 		rc = EXIT_ERRORS;
 	}
 out:

@@ -55,6 +55,20 @@ class BenchTest(kwtest.SiteTestCase):
         self.assert_all_served(self.load(url), 200, 0)
         self.assert_all_served(self.load(url, "--new-connection"), 200, 0)
 
+    def test_paced_requests(self):
+        # every connection up first, then 50 requests at 1000/s: all served, and the
+        # latency (from each request's turn) in percentiles that only grow
+        url = "http://127.0.0.1:%d/1k.bin" % self.site.plain_port
+        p = run([BENCH, "--json", "-c", "4", "-t", "2", "-n", "50", "--rate", "1000", url])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("holding 4 connections", p.stderr)
+        j = json.loads(next(l for l in p.stdout.splitlines() if l.startswith("{")))
+        self.assert_all_served(j, 50, 0)
+        self.assertEqual(j["connects"], 4, j)
+        self.assertEqual(j["rate_per_s"], 1000, j)
+        lat = j["latency_us"]
+        self.assertTrue(0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"], lat)
+
     def test_toytls_new_connections_with_the_cached_leaf_key(self):
         url = "toytls://127.0.0.1:%d/1k.bin" % self.site.tls_port
         self.assert_all_served(self.load(url, "--new-connection", "--insecure"), 200, 200)
@@ -153,6 +167,30 @@ class FloorTest(unittest.TestCase):
                 p = run([FLOOR, "-n", "1", "--tls13"] + argv)
                 self.assertEqual(p.returncode, 1, argv)
                 self.assertIn("cannot load or use this certificate", p.stderr)
+
+
+class BenchUsageTest(unittest.TestCase):
+    """keyward-bench's command line: --rate's bad values and the options it does not go
+    with are usage errors (exit 2); its largest value is taken."""
+
+    def test_rate_errors(self):
+        url = "http://127.0.0.1:9/"
+        for value in ("0", "-1", "x", "1e", "nan", "inf", "10000000.5", ""):
+            p = run([BENCH, "--rate", value, url])
+            self.assertEqual(p.returncode, 2, value)
+            self.assertIn("--rate takes requests per second", p.stderr, value)
+        for other in (["--new-connection"], ["--hold", "1"]):
+            p = run([BENCH, "--rate", "10", *other, url])
+            self.assertEqual(p.returncode, 2, other)
+            self.assertIn("--rate takes neither --new-connection nor --hold", p.stderr)
+
+    def test_largest_rate_is_taken_and_the_wait_for_connections_is_bounded(self):
+        # nothing listens on the discard port: the connections never come up, and the
+        # run gives up after --timeout instead of waiting for them forever
+        p = run([BENCH, "--rate", "10000000", "--timeout", "0.5", "-c", "2",
+                 "http://127.0.0.1:9/"], timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("not all established within the timeout", p.stderr)
 
 
 def load_tools_bench():
