@@ -3,19 +3,21 @@
  *
  * The signing threads read the worker channels themselves: they wait together on
  * one epoll set where each channel is armed EPOLLONESHOT, so a readable channel
- * wakes one thread, which takes one request, re-arms the channel (another thread may
- * take the next request meanwhile), signs and replies. No request changes threads
- * on its way, which keeps a handshake's signature to two wakeups (the worker's
- * request, the signer's reply). The main thread only watches the control channel
- * and the signals.
+ * wakes one thread, which holds it from then on. That thread reads every request
+ * waiting on it in one recvmmsg(2) (up to SIGNER_BATCH), admits them in order, signs
+ * them and sends the replies in one sendmmsg(2); then it reads again, and only when
+ * nothing is waiting (or after SIGNER_TURNS reads, so that other channels get their
+ * turn) does it re-arm the channel and wait. A worker sends the requests of one of its
+ * loop turns together, and requests that arrive while a thread signs are read by that
+ * thread right after: a busy channel costs no wake-up, no epoll call and no context
+ * switch per request. No request changes threads on its way. The main thread only
+ * watches the control channel and the signals.
  *
- * A channel is freed (and its descriptor closed) only when nothing refers to it:
- * the epoll set holds one reference until the channel is closed, and each request
- * being handled holds one. So a signing thread never writes to a descriptor number
- * that was closed and reused. Only the thread holding a channel's event closes it.
- * One mutex guards the channel list and every channel's in-flight state. A request
- * leaves the in-flight set before its reply is sent, so a worker that keeps at most
- * max_inflight requests unanswered is never told BUSY.
+ * Only the thread holding a channel's event reads, answers or closes it, so a channel
+ * is never freed while another thread uses it. One mutex guards the channel list and
+ * every channel's in-flight state. A request leaves the in-flight set before its
+ * reply is sent, so a worker that keeps at most max_inflight requests unanswered is
+ * never told BUSY.
  */
 #include "service.h"
 
@@ -41,12 +43,13 @@
 #include "util.h"
 
 #define EPOLL_BATCH        32
+#define SIGNER_BATCH       16 /* requests read, signed and answered at once */
+#define SIGNER_TURNS       4  /* batches a thread serves on a channel before it lets go */
 #define SIGNING_STACK_SIZE (512u * 1024u) /* plenty for libcrypto's signing paths */
 #define CHANNEL_EVENTS     (EPOLLIN | EPOLLONESHOT)
 
 struct channel {
 	int fd;
-	unsigned refs; /* the epoll set's (until closed) + one per request being handled */
 	struct stub_channel stub;
 	struct channel *prev, *next;
 };
@@ -69,12 +72,10 @@ struct signer_service {
 	struct kw_metrics_signer own_metrics;
 };
 
-/* Drops one reference to ch; the last one closes and frees it. Called with svc->lock held. */
+/* Unlinks, closes and frees ch. Called with svc->lock held. */
 static void
-channel_unref(struct signer_service *svc, struct channel *ch)
+channel_free(struct signer_service *svc, struct channel *ch)
 {
-	if (--ch->refs > 0)
-		return;
 	if (ch->prev)
 		ch->prev->next = ch->next;
 	else
@@ -86,14 +87,14 @@ channel_unref(struct signer_service *svc, struct channel *ch)
 	free(ch);
 }
 
-/* Closes ch for good; only the thread holding its event (or the last owner) calls this. */
+/* Closes ch for good; only the thread holding its event calls this. */
 static void
 channel_close(struct signer_service *svc, struct channel *ch)
 {
 	epoll_ctl(svc->channel_fd, EPOLL_CTL_DEL, ch->fd, NULL);
 	shutdown(ch->fd, SHUT_RDWR);
 	pthread_mutex_lock(&svc->lock);
-	channel_unref(svc, ch);
+	channel_free(svc, ch);
 	pthread_mutex_unlock(&svc->lock);
 }
 
@@ -108,33 +109,7 @@ report_broken_worker(struct signer_service *svc, const struct channel *ch)
 		           (unsigned)ch->stub.slot);
 }
 
-/*
- * Writes one reply without blocking. A channel too full to take it (its worker stopped
- * reading replies: a sane worker never has more replies due than the in-flight cap) is
- * shut down, which the loop then sees as EOF, and its worker reported. Returns 0 or -errno.
- */
-static int
-send_reply(struct signer_service *svc, struct channel *ch, const struct sp_sign_reply *rep)
-{
-	uint8_t msg[SP_SIGN_REPLY_MAX_LEN];
-	size_t len = sp_encode_sign_reply(rep, msg);
-	ssize_t n;
-
-	do
-		n = send(ch->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		return 0;
-	if (errno != EAGAIN && errno != EWOULDBLOCK)
-		return -errno;
-	kw_log_warn("send_reply: channel of worker %u is full (not reading replies): closing it",
-	            (unsigned)ch->stub.slot);
-	shutdown(ch->fd, SHUT_RDWR);
-	report_broken_worker(svc, ch);
-	return -EAGAIN;
-}
-
-/* Lets another thread take ch's next request. */
+/* Lets any thread take ch's next requests. */
 static void
 channel_rearm(struct signer_service *svc, struct channel *ch)
 {
@@ -160,118 +135,208 @@ count_signature(struct signer_service *svc, const struct sp_sign_request *req,
 		kw_metric_add_shared(&svc->metrics->sign_errors, 1);
 }
 
+/* What a signing thread took from a channel in one read: requests, then their replies. */
+struct batch {
+	unsigned n;
+	uint8_t in[SIGNER_BATCH][SP_SIGN_REQUEST_LEN + 1]; /* one byte more: too long shows */
+	struct mmsghdr hdr[SIGNER_BATCH];
+	struct iovec iov[SIGNER_BATCH];
+	struct sp_sign_request req[SIGNER_BATCH];
+	struct sp_sign_reply rep[SIGNER_BATCH];
+	bool sign[SIGNER_BATCH]; /* admitted: sign it; otherwise rep is the answer */
+	uint8_t out[SIGNER_BATCH][SP_SIGN_REPLY_MAX_LEN];
+};
+
 /*
- * Admits one decoded request and answers it, signing it when admitted: ch is re-armed
- * first, so that its next request is taken by another thread meanwhile. Returns 0, or
- * an error when the channel must be closed (ch is then not re-armed).
+ * Reads up to SIGNER_BATCH waiting requests in one recvmmsg(2). Returns how many, 0 when
+ * none is waiting, or -1 when the channel must be closed: EOF or an error (the worker
+ * went away), or an empty datagram, which no worker sends (it is taken as EOF).
  */
 static int
-handle_request(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch,
-               const struct sp_sign_request *req)
+read_batch(struct channel *ch, struct batch *b)
 {
-	struct sp_sign_reply rep;
-	int verdict;
+	int n;
 
-	kw_metric_add_shared(&svc->metrics->requests, 1);
-	if (stub_check_request(svc->keys, req) != 0) {
-		kw_metric_add_shared(&svc->metrics->refusals[KW_REFUSE_MALFORMED], 1);
-		kw_log_warn("handle_request: worker %u sent request id %u for key %u with a "
-		            "scheme (%s) that does not fit the key, or for no key: closing its "
-		            "channel",
-		            (unsigned)ch->stub.slot, (unsigned)req->request_id,
-		            (unsigned)req->key_id,
-		            req->kind == SP_KIND_TLS13_CV ? tls13_scheme_name(req->tls13.scheme)
-		                                          : "toy-TLS");
-		return KW_ERR_UNEXPECTED_MESSAGE;
+	for (unsigned i = 0; i < SIGNER_BATCH; i++) {
+		b->iov[i] = (struct iovec){.iov_base = b->in[i], .iov_len = sizeof(b->in[i])};
+		b->hdr[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &b->iov[i], .msg_iovlen = 1}};
 	}
-	pthread_mutex_lock(&svc->lock);
-	verdict = stub_admit(&ch->stub, svc->keys->n, req, kw_now_ms(), &rep);
-	if (verdict >= 0)
-		ch->refs++;
-	pthread_mutex_unlock(&svc->lock);
-
-	if (verdict < 0) {
-		kw_metric_add_shared(&svc->metrics->refusals[KW_REFUSE_MALFORMED], 1);
-		kw_log_warn("handle_request: worker %u sent request id %u for key %u, not newer "
-		            "than the last: closing its channel",
-		            (unsigned)ch->stub.slot, (unsigned)req->request_id,
-		            (unsigned)req->key_id);
-		return verdict;
-	}
-	channel_rearm(svc, ch);
-	if (verdict == STUB_SIGN) {
-		kw_metric_add_shared(&svc->metrics->inflight, 1);
-		sign_stub(svc->keys, prepared, req, &rep);
-		count_signature(svc, req, &rep);
-		pthread_mutex_lock(&svc->lock);
-		stub_finish(&ch->stub, req->request_id);
-		pthread_mutex_unlock(&svc->lock);
-		kw_metric_add_shared(&svc->metrics->inflight, (uint64_t)-1);
-	} else {
-		kw_metric_add_shared(
-		    &svc->metrics->refusals[rep.status == SP_STATUS_RATE_LIMITED ? KW_REFUSE_RATE
-		                                                                 : KW_REFUSE_BUSY],
-		    1);
-		kw_log_debug("handle_request: worker %u request %u: %s", (unsigned)ch->stub.slot,
-		             (unsigned)req->request_id, sp_status_name(rep.status));
-	}
-	send_reply(svc, ch, &rep);
-	pthread_mutex_lock(&svc->lock);
-	channel_unref(svc, ch);
-	pthread_mutex_unlock(&svc->lock);
-	return 0;
-}
-
-/* Reads and handles one request. Returns 1 when one was handled, 0 when none is waiting,
- * -1 when the channel must be closed (EOF, error), or -2 when its worker broke the
- * protocol (the channel is closed and the master told). */
-static int
-serve_one(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch)
-{
-	uint8_t msg[SP_SIGN_REQUEST_LEN + 1];
-	struct sp_sign_request req;
-	ssize_t n;
-
 	do
-		n = recv(ch->fd, msg, sizeof(msg), MSG_DONTWAIT);
+		n = recvmmsg(ch->fd, b->hdr, SIGNER_BATCH, MSG_DONTWAIT, NULL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
+	for (int i = 0; i < n; i++)
+		if (b->hdr[i].msg_len == 0)
+			n = 0;
 	if (n <= 0) {
-		kw_log_info("serve_one: channel of worker %u closed%s%s", (unsigned)ch->stub.slot,
+		kw_log_info("read_batch: channel of worker %u closed%s%s", (unsigned)ch->stub.slot,
 		            n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
 		return -1;
 	}
-	if (sp_decode_sign_request(msg, (size_t)n, &req) != 0) {
-		kw_metric_add_shared(&svc->metrics->requests, 1);
-		kw_metric_add_shared(&svc->metrics->refusals[KW_REFUSE_MALFORMED], 1);
-		kw_log_warn("serve_one: malformed request (%zd bytes) from worker %u: closing its "
-		            "channel",
-		            n, (unsigned)ch->stub.slot);
-		return -2;
+	b->n = (unsigned)n;
+	return n;
+}
+
+/*
+ * Decodes and checks every request of b, then admits them in the order they came, under
+ * one lock: so request ids are checked for growth exactly as one by one. Returns 0, or
+ * KW_ERR_UNEXPECTED_MESSAGE when one is malformed, names no key, has a scheme that does
+ * not fit its key or an id not newer than the last (logged, counted: the channel must be
+ * closed and nothing of b answered).
+ */
+static int
+admit_batch(struct signer_service *svc, struct channel *ch, struct batch *b)
+{
+	unsigned i;
+	int rc = 0;
+
+	kw_metric_add_shared(&svc->metrics->requests, b->n);
+	for (i = 0; i < b->n; i++) {
+		struct sp_sign_request *req = &b->req[i];
+
+		if (sp_decode_sign_request(b->in[i], b->hdr[i].msg_len, req) != 0) {
+			kw_log_warn("admit_batch: malformed request (%u bytes) from worker %u: "
+			            "closing its channel",
+			            b->hdr[i].msg_len, (unsigned)ch->stub.slot);
+			goto refused;
+		}
+		if (stub_check_request(svc->keys, req) != 0) {
+			kw_log_warn("admit_batch: worker %u sent request id %u for key %u with a "
+			            "scheme (%s) that does not fit the key, or for no key: closing "
+			            "its channel",
+			            (unsigned)ch->stub.slot, (unsigned)req->request_id,
+			            (unsigned)req->key_id,
+			            req->kind == SP_KIND_TLS13_CV
+			                ? tls13_scheme_name(req->tls13.scheme)
+			                : "toy-TLS");
+			goto refused;
+		}
 	}
-	switch (handle_request(svc, prepared, ch, &req)) {
-	case 0:
-		return 1;
-	case KW_ERR_UNEXPECTED_MESSAGE:
-		return -2;
-	default:
-		return -1;
+	uint64_t now = kw_now_ms();
+	pthread_mutex_lock(&svc->lock);
+	for (i = 0; i < b->n && rc == 0; i++) {
+		int verdict = stub_admit(&ch->stub, svc->keys->n, &b->req[i], now, &b->rep[i]);
+
+		if (verdict < 0)
+			rc = verdict;
+		b->sign[i] = verdict == STUB_SIGN;
+	}
+	if (rc != 0) /* what was admitted before it is never answered: the channel closes */
+		for (unsigned j = 0; j + 1 < i; j++)
+			if (b->sign[j])
+				stub_finish(&ch->stub, b->req[j].request_id);
+	pthread_mutex_unlock(&svc->lock);
+	if (rc == 0)
+		return 0;
+	i--;
+	kw_log_warn("admit_batch: worker %u sent request id %u for key %u, not newer than the "
+	            "last: closing its channel",
+	            (unsigned)ch->stub.slot, (unsigned)b->req[i].request_id,
+	            (unsigned)b->req[i].key_id);
+refused:
+	kw_metric_add_shared(&svc->metrics->refusals[KW_REFUSE_MALFORMED], 1);
+	return KW_ERR_UNEXPECTED_MESSAGE;
+}
+
+/* Signs the admitted requests of b, then takes them out of ch's in-flight set at once. */
+static void
+sign_batch(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch,
+           struct batch *b)
+{
+	unsigned admitted = 0;
+
+	for (unsigned i = 0; i < b->n; i++)
+		admitted += b->sign[i];
+	if (admitted > 0)
+		kw_metric_add_shared(&svc->metrics->inflight, admitted);
+	for (unsigned i = 0; i < b->n; i++) {
+		if (!b->sign[i]) {
+			enum sp_status st = b->rep[i].status;
+
+			kw_metric_add_shared(
+			    &svc->metrics->refusals[st == SP_STATUS_RATE_LIMITED ? KW_REFUSE_RATE
+			                                                         : KW_REFUSE_BUSY],
+			    1);
+			kw_log_debug("sign_batch: worker %u request %u: %s",
+			             (unsigned)ch->stub.slot, (unsigned)b->req[i].request_id,
+			             sp_status_name(st));
+			continue;
+		}
+		sign_stub(svc->keys, prepared, &b->req[i], &b->rep[i]);
+		count_signature(svc, &b->req[i], &b->rep[i]);
+	}
+	if (admitted == 0)
+		return;
+	pthread_mutex_lock(&svc->lock);
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->sign[i])
+			stub_finish(&ch->stub, b->req[i].request_id);
+	pthread_mutex_unlock(&svc->lock);
+	kw_metric_add_shared(&svc->metrics->inflight, (uint64_t)0 - admitted);
+}
+
+/*
+ * Writes the replies of b in as few sendmmsg(2) as the channel takes, without blocking.
+ * A channel too full to take them (its worker stopped reading replies: a sane worker
+ * never has more replies due than the in-flight cap) is shut down, which the loop then
+ * sees as EOF, and its worker reported.
+ */
+static void
+send_batch(struct signer_service *svc, struct channel *ch, struct batch *b)
+{
+	unsigned done = 0;
+
+	for (unsigned i = 0; i < b->n; i++) {
+		b->iov[i] = (struct iovec){.iov_base = b->out[i],
+		                           .iov_len = sp_encode_sign_reply(&b->rep[i], b->out[i])};
+		b->hdr[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &b->iov[i], .msg_iovlen = 1}};
+	}
+	while (done < b->n) {
+		int n = sendmmsg(ch->fd, b->hdr + done, b->n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			done += (unsigned)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			kw_log_warn("send_batch: channel of worker %u is full (not reading "
+			            "replies): closing it",
+			            (unsigned)ch->stub.slot);
+			shutdown(ch->fd, SHUT_RDWR);
+			report_broken_worker(svc, ch);
+			return;
+		} else {
+			return; /* the worker went away: the loop sees EOF */
+		}
 	}
 }
 
-/* A signing thread took ch's event: one request is served, or the channel closed. */
+/*
+ * A signing thread took ch's event: it serves batch after batch of what waits on ch
+ * (read_batch), at most SIGNER_TURNS of them, then re-arms ch; or closes it.
+ */
 static void
-serve_channel(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch)
+serve_channel(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch,
+              struct batch *b)
 {
-	int rc = serve_one(svc, prepared, ch);
+	for (unsigned turn = 0; turn < SIGNER_TURNS; turn++) {
+		int n = read_batch(ch, b);
 
-	if (rc == -2)
-		report_broken_worker(svc, ch);
-	if (rc < 0)
-		channel_close(svc, ch);
-	else if (rc == 0)
-		channel_rearm(svc, ch);
+		if (n == 0)
+			break;
+		if (n > 0 && admit_batch(svc, ch, b) != 0) {
+			report_broken_worker(svc, ch);
+			n = -1;
+		}
+		if (n < 0) {
+			channel_close(svc, ch);
+			return;
+		}
+		sign_batch(svc, prepared, ch, b);
+		send_batch(svc, ch, b);
+	}
+	channel_rearm(svc, ch);
 }
 
 /*
@@ -309,6 +374,7 @@ signing_thread(void *arg)
 {
 	struct signer_service *svc = arg;
 	struct tt_signer *prepared = prepare_keys(svc->keys);
+	struct batch b; /* about 20 KiB of the thread's SIGNING_STACK_SIZE */
 
 	pthread_mutex_lock(&svc->lock);
 	svc->n_running++;
@@ -326,7 +392,7 @@ signing_thread(void *arg)
 		}
 		if (ev.data.ptr == svc->stop)
 			break;
-		serve_channel(svc, prepared, ev.data.ptr);
+		serve_channel(svc, prepared, ev.data.ptr, &b);
 	}
 	dispose_keys(svc->keys, prepared);
 	return NULL;
@@ -346,7 +412,6 @@ add_channel(struct signer_service *svc, int fd, uint32_t slot)
 		return;
 	}
 	ch->fd = fd;
-	ch->refs = 1;
 	ev.data.ptr = ch;
 	pthread_mutex_lock(&svc->lock);
 	ch->next = svc->channels;
@@ -358,7 +423,7 @@ add_channel(struct signer_service *svc, int fd, uint32_t slot)
 		kw_log_err("add_channel: epoll_ctl for worker %u: %s", (unsigned)slot,
 		           strerror(errno));
 		pthread_mutex_lock(&svc->lock);
-		channel_unref(svc, ch);
+		channel_free(svc, ch);
 		pthread_mutex_unlock(&svc->lock);
 		return;
 	}

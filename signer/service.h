@@ -2,12 +2,14 @@
  * service.h - the signer's serving loop: the main thread reads the control channel
  * and the signals; a pool of signing threads waits on one epoll set of the worker
  * channels (each armed EPOLLONESHOT), so a readable channel wakes one thread, which
- * takes one request, admits it (stub.h), signs and writes the reply itself (a
- * SOCK_SEQPACKET datagram is atomic, so threads never interleave).
+ * reads every request waiting on it in one call, admits them in order (stub.h), signs
+ * them and writes their replies in one call, and goes on reading the channel while
+ * requests keep coming (a few batches at most) before it waits again.
  *
- * A reply that cannot be written at once (EAGAIN: the worker stopped reading and
- * its channel is full) marks that channel stuck: it is shut down and closed, like a
- * malformed request does. Closing a channel never affects another one.
+ * A batch with a malformed request, or one the admission refuses as broken, closes
+ * the channel unanswered. Replies that cannot be written at once (EAGAIN: the worker
+ * stopped reading and its channel is full) mark that channel stuck: it is shut down
+ * and closed, like a malformed request does. Closing a channel never affects another.
  */
 #ifndef KW_SIGNER_SERVICE_H
 #define KW_SIGNER_SERVICE_H

@@ -39,7 +39,8 @@
 #define CERTS   TEST_DATA_DIR "/certs/"
 #define REACHED 3 /* exit code of a child whose attempt was not stopped */
 
-static int shared_fd = -1; /* a descriptor made before the fork, for attempts that need one */
+static int shared_fd = -1;   /* a descriptor made before the fork, for attempts that need one */
+static int shared_peer = -1; /* the other end of shared_fd when it is a socket pair */
 
 /* Runs attempt in a child after signer_sandbox_lock; returns the child's wait status. */
 static int
@@ -136,6 +137,20 @@ Test(signer_sandbox, executable_memory_kills)
 	expect_killed(try_make_executable, "mprotect PROT_EXEC");
 }
 
+static void
+try_send(void)
+{
+	send(shared_fd, "x", 1, MSG_DONTWAIT);
+}
+
+static void
+try_recv(void)
+{
+	char c;
+
+	recv(shared_fd, &c, 1, MSG_DONTWAIT);
+}
+
 Test(signer_sandbox, other_calls_kill)
 {
 	expect_killed(try_stat_path, "stat of a path");
@@ -143,6 +158,8 @@ Test(signer_sandbox, other_calls_kill)
 	expect_killed(try_ptrace, "ptrace");
 	expect_killed(try_setuid, "setuid");
 	expect_killed(try_prctl, "prctl");
+	expect_killed(try_send, "send: worker channels take sendmmsg only");
+	expect_killed(try_recv, "recv: worker channels take recvmmsg only");
 }
 
 static void
@@ -153,6 +170,8 @@ use_allowed_calls(void)
 	struct stat st;
 	int sv[2] = {shared_fd, -1};
 	char byte = 'x';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct mmsghdr msg = {.msg_hdr = {.msg_iov = &iov, .msg_iovlen = 1}};
 	void *big = malloc(8u << 20);
 	void *small = malloc(100);
 
@@ -163,7 +182,8 @@ use_allowed_calls(void)
 	free(small);
 	if (getrandom(random, sizeof(random), 0) != sizeof(random) ||
 	    clock_gettime(CLOCK_MONOTONIC, &ts) != 0 || fstat(sv[0], &st) != 0 ||
-	    send(sv[0], &byte, 1, MSG_DONTWAIT) != 1 || write(2, "", 0) != 0)
+	    sendmmsg(shared_peer, &msg, 1, MSG_DONTWAIT) != 1 || write(2, "", 0) != 0 ||
+	    recvmmsg(sv[0], &msg, 1, MSG_DONTWAIT, NULL) != 1)
 		_exit(5);
 	sv[1] = dup3(sv[0], 100, O_CLOEXEC);
 	if (sv[1] != 100 || close(sv[1]) != 0 || shutdown(sv[0], SHUT_RDWR) != 0)
@@ -177,7 +197,9 @@ Test(signer_sandbox, what_the_signer_needs_is_allowed)
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	shared_fd = sv[0];
-	expect_allowed(use_allowed_calls, "memory, randomness, clock, fstat, send, dup3");
+	shared_peer = sv[1];
+	expect_allowed(use_allowed_calls,
+	               "memory, randomness, clock, fstat, sendmmsg, recvmmsg, dup3");
 	close(sv[0]);
 	close(sv[1]);
 }

@@ -263,6 +263,153 @@ Test(signer_service, rate_limit_per_channel)
 	EVP_PKEY_free(pub);
 }
 
+/*
+ * Hands the signer a new worker channel with n requests (ids first_id, first_id + 1, ...,
+ * or ids[] when given) already waiting on it, so that the signer's first read takes them
+ * together (up to its batch size). Returns the worker's end.
+ */
+static int
+open_channel_with(const struct signer *s, uint32_t slot, uint32_t first_id, const uint32_t *ids,
+                  unsigned n)
+{
+	int sv[2];
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	for (unsigned i = 0; i < n; i++) {
+		struct sp_sign_request req = request(ids ? ids[i] : first_id + i, 0);
+
+		send_request(sv[0], &req);
+	}
+	cr_assert_eq(
+	    ctl_send(s->control, &(struct ctl_msg){.type = CTL_CHANNEL, .arg = slot}, &sv[1], 1),
+	    0);
+	close(sv[1]);
+	return sv[0];
+}
+
+/* Reads n replies to ids first_id.. in order: the first n_ok signed, the rest with status. */
+static void
+expect_replies(EVP_PKEY *pub, int fd, uint32_t first_id, unsigned n, unsigned n_ok,
+               enum sp_status status)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct sp_sign_reply rep;
+
+		recv_reply(fd, &rep);
+		cr_assert_eq(rep.request_id, first_id + i);
+		if (i < n_ok)
+			expect_signed(pub, &rep, first_id + i);
+		else
+			cr_expect_eq(rep.status, status, "request %u: %s", first_id + i,
+			             sp_status_name(rep.status));
+	}
+}
+
+/* max_inflight requests read at once are all signed; one more is answered BUSY. */
+Test(signer_service, a_batch_at_and_one_past_max_inflight)
+{
+	enum { INFLIGHT = 4 };
+	struct signer s = start_signer(2, INFLIGHT, 0);
+	EVP_PKEY *pub = certificate_key();
+	int at = open_channel_with(&s, 0, 1, NULL, INFLIGHT);
+	int past = open_channel_with(&s, 1, 1, NULL, INFLIGHT + 1);
+
+	expect_replies(pub, at, 1, INFLIGHT, INFLIGHT, SP_STATUS_OK);
+	expect_replies(pub, past, 1, INFLIGHT + 1, INFLIGHT, SP_STATUS_BUSY);
+	round_trip(pub, past, INFLIGHT + 2); /* the channel stays open */
+	close(s.control);
+	cr_expect_eq(wait_exit(&s), 0);
+	EVP_PKEY_free(pub);
+}
+
+/* A full bucket of rate_limit requests read at once is signed; one more is RATE_LIMITED. */
+Test(signer_service, a_batch_at_and_one_past_the_rate_limit)
+{
+	enum { RATE = 3 };
+	struct signer s = start_signer(1, 8, RATE);
+	EVP_PKEY *pub = certificate_key();
+	int at = open_channel_with(&s, 0, 1, NULL, RATE);
+	int past = open_channel_with(&s, 1, 1, NULL, RATE + 1);
+
+	expect_replies(pub, at, 1, RATE, RATE, SP_STATUS_OK);
+	expect_replies(pub, past, 1, RATE + 1, RATE, SP_STATUS_RATE_LIMITED);
+	close(s.control);
+	cr_expect_eq(wait_exit(&s), 0);
+	EVP_PKEY_free(pub);
+}
+
+/* More requests waiting than one read takes, on one channel: every one is signed, in order. */
+Test(signer_service, many_waiting_requests_are_all_signed_in_order)
+{
+	enum { WAITING = 70 };
+	struct signer s = start_signer(1, WAITING, 0);
+	EVP_PKEY *pub = certificate_key();
+	int fd = open_channel_with(&s, 0, 100, NULL, WAITING);
+	int other = open_channel(&s, 1);
+
+	round_trip(pub, other, 1); /* served between the batches of the busy channel */
+	expect_replies(pub, fd, 100, WAITING, WAITING, SP_STATUS_OK);
+	close(s.control);
+	cr_expect_eq(wait_exit(&s), 0);
+	EVP_PKEY_free(pub);
+}
+
+/* A request id not newer than the one before it in the same read: closed, unanswered. */
+static void
+expect_batch_closes_only_its_channel(const uint32_t *ids, unsigned n)
+{
+	struct signer s = start_signer(2, 8, 0);
+	EVP_PKEY *pub = certificate_key();
+	int bad = open_channel_with(&s, 0, 0, ids, n), good = open_channel(&s, 1);
+
+	expect_eof(bad);
+	round_trip(pub, good, 1);
+	close(s.control);
+	cr_expect_eq(wait_exit(&s), 0);
+	EVP_PKEY_free(pub);
+}
+
+Test(signer_service, a_replayed_id_in_a_batch_closes_only_that_channel)
+{
+	static const uint32_t ids[] = {5, 6, 6};
+
+	expect_batch_closes_only_its_channel(ids, 3);
+}
+
+Test(signer_service, an_older_id_in_a_batch_closes_only_that_channel)
+{
+	static const uint32_t ids[] = {5, 7, 6};
+
+	expect_batch_closes_only_its_channel(ids, 3);
+}
+
+/* A malformed request after good ones in the same read: closed, none answered. */
+Test(signer_service, a_malformed_request_in_a_batch_closes_only_that_channel)
+{
+	struct signer s = start_signer(2, 8, 0);
+	EVP_PKEY *pub = certificate_key();
+	struct sp_sign_request req = request(9, 0);
+	uint8_t msg[SP_SIGN_REQUEST_LEN];
+	int sv[2], good = open_channel(&s, 1);
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	for (uint32_t id = 1; id < 3; id++) {
+		struct sp_sign_request ok = request(id, 0);
+
+		send_request(sv[0], &ok);
+	}
+	sp_encode_sign_request(&req, msg);
+	cr_assert_eq(send(sv[0], msg, sizeof(msg) - 1, 0), (ssize_t)sizeof(msg) - 1);
+	cr_assert_eq(
+	    ctl_send(s.control, &(struct ctl_msg){.type = CTL_CHANNEL, .arg = 0}, &sv[1], 1), 0);
+	close(sv[1]);
+	expect_eof(sv[0]);
+	round_trip(pub, good, 1);
+	close(s.control);
+	cr_expect_eq(wait_exit(&s), 0);
+	EVP_PKEY_free(pub);
+}
+
 static void
 expect_malformed_closes_only_its_channel(const uint8_t *msg, size_t len)
 {
