@@ -109,25 +109,62 @@ scheme_init(EVP_PKEY *key, uint16_t scheme, size_t hash_len, int sign, EVP_MD_CT
 	return tt_digest_init(key, scheme_digest(scheme), saltlen, sign, out);
 }
 
+/* Signs the content built from hash with a context ready for EVP_DigestSign. */
+static int
+content_sign(EVP_MD_CTX *mctx, const uint8_t *hash, size_t hash_len, uint8_t *sig, size_t *sig_len)
+{
+	uint8_t content[TLS13_CV_MAX_CONTENT_LEN];
+	size_t len = TT_MAX_SIGNATURE_LEN;
+	size_t content_len = tls13_cv_content(hash, hash_len, content);
+
+	if (EVP_DigestSign(mctx, sig, &len, content, content_len) != 1) {
+		ERR_clear_error();
+		return KW_ERR_INTERNAL;
+	}
+	*sig_len = len;
+	return 0;
+}
+
 int
 tls13_cv_sign(EVP_PKEY *key, uint16_t scheme, const uint8_t *hash, size_t hash_len, uint8_t *sig,
               size_t *sig_len)
 {
-	uint8_t content[TLS13_CV_MAX_CONTENT_LEN];
-	size_t len = TT_MAX_SIGNATURE_LEN;
 	EVP_MD_CTX *mctx = NULL;
 	int err = scheme_init(key, scheme, hash_len, 1, &mctx);
 	if (err)
 		return err;
-	size_t content_len = tls13_cv_content(hash, hash_len, content);
-	if (EVP_DigestSign(mctx, sig, &len, content, content_len) == 1) {
-		*sig_len = len;
-	} else {
-		ERR_clear_error();
-		err = KW_ERR_INTERNAL;
-	}
+	err = content_sign(mctx, hash, hash_len, sig, sig_len);
 	EVP_MD_CTX_free(mctx);
 	return err;
+}
+
+int
+tls13_cv_signer_init(struct tt_signer *s, EVP_PKEY *key, uint16_t scheme)
+{
+	*s = (struct tt_signer){0};
+	/* the hash length does not change the set-up: any accepted one will do */
+	int err = scheme_init(key, scheme, TLS13_CV_MAX_HASH_LEN, 1, &s->prepared);
+	if (err)
+		return err;
+	s->work = EVP_MD_CTX_new();
+	if (s->work == NULL) {
+		tt_signer_dispose(s);
+		return KW_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+int
+tls13_cv_signer_sign(struct tt_signer *s, const uint8_t *hash, size_t hash_len, uint8_t *sig,
+                     size_t *sig_len)
+{
+	if (!tls13_cv_hash_len_ok(hash_len))
+		return KW_ERR_ARGUMENT;
+	if (EVP_MD_CTX_copy_ex(s->work, s->prepared) != 1) {
+		ERR_clear_error();
+		return KW_ERR_INTERNAL;
+	}
+	return content_sign(s->work, hash, hash_len, sig, sig_len);
 }
 
 int

@@ -74,6 +74,19 @@ int tls13_cv_sign(EVP_PKEY *key, uint16_t scheme, const uint8_t *hash, size_t ha
                   uint8_t *sig, size_t *sig_len);
 
 /**
+ * Prepares key to sign CertificateVerify content with scheme, as tt_signer_init() does for
+ * toy-TLS: the signing context (digest, RSA-PSS parameters) is set up once, and each
+ * signature works on a copy of it. Dispose with tt_signer_dispose(). Returns 0,
+ * KW_ERR_ARGUMENT (a scheme that does not fit the key), KW_ERR_UNSUPPORTED_KEY or
+ * KW_ERR_INTERNAL, with nothing left allocated.
+ */
+int tls13_cv_signer_init(struct tt_signer *s, EVP_PKEY *key, uint16_t scheme);
+
+/** tls13_cv_sign() with a key prepared for its scheme: the same signatures and errors. */
+int tls13_cv_signer_sign(struct tt_signer *s, const uint8_t *hash, size_t hash_len, uint8_t *sig,
+                         size_t *sig_len);
+
+/**
  * Verifies sig over the content built from hash with a public key and scheme (the
  * check a client makes). Returns 0, KW_ERR_ARGUMENT, KW_ERR_UNSUPPORTED_KEY or
  * KW_ERR_BAD_SIGNATURE.

@@ -241,7 +241,7 @@ refused:
 
 /* Signs the admitted requests of b, then takes them out of ch's in-flight set at once. */
 static void
-sign_batch(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch,
+sign_batch(struct signer_service *svc, struct stub_signer *prepared, struct channel *ch,
            struct batch *b)
 {
 	unsigned admitted = 0;
@@ -317,7 +317,7 @@ send_batch(struct signer_service *svc, struct channel *ch, struct batch *b)
  * (read_batch), at most SIGNER_TURNS of them, then re-arms ch; or closes it.
  */
 static void
-serve_channel(struct signer_service *svc, struct tt_signer *prepared, struct channel *ch,
+serve_channel(struct signer_service *svc, struct stub_signer *prepared, struct channel *ch,
               struct batch *b)
 {
 	for (unsigned turn = 0; turn < SIGNER_TURNS; turn++) {
@@ -340,20 +340,20 @@ serve_channel(struct signer_service *svc, struct tt_signer *prepared, struct cha
 }
 
 /*
- * The calling thread's prepared keys, by key id: set up before the seccomp filter is
- * locked (a thread counts as running only afterwards). A key that cannot be prepared
- * is left zeroed and signs without preparation. NULL when out of memory (every key
- * then does).
+ * The calling thread's prepared keys, by key id (stub_signer: every scheme each key signs
+ * with): set up before the seccomp filter is locked (a thread counts as running only
+ * afterwards). What cannot be prepared is left zeroed and signs without preparation.
+ * NULL when out of memory (every key then does).
  */
-static struct tt_signer *
+static struct stub_signer *
 prepare_keys(const struct signer_keys *keys)
 {
-	struct tt_signer *prepared = calloc(keys->n ? keys->n : 1, sizeof(*prepared));
+	struct stub_signer *prepared = calloc(keys->n ? keys->n : 1, sizeof(*prepared));
 
 	if (prepared == NULL)
 		kw_log_warn("prepare_keys: out of memory (keys sign unprepared)");
 	for (size_t i = 0; prepared != NULL && i < keys->n; i++) {
-		int rc = tt_signer_init(&prepared[i], keys->keys[i].pkey);
+		int rc = stub_signer_init(&prepared[i], &keys->keys[i]);
 		if (rc)
 			kw_log_warn("prepare_keys: key %zu: %s (it signs unprepared)", i,
 			            kw_strerror(rc));
@@ -362,10 +362,10 @@ prepare_keys(const struct signer_keys *keys)
 }
 
 static void
-dispose_keys(const struct signer_keys *keys, struct tt_signer *prepared)
+dispose_keys(const struct signer_keys *keys, struct stub_signer *prepared)
 {
 	for (size_t i = 0; prepared != NULL && i < keys->n; i++)
-		tt_signer_dispose(&prepared[i]);
+		stub_signer_dispose(&prepared[i]);
 	free(prepared);
 }
 
@@ -373,7 +373,7 @@ static void *
 signing_thread(void *arg)
 {
 	struct signer_service *svc = arg;
-	struct tt_signer *prepared = prepare_keys(svc->keys);
+	struct stub_signer *prepared = prepare_keys(svc->keys);
 	struct batch b; /* about 20 KiB of the thread's SIGNING_STACK_SIZE */
 
 	pthread_mutex_lock(&svc->lock);

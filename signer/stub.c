@@ -135,8 +135,48 @@ stub_check_request(const struct signer_keys *keys, const struct sp_sign_request 
 	return 0;
 }
 
+/* The TLS 1.3 schemes of struct stub_signer's tls13, in its order. */
+static const uint16_t tls13_schemes[STUB_TLS13_SCHEMES] = {
+    TLS13_ECDSA_SECP256R1_SHA256, TLS13_RSA_PSS_RSAE_SHA256, TLS13_RSA_PSS_RSAE_SHA384,
+    TLS13_RSA_PSS_RSAE_SHA512, TLS13_ED25519};
+
+/* The index of a TLS 1.3 scheme in struct stub_signer's tls13, or -1. */
+static int
+tls13_scheme_index(uint16_t scheme)
+{
+
+	for (int i = 0; i < STUB_TLS13_SCHEMES; i++)
+		if (tls13_schemes[i] == scheme)
+			return i;
+	return -1;
+}
+
+int
+stub_signer_init(struct stub_signer *s, const struct signer_key *key)
+{
+	int err = tt_signer_init(&s->toytls, key->pkey);
+
+	for (int i = 0; i < STUB_TLS13_SCHEMES; i++) {
+		s->tls13[i] = (struct tt_signer){0};
+		if (!tls13_scheme_fits(tls13_schemes[i], key->scheme))
+			continue;
+		int rc = tls13_cv_signer_init(&s->tls13[i], key->pkey, tls13_schemes[i]);
+		if (err == 0)
+			err = rc;
+	}
+	return err;
+}
+
 void
-sign_stub(const struct signer_keys *keys, struct tt_signer *prepared,
+stub_signer_dispose(struct stub_signer *s)
+{
+	tt_signer_dispose(&s->toytls);
+	for (int i = 0; i < STUB_TLS13_SCHEMES; i++)
+		tt_signer_dispose(&s->tls13[i]);
+}
+
+void
+sign_stub(const struct signer_keys *keys, struct stub_signer *prepared,
           const struct sp_sign_request *req, struct sp_sign_reply *rep)
 {
 	size_t sig_len = 0;
@@ -148,15 +188,22 @@ sign_stub(const struct signer_keys *keys, struct tt_signer *prepared,
 		rep->status = SP_STATUS_BAD_KEY;
 		return;
 	}
-	struct tt_signer *signer = prepared != NULL ? &prepared[req->key_id] : NULL;
-	if (req->kind == SP_KIND_TLS13_CV)
-		rc = tls13_cv_sign(keys->keys[req->key_id].pkey, req->tls13.scheme, req->tls13.hash,
-		                   req->tls13.hash_len, rep->sig, &sig_len);
-	else if (signer != NULL && signer->prepared != NULL)
-		rc = tt_signer_sign(signer, req->client_pub, req->server_pub, rep->sig, &sig_len);
-	else
-		rc = tt_sign(keys->keys[req->key_id].pkey, req->client_pub, req->server_pub,
-		             rep->sig, &sig_len);
+	EVP_PKEY *pkey = keys->keys[req->key_id].pkey;
+	struct stub_signer *own = prepared != NULL ? &prepared[req->key_id] : NULL;
+	if (req->kind == SP_KIND_TLS13_CV) {
+		int i = tls13_scheme_index(req->tls13.scheme);
+		struct tt_signer *s = own != NULL && i >= 0 ? &own->tls13[i] : NULL;
+		rc = s != NULL && s->prepared != NULL
+		         ? tls13_cv_signer_sign(s, req->tls13.hash, req->tls13.hash_len, rep->sig,
+		                                &sig_len)
+		         : tls13_cv_sign(pkey, req->tls13.scheme, req->tls13.hash,
+		                         req->tls13.hash_len, rep->sig, &sig_len);
+	} else if (own != NULL && own->toytls.prepared != NULL) {
+		rc = tt_signer_sign(&own->toytls, req->client_pub, req->server_pub, rep->sig,
+		                    &sig_len);
+	} else {
+		rc = tt_sign(pkey, req->client_pub, req->server_pub, rep->sig, &sig_len);
+	}
 	if (rc) {
 		kw_log_err("sign_stub: key %u (%s): %s", (unsigned)req->key_id,
 		           req->kind == SP_KIND_TLS13_CV

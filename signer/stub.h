@@ -27,8 +27,8 @@ struct stub_channel {
 	struct stub_limits limits;
 	uint32_t *inflight; /* request ids being signed, limits.max_inflight slots */
 	unsigned n_inflight;
-	bool have_last;     /* a request has been admitted on this channel */
-	uint32_t last_id;   /* the newest request id admitted */
+	bool have_last;        /* a request has been admitted on this channel */
+	uint32_t last_id;      /* the newest request id admitted */
 	uint64_t tokens;       /* token bucket, in thousandths of a request */
 	uint64_t refill_ms;    /* time of the last refill */
 	uint64_t rate_limited; /* requests refused since the last log line */
@@ -74,17 +74,39 @@ void stub_finish(struct stub_channel *ch, uint32_t request_id);
  */
 int stub_check_request(const struct signer_keys *keys, const struct sp_sign_request *req);
 
+/** The TLS 1.3 schemes a key may sign with (enum tls13_scheme), in struct stub_signer. */
+#define STUB_TLS13_SCHEMES 5
+
+/**
+ * One key prepared by one thread (tt_signer: the signing context set up once, each
+ * signature on a copy) for toy-TLS's scheme and for each TLS 1.3 scheme that fits the
+ * key. An entry not prepared is zeroed: that scheme signs unprepared.
+ */
+struct stub_signer {
+	struct tt_signer toytls;
+	struct tt_signer tls13[STUB_TLS13_SCHEMES];
+};
+
+/**
+ * Prepares key for every scheme it signs with. Returns 0, or the first error (the
+ * entries that failed stay zeroed, the others are prepared). Dispose in any case.
+ */
+int stub_signer_init(struct stub_signer *s, const struct signer_key *key);
+
+/** Frees what stub_signer_init() prepared (a zeroed signer is fine). */
+void stub_signer_dispose(struct stub_signer *s);
+
 /**
  * Signs an admitted request. Toy-TLS: the key named by req->key_id signs client_pub ||
- * server_pub with the scheme its type fixes, through prepared[key_id] when the
- * calling thread has prepared its keys (prepared: by key id, or NULL; an entry that
- * could not be prepared is zeroed). TLS 1.3: the key signs the CertificateVerify
- * content it builds from req->tls13 with req->tls13.scheme (tls13_cv_sign()), which
- * stub_check_request() found fitting. Fills *rep with SP_STATUS_OK and the signature,
- * SP_STATUS_BAD_KEY for an unknown key id, or SP_STATUS_FAILED (logged).
- * Thread-safe as long as each thread has its own prepared keys: keys are only read.
+ * server_pub with the scheme its type fixes. TLS 1.3: the key signs the
+ * CertificateVerify content it builds from req->tls13 with req->tls13.scheme
+ * (tls13_cv_sign()), which stub_check_request() found fitting. Either goes through
+ * prepared[key_id] when the calling thread has prepared its keys (prepared: by key id,
+ * or NULL). Fills *rep with SP_STATUS_OK and the signature, SP_STATUS_BAD_KEY for an
+ * unknown key id, or SP_STATUS_FAILED (logged). Thread-safe as long as each thread has
+ * its own prepared keys: keys are only read.
  */
-void sign_stub(const struct signer_keys *keys, struct tt_signer *prepared,
+void sign_stub(const struct signer_keys *keys, struct stub_signer *prepared,
                const struct sp_sign_request *req, struct sp_sign_reply *rep);
 
 #endif

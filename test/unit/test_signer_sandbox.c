@@ -244,6 +244,8 @@ Test(signer_sandbox, filter_covers_threads_started_before_it)
 static void
 sign_with_every_key_type(void)
 {
+	static const uint16_t tls13_schemes[3] = {TLS13_RSA_PSS_RSAE_SHA384,
+	                                          TLS13_ECDSA_SECP256R1_SHA256, TLS13_ED25519};
 	struct signer_key table[3] = {{NULL, TT_SCHEME_RSA_PSS_SHA256},
 	                              {NULL, TT_SCHEME_ECDSA_P256_SHA256},
 	                              {NULL, TT_SCHEME_ED25519}};
@@ -259,9 +261,9 @@ sign_with_every_key_type(void)
 	table[0].pkey = loaded.keys[0].pkey;
 	table[1].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	table[2].pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	struct tt_signer signers[3]; /* prepared before the sandbox, as the signing threads do */
+	struct stub_signer signers[3]; /* prepared before the sandbox, as the signing threads do */
 	for (size_t k = 0; k < 3; k++)
-		if (!table[k].pkey || tt_signer_init(&signers[k], table[k].pkey) != 0)
+		if (!table[k].pkey || stub_signer_init(&signers[k], &table[k]) != 0)
 			_exit(2);
 	if (signer_sandbox_lock(err, sizeof(err)) != 0)
 		_exit(2);
@@ -277,10 +279,22 @@ sign_with_every_key_type(void)
 			    tt_verify(table[k].pkey, req.client_pub, req.server_pub, rep.sig,
 			              rep.sig_len) != 0)
 				_exit(10 + (int)k);
+			/* and TLS 1.3 CertificateVerify content, with a scheme of the key */
+			struct sp_sign_request cv = {
+			    .request_id = k,
+			    .key_id = k,
+			    .kind = SP_KIND_TLS13_CV,
+			    .tls13 = {.scheme = tls13_schemes[k], .hash_len = 32}};
+			memset(cv.tls13.hash, round + 1, 32);
+			sign_stub(&keys, round % 2 ? signers : NULL, &cv, &rep);
+			if (rep.status != SP_STATUS_OK ||
+			    tls13_cv_verify(table[k].pkey, cv.tls13.scheme, cv.tls13.hash, 32,
+			                    rep.sig, rep.sig_len) != 0)
+				_exit(20 + (int)k);
 		}
 	}
 	for (size_t k = 0; k < 3; k++)
-		tt_signer_dispose(&signers[k]);
+		stub_signer_dispose(&signers[k]);
 	EVP_PKEY_free(table[1].pkey);
 	EVP_PKEY_free(table[2].pkey);
 	signer_keys_free(&loaded);

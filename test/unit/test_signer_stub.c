@@ -234,10 +234,10 @@ Test(signer_stub, signatures_verify_for_every_scheme)
 	};
 	struct signer_keys keys = {.keys = table, .n = 3};
 	static const size_t max_len[] = {256, 72, 64};
-	struct tt_signer signers[3];
+	struct stub_signer signers[3];
 
 	for (size_t k = 0; k < 3; k++)
-		cr_assert_eq(tt_signer_init(&signers[k], table[k].pkey), 0);
+		cr_assert_eq(stub_signer_init(&signers[k], &table[k]), 0);
 	/* without prepared keys, then with the calling thread's */
 	for (int prepared = 0; prepared < 2; prepared++) {
 		for (uint32_t k = 0; k < 3; k++) {
@@ -261,7 +261,7 @@ Test(signer_stub, signatures_verify_for_every_scheme)
 		}
 	}
 	for (size_t k = 0; k < 3; k++) {
-		tt_signer_dispose(&signers[k]);
+		stub_signer_dispose(&signers[k]);
 		EVP_PKEY_free(table[k].pkey);
 	}
 }
@@ -274,9 +274,10 @@ Test(signer_stub, unprepared_entry_signs_without_preparation)
 	    {generate("ED25519", NULL), TT_SCHEME_ED25519},
 	};
 	struct signer_keys keys = {.keys = table, .n = 2};
-	struct tt_signer prepared[2] = {{0}};
+	struct stub_signer prepared[2];
 
-	cr_assert_eq(tt_signer_init(&prepared[1], table[1].pkey), 0);
+	memset(prepared, 0, sizeof(prepared));
+	cr_assert_eq(stub_signer_init(&prepared[1], &table[1]), 0);
 	for (uint32_t k = 0; k < 2; k++) {
 		struct sp_sign_request req = request(60 + k, k);
 		struct sp_sign_reply rep;
@@ -287,7 +288,7 @@ Test(signer_stub, unprepared_entry_signs_without_preparation)
 		    tt_verify(table[k].pkey, req.client_pub, req.server_pub, rep.sig, rep.sig_len),
 		    0, "key %u", (unsigned)k);
 	}
-	tt_signer_dispose(&prepared[1]);
+	stub_signer_dispose(&prepared[1]);
 	EVP_PKEY_free(table[0].pkey);
 	EVP_PKEY_free(table[1].pkey);
 }
@@ -352,8 +353,15 @@ Test(signer_stub, tls13_schemes_checked_against_the_key_and_signed)
 	struct signer_keys keys = {.keys = table, .n = 3};
 	static const uint16_t schemes[] = {0x0403, 0x0804, 0x0805, 0x0806, 0x0807};
 	unsigned signed_ok = 0;
+	struct stub_signer signers[3];
 
-	for (uint32_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < 3; k++)
+		cr_assert_eq(stub_signer_init(&signers[k], &table[k]), 0);
+	/* without prepared keys, then with the calling thread's */
+	for (uint32_t i = 0; i < 6; i++) {
+		uint32_t k = i % 3;
+		bool prepared = i >= 3;
+
 		for (size_t s = 0; s < sizeof(schemes) / sizeof(schemes[0]); s++) {
 			struct sp_sign_request req = tls13_request(100 + k, k, schemes[s], 48);
 			bool fits = tls13_scheme_fits(schemes[s], table[k].scheme);
@@ -364,15 +372,23 @@ Test(signer_stub, tls13_schemes_checked_against_the_key_and_signed)
 			if (!fits)
 				continue;
 			struct sp_sign_reply rep;
-			sign_stub(&keys, NULL, &req, &rep);
+			sign_stub(&keys, prepared ? signers : NULL, &req, &rep);
 			cr_assert_eq(rep.status, SP_STATUS_OK);
 			cr_expect_eq(tls13_cv_verify(table[k].pkey, schemes[s], req.tls13.hash, 48,
 			                             rep.sig, rep.sig_len),
-			             0);
+			             0, "key %u scheme 0x%04x prepared %d", (unsigned)k, schemes[s],
+			             prepared);
+			/* the signature covers this transcript hash, not any other */
+			req.tls13.hash[0] ^= 1;
+			cr_expect_eq(tls13_cv_verify(table[k].pkey, schemes[s], req.tls13.hash, 48,
+			                             rep.sig, rep.sig_len),
+			             KW_ERR_BAD_SIGNATURE);
 			signed_ok++;
 		}
 	}
-	cr_expect_eq(signed_ok, 5);
+	cr_expect_eq(signed_ok, 10);
+	for (size_t k = 0; k < 3; k++)
+		stub_signer_dispose(&signers[k]);
 	struct sp_sign_request req = tls13_request(200, 3, 0x0807, 32);
 	cr_expect_eq(stub_check_request(&keys, &req), KW_ERR_UNEXPECTED_MESSAGE);
 	req = request(201, 3);

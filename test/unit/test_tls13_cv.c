@@ -145,20 +145,30 @@ Test(tls13_cv, signatures_verify_for_every_scheme_and_hash_length)
 		hash[i] = (uint8_t)(i * 3);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		for (size_t hash_len = 32; hash_len <= 48; hash_len += 16) {
-			uint8_t sig[TT_MAX_SIGNATURE_LEN];
-			size_t sig_len = 0;
+			uint8_t sig[2][TT_MAX_SIGNATURE_LEN];
+			size_t sig_len[2] = {0};
+			struct tt_signer prepared;
 
+			/* signed as is, then with the key prepared for the scheme */
 			cr_assert_eq(tls13_cv_sign(cases[c].key, cases[c].scheme, hash, hash_len,
-			                           sig, &sig_len),
+			                           sig[0], &sig_len[0]),
 			             0, "scheme 0x%04x", cases[c].scheme);
-			cr_expect_eq(tls13_cv_verify(cases[c].key, cases[c].scheme, hash, hash_len,
-			                             sig, sig_len),
-			             0, "scheme 0x%04x", cases[c].scheme);
-			hash[0] ^= 1;
-			cr_expect_eq(tls13_cv_verify(cases[c].key, cases[c].scheme, hash, hash_len,
-			                             sig, sig_len),
-			             KW_ERR_BAD_SIGNATURE);
-			hash[0] ^= 1;
+			cr_assert_eq(tls13_cv_signer_init(&prepared, cases[c].key, cases[c].scheme),
+			             0);
+			cr_assert_eq(
+			    tls13_cv_signer_sign(&prepared, hash, hash_len, sig[1], &sig_len[1]), 0,
+			    "scheme 0x%04x", cases[c].scheme);
+			tt_signer_dispose(&prepared);
+			for (int p = 0; p < 2; p++) {
+				cr_expect_eq(tls13_cv_verify(cases[c].key, cases[c].scheme, hash,
+				                             hash_len, sig[p], sig_len[p]),
+				             0, "scheme 0x%04x", cases[c].scheme);
+				hash[0] ^= 1;
+				cr_expect_eq(tls13_cv_verify(cases[c].key, cases[c].scheme, hash,
+				                             hash_len, sig[p], sig_len[p]),
+				             KW_ERR_BAD_SIGNATURE);
+				hash[0] ^= 1;
+			}
 		}
 	}
 	/* schemes that do not fit the key, and hash lengths of no suite, sign nothing */
@@ -170,6 +180,14 @@ Test(tls13_cv, signatures_verify_for_every_scheme_and_hash_length)
 	cr_expect_eq(tls13_cv_sign(ed, 0x0403, hash, 32, sig, &sig_len), KW_ERR_ARGUMENT);
 	cr_expect_eq(tls13_cv_sign(ed, 0x0807, hash, 33, sig, &sig_len), KW_ERR_ARGUMENT);
 	cr_expect_eq(tls13_cv_sign(ec, 0x0403, hash, 31, sig, &sig_len), KW_ERR_ARGUMENT);
+	struct tt_signer prepared;
+	cr_expect_eq(tls13_cv_signer_init(&prepared, ec, 0x0804), KW_ERR_ARGUMENT);
+	cr_expect_eq(tls13_cv_signer_init(&prepared, rsa, 0x0403), KW_ERR_ARGUMENT);
+	cr_expect_eq(tls13_cv_signer_init(&prepared, ed, 0x0403), KW_ERR_ARGUMENT);
+	cr_assert_eq(tls13_cv_signer_init(&prepared, ec, 0x0403), 0);
+	cr_expect_eq(tls13_cv_signer_sign(&prepared, hash, 31, sig, &sig_len), KW_ERR_ARGUMENT);
+	cr_expect_eq(tls13_cv_signer_sign(&prepared, hash, 49, sig, &sig_len), KW_ERR_ARGUMENT);
+	tt_signer_dispose(&prepared);
 	EVP_PKEY_free(rsa);
 	EVP_PKEY_free(ec);
 	EVP_PKEY_free(ed);
