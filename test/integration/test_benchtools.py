@@ -289,12 +289,13 @@ class BenchTargets(unittest.TestCase):
 
     def test_fixed_limits(self):
         def kib(v):
-            return {"keyward": {"kib_per_conn": v}, "nginx": {"kib_per_conn": 14.0}}
+            return {"keyward": {"kib_per_conn": v, "requests": 1000},
+                    "nginx": {"kib_per_conn": 14.0, "requests": 1000}}
         idle = "memory per idle TLS 1.3 connection"
         self.assertEqual(self.verdict(self.table(mem_tls13=kib(8.0)), idle), "holds")
         self.assertEqual(self.verdict(self.table(mem_tls13=kib(8.01)), idle), "does not hold")
         line = next(v for k, v in self.table(mem_tls13=kib(8.0)).items() if k.startswith(idle))
-        self.assertIn("| 8.00 KiB (nginx 14.00) |", line)
+        self.assertIn("| 8.00 KiB (nginx 14.00) over 1000 connections |", line)
         parked = "memory per parked TLS 1.3 handshake"
         self.assertEqual(self.verdict(self.table(mem_parked=kib(125.0)), parked), "holds")
         self.assertEqual(self.verdict(self.table(mem_parked=kib(125.1)), parked),
