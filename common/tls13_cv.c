@@ -141,17 +141,12 @@ tls13_cv_sign(EVP_PKEY *key, uint16_t scheme, const uint8_t *hash, size_t hash_l
 int
 tls13_cv_signer_init(struct tt_signer *s, EVP_PKEY *key, uint16_t scheme)
 {
-	*s = (struct tt_signer){0};
+	EVP_MD_CTX *prepared = NULL;
 	/* the hash length does not change the set-up: any accepted one will do */
-	int err = scheme_init(key, scheme, TLS13_CV_MAX_HASH_LEN, 1, &s->prepared);
-	if (err)
-		return err;
-	s->work = EVP_MD_CTX_new();
-	if (s->work == NULL) {
-		tt_signer_dispose(s);
-		return KW_ERR_INTERNAL;
-	}
-	return 0;
+	int err = scheme_init(key, scheme, TLS13_CV_MAX_HASH_LEN, 1, &prepared);
+
+	*s = (struct tt_signer){0};
+	return err ? err : tt_signer_adopt(s, prepared);
 }
 
 int

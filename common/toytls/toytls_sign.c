@@ -140,18 +140,23 @@ tt_sign(EVP_PKEY *key, const uint8_t client_pub[TT_X25519_LEN],
 }
 
 int
+tt_signer_adopt(struct tt_signer *s, EVP_MD_CTX *prepared)
+{
+	*s = (struct tt_signer){.prepared = prepared, .work = EVP_MD_CTX_new()};
+	if (s->work != NULL)
+		return 0;
+	tt_signer_dispose(s);
+	return KW_ERR_INTERNAL;
+}
+
+int
 tt_signer_init(struct tt_signer *s, EVP_PKEY *key)
 {
+	EVP_MD_CTX *prepared = NULL;
+	int err = scheme_init(key, 1, &prepared);
+
 	*s = (struct tt_signer){0};
-	int err = scheme_init(key, 1, &s->prepared);
-	if (err)
-		return err;
-	s->work = EVP_MD_CTX_new();
-	if (s->work == NULL) {
-		tt_signer_dispose(s);
-		return KW_ERR_INTERNAL;
-	}
-	return 0;
+	return err ? err : tt_signer_adopt(s, prepared);
 }
 
 int

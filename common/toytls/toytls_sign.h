@@ -66,6 +66,12 @@ struct tt_signer {
  */
 int tt_signer_init(struct tt_signer *s, EVP_PKEY *key);
 
+/**
+ * Makes s a signer of prepared, a context set up for signing (tt_digest_init()), which s
+ * owns from then on. Returns 0, or KW_ERR_INTERNAL with prepared freed.
+ */
+int tt_signer_adopt(struct tt_signer *s, EVP_MD_CTX *prepared);
+
 /** tt_sign() with the prepared key: the same signatures, the same errors. */
 int tt_signer_sign(struct tt_signer *s, const uint8_t client_pub[TT_X25519_LEN],
                    const uint8_t server_pub[TT_X25519_LEN], uint8_t *sig, size_t *sig_len);
