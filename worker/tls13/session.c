@@ -433,15 +433,29 @@ drain_wire(struct tls13_session *s)
 		kw_buf_commit(&s->wire, (size_t)n);
 }
 
+/*
+ * Decrypts what has arrived into the plaintext buffer. The buffer grows by what can
+ * come out of the records received (plaintext is never longer than its ciphertext, nor
+ * one read longer than a record), not by a record's worth per read: a request of a
+ * hundred bytes keeps a buffer of a few hundred, which the idle connection then frees
+ * (and wipes) cheaply.
+ */
 static void
 read_plaintext(struct tls13_session *s)
 {
 	for (;;) {
-		if (kw_buf_reserve(&s->plain, READ_CHUNK) != 0) {
+		size_t want = BIO_ctrl_pending(s->rbio) + (size_t)SSL_pending(s->ssl);
+		if (want == 0)
+			want = 1; /* SSL_read still runs: a record may end what libssl holds */
+		else if (want > READ_CHUNK)
+			want = READ_CHUNK;
+		if (kw_buf_reserve(&s->plain, want) != 0) {
 			session_fail(s, KW_ERR_NOMEM);
 			return;
 		}
-		int n = SSL_read(s->ssl, kw_buf_tail(&s->plain), READ_CHUNK);
+		size_t room = s->plain.cap - s->plain.len;
+		int n = SSL_read(s->ssl, kw_buf_tail(&s->plain),
+		                 (int)(room < READ_CHUNK ? room : READ_CHUNK));
 		if (n > 0) {
 			kw_buf_commit(&s->plain, (size_t)n);
 			continue;
