@@ -445,8 +445,10 @@ read_plaintext(struct tls13_session *s)
 {
 	for (;;) {
 		size_t want = BIO_ctrl_pending(s->rbio) + (size_t)SSL_pending(s->ssl);
+		if (want == 0 && !SSL_has_pending(s->ssl))
+			return; /* nothing received is left to decrypt */
 		if (want == 0)
-			want = 1; /* SSL_read still runs: a record may end what libssl holds */
+			want = 1; /* part of a record waits in libssl: it takes it further */
 		else if (want > READ_CHUNK)
 			want = READ_CHUNK;
 		if (kw_buf_reserve(&s->plain, want) != 0) {
