@@ -261,7 +261,9 @@ send_if_due(struct loop *l, struct conn *c, uint64_t now)
 
 /*
  * The transport is ready for HTTP: send the first request, or idle in a hold, or
- * until the paced requests reach this connection.
+ * until the paced requests reach this connection. An idle connection still sends
+ * what its handshake left to send (TLS 1.3: the client's Finished), without which
+ * the server's handshake never ends.
  */
 static int
 on_ready(struct loop *l, struct conn *c, uint64_t now)
@@ -271,6 +273,8 @@ on_ready(struct loop *l, struct conn *c, uint64_t now)
 	c->phase = PH_IDLE;
 	c->up = true;
 	atomic_fetch_add(&l->run->established, 1);
+	if (conn_flush(l, c) < 0)
+		return -1;
 	return send_if_due(l, c, now);
 }
 

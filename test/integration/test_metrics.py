@@ -261,6 +261,26 @@ class MetricsTest(kwtest.SiteTestCase):
             k = key(name, **labels)
             self.assertEqual(after[k] - before[k], delta, k)
 
+    def test_connections_held_by_keyward_bench_finish_their_handshakes(self):
+        # keyward-bench --hold over https:// sends its Finished: the server counts the
+        # connections it holds as idle TLS 1.3 connections, not as handshaking ones
+        bench = os.path.join(kwtest.BUILD, "tools", "keyward-bench")
+        before = self.scrape()
+        p = subprocess.Popen([bench, "--hold", "60", "-c", "3", "--insecure",
+                              "https://127.0.0.1:%d/" % self.site.tls13_port],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertIn("holding 3 connections", p.stderr.readline())
+            idle = key("keyward_connections", transport="tls13", state="idle")
+            done = key("keyward_handshakes_total", transport="tls13")
+            after = self.scrape_when(lambda s: s[idle] == 3 and s[done] == before[done] + 3,
+                                     "3 idle TLS 1.3 connections, their handshakes done")
+            self.assertEqual(after[key("keyward_connections", transport="tls13",
+                                       state="handshaking")], 0)
+        finally:
+            p.terminate()
+            p.communicate(timeout=30)
+
     def test_http2_streams_counted_under_their_protocol(self):
         before = self.scrape()
         res = subprocess.run(
