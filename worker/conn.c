@@ -595,7 +595,13 @@ step_handshake(struct conn *c)
 		conn_close(c, KW_LOG_INFO, "client closed the connection during the handshake");
 		return STEP_WAIT;
 	}
-	conn_flush(c);
+	/*
+	 * The flight is out and the client's answer is a round trip away: what the flight
+	 * took is let go now, not once the handshake ends, so that many handshakes at once
+	 * do not each hold it (the heap keeps what they all held at once).
+	 */
+	if (conn_flush(c) == SEND_DONE && !(c->t->ops->parked != NULL && c->t->ops->parked(c->t)))
+		c->t->ops->shrink(c->t);
 	return STEP_WAIT;
 }
 

@@ -103,7 +103,11 @@ struct transport_ops {
 	 * resumed. NULL op: the transport has none (plain).
 	 */
 	void (*describe)(const struct transport *t, struct transport_desc *d);
-	/** Releases empty buffers of an idle connection. */
+	/**
+	 * Releases empty buffers while the connection waits for its peer: idle between
+	 * requests, or in a handshake that waits for the client's next flight (never while
+	 * parked()).
+	 */
 	void (*shrink)(struct transport *t);
 	/**
 	 * First error, for the log, with detail where there is one; 0 while the transport

@@ -35,9 +35,10 @@ struct fake {
 	struct kw_buf in, out;
 	bool established;
 	bool parked;
-	int error;    /* what error() reports */
-	int feed_err; /* what feed() returns */
-	size_t fed;   /* bytes fed */
+	int error;       /* what error() reports */
+	int feed_err;    /* what feed() returns */
+	size_t fed;      /* bytes fed */
+	unsigned shrunk; /* shrink() calls */
 };
 
 static struct fake *last; /* the transport of the last connection accepted */
@@ -105,6 +106,7 @@ fake_parked(const struct transport *t)
 static void
 fake_shrink(struct transport *t)
 {
+	fake(t)->shrunk++;
 }
 
 static int
@@ -438,6 +440,31 @@ Test(conn, a_parked_handshake_reads_nothing_until_woken)
 	struct kw_buf got = {0};
 	client_expect(fd, &got, "WELCOME");
 	client_expect(fd, &got, "hello\n");
+	cr_assert_eq(n_closed, 0u);
+	kw_buf_free(&got);
+	close(fd);
+}
+
+Test(conn, a_handshake_lets_go_of_its_buffers_once_its_flight_is_out_never_while_parked)
+{
+	start_established = false;
+	init_conns();
+	int fd = connect_one();
+	struct fake *f = last;
+	client_send(fd, "HELLO");
+	TURN_UNTIL(f->parked);
+	unsigned shrunk = f->shrunk;
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(loop_turn(&loop, 10), 0);
+	f->host->wake(f->host);
+	cr_assert_eq(f->shrunk, shrunk, "a parked handshake is left alone");
+
+	f->parked = false; /* signed: the flight goes out, then the client's turn */
+	kw_buf_append(&f->out, "FLIGHT", 6);
+	f->host->wake(f->host);
+	struct kw_buf got = {0};
+	client_expect(fd, &got, "FLIGHT");
+	cr_assert_gt(f->shrunk, shrunk, "what the flight took is let go once it is out");
 	cr_assert_eq(n_closed, 0u);
 	kw_buf_free(&got);
 	close(fd);
