@@ -49,10 +49,13 @@ content(uint8_t out[TLS13_CV_MAX_CONTENT_LEN], size_t hash_len)
 	return tls13_cv_content(hash, hash_len, out);
 }
 
-/* Signs msg with key like libssl: digest md, RSA-PSS with salt "digest" when pss. */
+/*
+ * Signs msg with key like libssl: digest md, RSA-PSS with salt "digest" when pss, and
+ * the mask digest mgf1 when it is not NULL.
+ */
 static int
-sign_like_libssl(EVP_PKEY *key, const char *md, bool pss, const uint8_t *msg, size_t len,
-                 uint8_t *sig, size_t *sig_len)
+sign_with_mgf1(EVP_PKEY *key, const char *md, bool pss, const char *mgf1, const uint8_t *msg,
+               size_t len, uint8_t *sig, size_t *sig_len)
 {
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
@@ -60,6 +63,8 @@ sign_like_libssl(EVP_PKEY *key, const char *md, bool pss, const uint8_t *msg, si
 	if (ok && pss)
 		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
 		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
+	if (ok && mgf1 != NULL)
+		ok = EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, mgf1, NULL) > 0;
 	size_t max = 0;
 	if (ok)
 		ok = EVP_DigestSign(mctx, NULL, &max, msg, len) == 1 && max <= *sig_len;
@@ -67,6 +72,14 @@ sign_like_libssl(EVP_PKEY *key, const char *md, bool pss, const uint8_t *msg, si
 		ok = EVP_DigestSign(mctx, sig, sig_len, msg, len) == 1;
 	EVP_MD_CTX_free(mctx);
 	return ok;
+}
+
+/* Signs msg with key like libssl: digest md, RSA-PSS with salt "digest" when pss. */
+static int
+sign_like_libssl(EVP_PKEY *key, const char *md, bool pss, const uint8_t *msg, size_t len,
+                 uint8_t *sig, size_t *sig_len)
+{
+	return sign_with_mgf1(key, md, pss, NULL, msg, len, sig, sig_len);
 }
 
 Test(tls13_provider, signs_only_server_certificate_verify_content)
@@ -148,6 +161,55 @@ Test(tls13_provider, schemes_that_do_not_fit_are_never_asked)
 	EVP_PKEY_free(ekey);
 	test_identity_free(&rsa);
 	test_identity_free(&ec);
+	ERR_clear_error();
+}
+
+Test(tls13_provider, digests_are_known_by_any_of_their_names_and_rsa_pss_masks_with_the_same)
+{
+	static const struct {
+		const char *md, *mgf1;
+		uint16_t scheme; /* 0: refused before anything is asked */
+	} cases[] = {
+	    {"SHA2-256", NULL, 0x0804},     {"SHA256", "SHA2-256", 0x0804},
+	    {"SHA2-512", "SHA512", 0x0806}, {"SHA256", "SHA384", 0},
+	    {"SHA384", "SHA256", 0},        {"SHA512", "SHA1", 0},
+	};
+	struct test_identity rsa;
+	uint8_t msg[TLS13_CV_MAX_CONTENT_LEN], sig[TT_MAX_SIGNATURE_LEN];
+	size_t len = content(msg, 48), sig_len;
+
+	test_identity_make(&rsa, "RSA", "r.test");
+	signing_key = rsa.key;
+	EVP_PKEY *key = tls13_provider_key(rsa.cert, 2);
+	cr_assert_not_null(key);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		unsigned before = calls;
+		sig_len = sizeof(sig);
+		bool ok =
+		    sign_with_mgf1(key, cases[c].md, true, cases[c].mgf1, msg, len, sig, &sig_len);
+		cr_expect_eq(ok, cases[c].scheme != 0, "%s / MGF1 %s", cases[c].md,
+		             cases[c].mgf1 ? cases[c].mgf1 : "(none)");
+		cr_expect_eq(calls, before + (cases[c].scheme != 0));
+		if (cases[c].scheme != 0)
+			cr_expect_eq(last.tls13.scheme, cases[c].scheme);
+	}
+	/* ECDSA P-256 signs with SHA-256 under any of its names only */
+	struct test_identity ec;
+	test_identity_make(&ec, "EC", "e.test");
+	signing_key = ec.key;
+	EVP_PKEY *ekey = tls13_provider_key(ec.cert, 1);
+	cr_assert_not_null(ekey);
+	sig_len = sizeof(sig);
+	cr_expect(sign_like_libssl(ekey, "SHA2-256", false, msg, len, sig, &sig_len));
+	cr_expect_eq(last.tls13.scheme, 0x0403);
+	unsigned before = calls;
+	sig_len = sizeof(sig);
+	cr_expect_not(sign_like_libssl(ekey, "SHA512", false, msg, len, sig, &sig_len));
+	cr_expect_eq(calls, before);
+	EVP_PKEY_free(ekey);
+	EVP_PKEY_free(key);
+	test_identity_free(&ec);
+	test_identity_free(&rsa);
 	ERR_clear_error();
 }
 

@@ -31,6 +31,18 @@
 static tls13_sign_fn sign_fn;
 static OSSL_PROVIDER *keyward_prov, *default_prov;
 
+/* The digests of TLS 1.3 signatures, SHA-256 first (ECDSA P-256's), with RSA-PSS's scheme. */
+#define DIGESTS 3
+static struct {
+	const char *name;
+	uint16_t pss_scheme;
+	EVP_MD *md; /* fetched by tls13_provider_load() */
+} digests[DIGESTS] = {
+    {"SHA256", TLS13_RSA_PSS_RSAE_SHA256, NULL},
+    {"SHA384", TLS13_RSA_PSS_RSAE_SHA384, NULL},
+    {"SHA512", TLS13_RSA_PSS_RSAE_SHA512, NULL},
+};
+
 struct kw_key {
 	const char *type; /* "RSA", "EC", "ED25519" */
 	enum tt_scheme kind;
@@ -298,40 +310,38 @@ sig_digest_sign_init(void *vctx, const char *mdname, void *vkey, const OSSL_PARA
 	return sig_set_ctx_params(c, params);
 }
 
-/* true when name is the digest called want ("SHA256" and "SHA2-256" alike). */
-static bool
-md_is(const char *name, const char *want)
+/*
+ * The index in digests[] of the digest called name ("SHA256" and "SHA2-256" alike), or
+ * -1 when it is none of them. The digests are fetched once, when the provider loads:
+ * a name is looked up, not fetched, for each signature.
+ */
+static int
+digest_index(const char *name)
 {
-	EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
-	bool is = md != NULL && EVP_MD_is_a(md, want);
-	EVP_MD_free(md);
-	return is;
+	for (int i = 0; i < DIGESTS; i++)
+		if (EVP_MD_is_a(digests[i].md, name))
+			return i;
+	return -1;
 }
 
 /* The TLS 1.3 scheme this signature would be, or 0 when it is none a key signs with. */
 static uint16_t
 sig_scheme(const struct kw_sigctx *c)
 {
-	static const struct {
-		const char *md;
-		uint16_t scheme;
-	} pss[] = {{"SHA256", TLS13_RSA_PSS_RSAE_SHA256},
-	           {"SHA384", TLS13_RSA_PSS_RSAE_SHA384},
-	           {"SHA512", TLS13_RSA_PSS_RSAE_SHA512}};
+	int d;
 
 	switch (c->key->kind) {
 	case TT_SCHEME_ED25519:
 		return c->md[0] == '\0' ? TLS13_ED25519 : 0;
 	case TT_SCHEME_ECDSA_P256_SHA256:
-		return md_is(c->md, "SHA256") ? TLS13_ECDSA_SECP256R1_SHA256 : 0;
+		return c->md[0] != '\0' && digest_index(c->md) == 0 ? TLS13_ECDSA_SECP256R1_SHA256
+		                                                    : 0;
 	case TT_SCHEME_RSA_PSS_SHA256:
-		if (!c->pss || !c->salt_is_digest ||
-		    (c->mgf1[0] != '\0' && (!md_is(c->mgf1, c->md))))
+		if (!c->pss || !c->salt_is_digest || c->md[0] == '\0' ||
+		    (d = digest_index(c->md)) < 0 ||
+		    (c->mgf1[0] != '\0' && digest_index(c->mgf1) != d))
 			return 0;
-		for (size_t i = 0; i < sizeof(pss) / sizeof(pss[0]); i++)
-			if (md_is(c->md, pss[i].md))
-				return pss[i].scheme;
-		return 0;
+		return digests[d].pss_scheme;
 	}
 	return 0;
 }
@@ -429,18 +439,26 @@ tls13_provider_load(tls13_sign_fn sign)
 	if (OSSL_PROVIDER_add_builtin(NULL, PROVIDER_NAME, prov_init) != 1 ||
 	    (default_prov = OSSL_PROVIDER_load(NULL, "default")) == NULL ||
 	    (keyward_prov = OSSL_PROVIDER_load(NULL, PROVIDER_NAME)) == NULL ||
-	    EVP_set_default_properties(NULL, "?provider=default") != 1) {
-		kw_log_err("tls13_provider_load: %s", ERR_reason_error_string(ERR_peek_error()));
-		ERR_clear_error();
-		tls13_provider_unload();
-		return KW_ERR_INTERNAL;
-	}
+	    EVP_set_default_properties(NULL, "?provider=default") != 1)
+		goto fail;
+	for (int i = 0; i < DIGESTS; i++)
+		if ((digests[i].md = EVP_MD_fetch(NULL, digests[i].name, NULL)) == NULL)
+			goto fail;
 	return 0;
+fail:
+	kw_log_err("tls13_provider_load: %s", ERR_reason_error_string(ERR_peek_error()));
+	ERR_clear_error();
+	tls13_provider_unload();
+	return KW_ERR_INTERNAL;
 }
 
 void
 tls13_provider_unload(void)
 {
+	for (int i = 0; i < DIGESTS; i++) {
+		EVP_MD_free(digests[i].md);
+		digests[i].md = NULL;
+	}
 	if (keyward_prov != NULL)
 		OSSL_PROVIDER_unload(keyward_prov);
 	if (default_prov != NULL)
