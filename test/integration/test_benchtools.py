@@ -295,16 +295,22 @@ class BenchTargets(unittest.TestCase):
         self.assertEqual(self.verdict(self.table(mem_tls13=kib(8.0)), idle), "holds")
         self.assertEqual(self.verdict(self.table(mem_tls13=kib(8.01)), idle), "does not hold")
         line = next(v for k, v in self.table(mem_tls13=kib(8.0)).items() if k.startswith(idle))
-        self.assertIn("| 8.00 KiB (nginx 14.00) over 1000 connections |", line)
+        self.assertIn("| 8.00 KiB (nginx 14.00) with 1000 connections |", line)
         parked = "memory per parked TLS 1.3 handshake"
         self.assertEqual(self.verdict(self.table(mem_parked=kib(125.0)), parked), "holds")
         self.assertEqual(self.verdict(self.table(mem_parked=kib(125.1)), parked),
                          "does not hold")  # 125.1 KiB is 128.1 KB
+        self.assertEqual(self.verdict(self.table(mem_parked={"keyward": {
+            "kib_per_conn": 10.0, "requests": 999}}), parked),
+            "not measured in this run (it held 999 connections, not 1000)")
         scale = "10,000 concurrent keep-alive connections, TLS 1.3"
-        p99 = {"keyward": {"p99_ms": 49.9}}
+        p99 = {"keyward": {"p99_ms": 49.9, "connections": 10000}}
         self.assertEqual(self.verdict(self.table(scale_t13=p99), scale), "holds")
         p99["keyward"]["p99_ms"] = 50.0
         self.assertEqual(self.verdict(self.table(scale_t13=p99), scale), "does not hold")
+        p99["keyward"].update(p99_ms=1.0, connections=9999)
+        self.assertEqual(self.verdict(self.table(scale_t13=p99), scale),
+                         "not measured in this run (it held 9999 connections, not 10000)")
 
     def test_signer_round_trip_above_floor_and_plain_connection(self):
         def rows(hs):
