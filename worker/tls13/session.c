@@ -1,6 +1,8 @@
 /*
- * session.c - TLS 1.3 server sessions over memory BIOs, with the CertificateVerify
- * signature parked in an async job until the signer answers.
+ * session.c - TLS 1.3 server sessions, with the CertificateVerify signature parked in
+ * an async job until the signer answers. Wire bytes come in through a memory BIO; what
+ * libssl writes goes out through a BIO of its own straight into the wire buffer, or into
+ * the record protect() is making.
  *
  * The signing function the provider calls (session_sign) runs on the job's fibre,
  * inside SSL_do_handshake(): the session that called SSL_do_handshake() is the one
@@ -49,6 +51,10 @@ struct tls13_session {
 	SSL *ssl;
 	BIO *rbio, *wbio; /* owned by ssl */
 	struct kw_buf wire, plain;
+	/* while protect() runs: the record being made, where the write BIO puts it */
+	uint8_t *out;
+	size_t out_len, out_cap;
+	bool out_overflow; /* libssl wrote more than the record */
 	bool established, parked, queued;
 	bool signed_cv; /* the CertificateVerify is made: no job is needed any more */
 	int err;
@@ -73,6 +79,7 @@ struct tls13_engine {
 
 static struct tls13_session *signing_session;
 static int session_index = -1;
+static BIO_METHOD *wire_method;
 
 static int
 session_sign(const struct sp_sign_request *req, uint8_t *sig, size_t *sig_len)
@@ -179,6 +186,66 @@ on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
 	return k == &e->keys.current ? 1 : 2; /* 2: issue a ticket under the current key */
 }
 
+static void session_fail(struct tls13_session *s, int err);
+
+/*
+ * The write BIO: what libssl writes goes where it is wanted without a buffer between:
+ * into the record protect() is making (s->out), or else (handshake flights, alerts,
+ * close_notify) onto the wire buffer.
+ */
+static int
+wire_write(BIO *b, const char *data, int len)
+{
+	struct tls13_session *s = BIO_get_data(b);
+	size_t n = (size_t)len;
+
+	BIO_clear_retry_flags(b);
+	if (s->out != NULL) {
+		if (n > s->out_cap - s->out_len) {
+			s->out_overflow = true;
+			return -1;
+		}
+		memcpy(s->out + s->out_len, data, n);
+		s->out_len += n;
+		return len;
+	}
+	if (kw_buf_append(&s->wire, data, n) != 0) {
+		session_fail(s, KW_ERR_NOMEM);
+		return -1;
+	}
+	return len;
+}
+
+static long
+wire_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* nothing is held back; no kernel TLS */
+}
+
+static int
+wire_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static int
+wire_method_new(void)
+{
+	wire_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "keyward wire");
+	if (wire_method == NULL || BIO_meth_set_write(wire_method, wire_write) != 1 ||
+	    BIO_meth_set_ctrl(wire_method, wire_ctrl) != 1 ||
+	    BIO_meth_set_create(wire_method, wire_create) != 1) {
+		BIO_meth_free(wire_method);
+		wire_method = NULL;
+		return KW_ERR_NOMEM;
+	}
+	return 0;
+}
+
 /* The engine. */
 
 static int
@@ -252,6 +319,11 @@ tls13_engine_new(const struct tls13_settings *settings, size_t n_servers, struct
 		return KW_ERR_INTERNAL;
 	}
 	provider_loaded = true;
+	if (wire_method == NULL && wire_method_new() != 0) {
+		snprintf(err, err_len, "cannot make the wire BIO");
+		tls13_engine_free(e);
+		return KW_ERR_NOMEM;
+	}
 	if (session_index < 0)
 		session_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (ASYNC_init_thread(settings->max_parked ? settings->max_parked : 1, 0) != 1) {
@@ -386,7 +458,7 @@ tls13_session_new(struct tls13_engine *e, const struct tls13_session_params *par
 	s->p = *params;
 	s->ssl = SSL_new(e->ctx[params->default_server]);
 	s->rbio = BIO_new(BIO_s_mem());
-	s->wbio = BIO_new(BIO_s_mem());
+	s->wbio = BIO_new(wire_method);
 	if (s->ssl == NULL || s->rbio == NULL || s->wbio == NULL ||
 	    SSL_set_ex_data(s->ssl, session_index, s) != 1) {
 		BIO_free(s->rbio);
@@ -397,6 +469,7 @@ tls13_session_new(struct tls13_engine *e, const struct tls13_session_params *par
 		return NULL;
 	}
 	BIO_set_mem_eof_return(s->rbio, -1);
+	BIO_set_data(s->wbio, s);
 	if (!e->have_keys)
 		SSL_set_num_tickets(s->ssl, 0);
 	SSL_set_bio(s->ssl, s->rbio, s->wbio);
@@ -414,23 +487,6 @@ session_fail(struct tls13_session *s, int err)
 		s->detail = e != 0 ? ERR_reason_error_string(e) : NULL;
 	}
 	ERR_clear_error();
-}
-
-/* Moves what libssl wrote to the wire buffer. */
-static void
-drain_wire(struct tls13_session *s)
-{
-	size_t pending = BIO_ctrl_pending(s->wbio);
-
-	if (pending == 0)
-		return;
-	if (kw_buf_reserve(&s->wire, pending) != 0) {
-		session_fail(s, KW_ERR_NOMEM);
-		return;
-	}
-	int n = BIO_read(s->wbio, kw_buf_tail(&s->wire), (int)pending);
-	if (n > 0)
-		kw_buf_commit(&s->wire, (size_t)n);
 }
 
 /*
@@ -544,7 +600,6 @@ drive(struct tls13_session *s)
 		freed = handshake_step(s);
 	if (s->err == 0 && s->established)
 		read_plaintext(s);
-	drain_wire(s);
 	int err = s->err;
 	if (freed)
 		wake_next(s->e);
@@ -593,18 +648,24 @@ tls13_session_protect(struct tls13_session *s, uint8_t *rec, size_t len)
 		return s->err;
 	if (!s->established || len == 0 || len > TLS13_RECORD_MAX)
 		return KW_ERR_STATE;
-	drain_wire(s);
-	if (SSL_write(s->ssl, rec + TLS13_RECORD_PREFIX, (int)len) != (int)len) {
-		session_fail(s, KW_ERR_TLS_RECORD);
-		return s->err;
-	}
-	if (BIO_ctrl_pending(s->wbio) != want) {
+	/* libssl copies the plaintext into its buffer and seals it there; the record then
+	 * goes through the write BIO back to rec, over the plaintext it was made from */
+	s->out = rec;
+	s->out_len = 0;
+	s->out_cap = want;
+	s->out_overflow = false;
+	int n = SSL_write(s->ssl, rec + TLS13_RECORD_PREFIX, (int)len);
+	s->out = NULL;
+	if (s->out_overflow || (n == (int)len && s->out_len != want)) {
 		/* not one record of the expected size: a suite with a short tag, or a key
 		 * update ahead of it; the stream cannot be kept in order here */
 		session_fail(s, KW_ERR_INTERNAL);
 		return s->err;
 	}
-	BIO_read(s->wbio, rec, (int)want);
+	if (n != (int)len) {
+		session_fail(s, KW_ERR_TLS_RECORD);
+		return s->err;
+	}
 	return 0;
 }
 
@@ -683,7 +744,6 @@ tls13_session_close_notify(struct tls13_session *s)
 		return;
 	SSL_shutdown(s->ssl);
 	ERR_clear_error();
-	drain_wire(s);
 }
 
 /*
@@ -712,7 +772,6 @@ tls13_session_shrink(struct tls13_session *s)
 	if (kw_buf_size(&s->plain) == 0)
 		kw_buf_dispose(&s->plain);
 	shrink_bio(s->rbio);
-	shrink_bio(s->wbio);
 	SSL_free_buffers(s->ssl); /* libssl's record buffers, when they hold nothing */
 }
 
