@@ -69,8 +69,9 @@ struct conn {
 	bool head_bytes;       /* bytes of the next request head arrived */
 	bool head_timer;       /* the header timer runs for the next request head */
 	bool eof;              /* the peer shut its side, or the transport's input ended */
-	bool input_ended; /* the transport refused a record: no more input, answer then close */
-	bool close_after; /* no keep-alive after the current response */
+	bool input_ended;  /* the transport refused a record: no more input, answer then close */
+	bool close_after;  /* no keep-alive after the current response */
+	bool parked_input; /* input came while the handshake waited: unwatched until it goes on */
 	unsigned requests;
 	enum kw_tls transport;            /* the listener's, for the counters */
 	enum kw_conn_phase phase;         /* as counted in the connection gauges */
@@ -306,6 +307,13 @@ conn_send_failed(struct conn *c, const struct send_error *e)
 		           e->why);
 }
 
+/* true while the handshake waits for a signature or an async job, not for the socket. */
+static bool
+conn_parked(const struct conn *c)
+{
+	return c->state == CONN_HANDSHAKE && c->t->ops->parked != NULL && c->t->ops->parked(c->t);
+}
+
 static void
 conn_update_events(struct conn *c)
 {
@@ -318,8 +326,13 @@ conn_update_events(struct conn *c)
 		events = EPOLLIN;
 		break;
 	case CONN_HANDSHAKE:
-		if (c->t->ops->parked != NULL && c->t->ops->parked(c->t))
+		if (conn_parked(c)) {
+			/* the client sends nothing before the server's flight: the socket stays
+			 * watched for input (no system call), until input does come */
+			events = c->parked_input ? 0 : EPOLLIN;
 			break;
+		}
+		c->parked_input = false;
 		/* fall through */
 	case CONN_REQUEST:
 		events = EPOLLIN | (wire_full ? EPOLLOUT : 0);
@@ -487,6 +500,12 @@ conn_on_event(struct loop_io *io, uint32_t events)
 	if (c->state == CONN_CLOSED)
 		return;
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (c->io.events & EPOLLIN)) {
+		if (conn_parked(c)) {
+			/* what came waits in the socket until the handshake goes on */
+			c->parked_input = true;
+			conn_update_events(c);
+			return;
+		}
 		conn_read(c);
 		if (c->state == CONN_CLOSED)
 			return;

@@ -53,6 +53,24 @@ def run(args, check=True, timeout=60, input=None):
     return res
 
 
+def unread_bytes(local_port, peer_port):
+    """Bytes received and not yet read by the server's end of a 127.0.0.1 connection."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (int(fields[1].split(":")[1], 16) == local_port
+                    and int(fields[2].split(":")[1], 16) == peer_port):
+                return int(fields[4].split(":")[1], 16)
+    return None
+
+
+def cpu_seconds(pid):
+    """User and system time of a process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Tls13Site(kwtest.Site):
     """One TLS 1.3 port and one plain port shared by three sites; rsa.test is the default.
     The log level is debug, so that each signature the signer makes is counted."""
@@ -294,6 +312,43 @@ class Tls13Test(kwtest.SiteTestCase):
             os.kill(signer, signal.SIGCONT)
         res = self.site.s_client("ec.test", "-tls1_3")
         self.assertEqual(res.returncode, 0, res.stderr)
+    def test_input_while_parked_waits_in_the_socket(self):
+        """Bytes that come while the handshake waits for its signature stay in the socket,
+        unwatched (the worker does not spin on them), and are read once it goes on."""
+        ctx = ssl.create_default_context(cafile=self.site.root_file("ec.test"))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = ctx.wrap_bio(incoming, outgoing, server_hostname="ec.test")
+        with self.assertRaises(ssl.SSLWantReadError):
+            client.do_handshake()
+        hello, junk = outgoing.read(), b"\x17\x03\x03\x00\x05hello"
+        [signer] = self.site.children("signer")
+        workers = self.site.children("worker")
+        os.kill(signer, signal.SIGSTOP)
+        try:
+            with socket.create_connection(("127.0.0.1", self.site.tls_port),
+                                          timeout=30) as s:
+                port = s.getsockname()[1]
+                mark = self.site.log.mark()
+                s.sendall(hello)
+                self.site.log.wait_for(r'tls13_select: server_name "ec\.test"', since=mark)
+                s.sendall(junk)  # the handshake is parked: the signer is stopped
+                for _ in range(300):
+                    if unread_bytes(self.site.tls_port, port) == len(junk):
+                        break
+                    threading.Event().wait(0.01)
+                self.assertEqual(unread_bytes(self.site.tls_port, port), len(junk))
+                cpu = sum(cpu_seconds(pid) for pid in workers)
+                threading.Event().wait(0.3)  # a worker spinning on the socket shows here
+                self.assertLess(sum(cpu_seconds(pid) for pid in workers) - cpu, 0.1)
+                os.kill(signer, signal.SIGCONT)
+                got = kwtest.read_until_eof(s)
+        finally:
+            os.kill(signer, signal.SIGCONT)
+        self.assertEqual(got[:1], b"\x16")  # the server's flight, then the junk refused
+        self.assertEqual(self.site.children("signer"), [signer])
+        self.assertEqual(self.site.children("worker"), workers)
+
 
 class ParkedTest(kwtest.SiteTestCase):
     """With the signer stopped, 300 handshakes park (past the job cap they queue); once it
