@@ -73,6 +73,7 @@ struct tls13_engine {
 	struct tls13_settings settings; /* strings owned */
 	bool have_keys;
 	struct kw_ticket_keys keys;
+	EVP_CIPHER *ticket_cipher; /* AES-256-CBC, fetched once when tickets are on */
 	size_t n_parked, n_queued;
 	TAILQ_HEAD(, tls13_session) queue;
 };
@@ -167,7 +168,7 @@ on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
 		k = &e->keys.current;
 		memcpy(name, k->name, sizeof(k->name));
 		if (RAND_bytes(iv, 16) != 1 ||
-		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1 ||
+		    EVP_EncryptInit_ex(cctx, e->ticket_cipher, NULL, k->aes, iv) != 1 ||
 		    ticket_mac_init(hctx, k) != 1)
 			return -1;
 		return 1;
@@ -181,7 +182,7 @@ on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
 		return 0;
 	}
 	if (ticket_mac_init(hctx, k) != 1 ||
-	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
+	    EVP_DecryptInit_ex(cctx, e->ticket_cipher, NULL, k->aes, iv) != 1)
 		return -1;
 	return k == &e->keys.current ? 1 : 2; /* 2: issue a ticket under the current key */
 }
@@ -331,6 +332,13 @@ tls13_engine_new(const struct tls13_settings *settings, size_t n_servers, struct
 		tls13_engine_free(e);
 		return KW_ERR_INTERNAL;
 	}
+	if (settings->session_tickets &&
+	    (e->ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) == NULL) {
+		ERR_clear_error();
+		snprintf(err, err_len, "no AES-256-CBC for session tickets");
+		tls13_engine_free(e);
+		return KW_ERR_INTERNAL;
+	}
 	int rc = ctx_new(&e->settings, &probe, err, err_len); /* the settings are checked once */
 	SSL_CTX_free(probe);
 	if (rc) {
@@ -440,6 +448,7 @@ tls13_engine_free(struct tls13_engine *e)
 	free((char *)e->settings.ciphersuites);
 	free((char *)e->settings.groups);
 	tls13_engine_set_ticket_keys(e, NULL);
+	EVP_CIPHER_free(e->ticket_cipher);
 	ASYNC_cleanup_thread();
 	free(e);
 }
