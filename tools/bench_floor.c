@@ -16,7 +16,9 @@
  * process with the key loaded (no signer), a client in the same thread, the two
  * talking through a BIO pair (no socket, no system call). Only the server's calls are
  * timed (SSL_new, each SSL_do_handshake, SSL_free), each bracketed by thread CPU
- * clock reads whose own cost, calibrated first, is taken off.
+ * clock reads whose own cost, calibrated first, is taken off. With --tls13 --resume
+ * the server issues a session ticket and every timed handshake resumes the first
+ * one's session: the ticket opened, the PSK with (EC)DHE, a new ticket made.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -234,15 +236,42 @@ step_side(SSL *ssl, double *us)
 }
 
 /*
+ * The client's session after a handshake, with the ticket the server sent at its end
+ * (read from the BIO pair, untimed), or NULL.
+ */
+static SSL_SESSION *
+tls13_client_session(SSL *client)
+{
+	unsigned char byte;
+	int rc = SSL_read(client, &byte, 1);
+	if (rc > 0 || SSL_get_error(client, rc) != SSL_ERROR_WANT_READ)
+		return NULL; /* the server sends nothing but its ticket */
+	SSL_SESSION *sess = SSL_get1_session(client);
+	if (sess != NULL && !SSL_SESSION_is_resumable(sess)) {
+		SSL_SESSION_free(sess);
+		sess = NULL;
+	}
+	return sess;
+}
+
+/*
  * One handshake between a fresh server SSL of sctx and a client of cctx, the server's
- * calls timed into us[] (totals); *calls counts its SSL_do_handshake calls. Returns 0,
- * or -1 when the handshake fails.
+ * calls timed into us[] (totals); *calls counts its SSL_do_handshake calls. With sess
+ * not NULL, the client resumes *sess and the handshake must be resumed; when *sess is
+ * NULL, it receives the client's new session instead. Returns 0, or -1 when the
+ * handshake fails (or is not resumed as asked).
  */
 static int
-tls13_handshake_once(SSL_CTX *sctx, SSL_CTX *cctx, double us[T13_STEPS], unsigned *calls)
+tls13_handshake_once(SSL_CTX *sctx, SSL_CTX *cctx, double us[T13_STEPS], unsigned *calls,
+                     SSL_SESSION **sess)
 {
 	BIO *sbio = NULL, *cbio = NULL;
 	SSL *client = SSL_new(cctx);
+	if (client != NULL && sess != NULL && *sess != NULL &&
+	    SSL_set_session(client, *sess) != 1) {
+		SSL_free(client);
+		client = NULL;
+	}
 	double t0 = thread_cpu_us();
 	SSL *server = SSL_new(sctx);
 	us[T13_NEW] += thread_cpu_us() - t0;
@@ -265,10 +294,18 @@ tls13_handshake_once(SSL_CTX *sctx, SSL_CTX *cctx, double us[T13_STEPS], unsigne
 			}
 		}
 		err = sdone == 1 && cdone == 1 ? 0 : -1;
+		if (err == 0 && sess != NULL && *sess != NULL && !SSL_session_reused(server))
+			err = -1;
+		if (err == 0 && sess != NULL && *sess == NULL &&
+		    (*sess = tls13_client_session(client)) == NULL)
+			err = -1;
 	}
 	t0 = thread_cpu_us();
 	SSL_free(server); /* and the server's half of the BIO pair */
 	us[T13_FREE] += thread_cpu_us() - t0;
+	/* as after a close_notify: libssl would otherwise make the client's session
+	 * unresumable when the connection is freed */
+	SSL_set_shutdown(client, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	SSL_free(client);
 	BIO_free(sbio);
 	BIO_free(cbio);
@@ -277,20 +314,23 @@ tls13_handshake_once(SSL_CTX *sctx, SSL_CTX *cctx, double us[T13_STEPS], unsigne
 }
 
 /*
- * Times n TLS 1.3 server handshakes (after one untimed); us[] receives CPU microseconds
- * per handshake, each step less the cost of its clock reads. Returns 0 or -1.
+ * Times n TLS 1.3 server handshakes (after one untimed), resumed ones when resume (of
+ * the untimed one's session); us[] receives CPU microseconds per handshake, each step
+ * less the cost of its clock reads. Returns 0 or -1.
  */
 static int
-measure_tls13(SSL_CTX *sctx, SSL_CTX *cctx, long n, double us[T13_STEPS])
+measure_tls13(SSL_CTX *sctx, SSL_CTX *cctx, long n, bool resume, double us[T13_STEPS])
 {
 	double total[T13_STEPS] = {0}, scratch[T13_STEPS] = {0};
 	unsigned calls = 0, warmup_calls = 0;
-	if (tls13_handshake_once(sctx, cctx, scratch, &warmup_calls) != 0)
-		return -1;
+	SSL_SESSION *sess = NULL, **use = resume ? &sess : NULL;
+	int err = tls13_handshake_once(sctx, cctx, scratch, &warmup_calls, use);
 	double pair = clock_pair_us(n * 4);
-	for (long i = 0; i < n; i++)
-		if (tls13_handshake_once(sctx, cctx, total, &calls) != 0)
-			return -1;
+	for (long i = 0; i < n && err == 0; i++)
+		err = tls13_handshake_once(sctx, cctx, total, &calls, use);
+	SSL_SESSION_free(sess);
+	if (err != 0)
+		return -1;
 	double brackets[T13_STEPS] = {(double)n, (double)calls, (double)n};
 	for (enum tls13_step s = 0; s < T13_STEPS; s++) {
 		us[s] = (total[s] - brackets[s] * pair) / (double)n;
@@ -301,10 +341,15 @@ measure_tls13(SSL_CTX *sctx, SSL_CTX *cctx, long n, double us[T13_STEPS])
 }
 
 static int
-run_tls13(int argc, char **argv, long n, bool json)
+run_tls13(int argc, char **argv, long n, bool json, bool resume)
 {
 	const char *cert = argv[0], *key = argv[1], *chain = argc > 2 ? argv[2] : NULL;
 	SSL_CTX *sctx = tls13_server_ctx(cert, key, chain), *cctx = tls13_client_ctx();
+	if (sctx != NULL && resume) {
+		/* one ticket per handshake, under libssl's own ticket keys */
+		SSL_CTX_clear_options(sctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(sctx, 1);
+	}
 	EVP_PKEY *pkey = sctx != NULL ? SSL_CTX_get0_privatekey(sctx) : NULL;
 	enum tt_scheme scheme;
 	double us[T13_STEPS], total = 0;
@@ -316,8 +361,9 @@ run_tls13(int argc, char **argv, long n, bool json)
 		        cert, key, chain ? ", " : "", chain ? chain : "");
 		goto out;
 	}
-	if (cctx == NULL || measure_tls13(sctx, cctx, n, us) != 0) {
-		fprintf(stderr, "keyward-bench-floor: %s: the TLS 1.3 handshake failed\n", key);
+	if (cctx == NULL || measure_tls13(sctx, cctx, n, resume, us) != 0) {
+		fprintf(stderr, "keyward-bench-floor: %s: the TLS 1.3 %shandshake failed\n", key,
+		        resume ? "resumed " : "");
 		goto out;
 	}
 	for (enum tls13_step s = 0; s < T13_STEPS; s++)
@@ -325,13 +371,15 @@ run_tls13(int argc, char **argv, long n, bool json)
 	if (json) {
 		printf(
 		    "[{\"key\":\"%s\",\"scheme\":\"%s\",\"transport\":\"tls13\",\"suite\":\"%s\","
-		    "\"iterations\":%ld,\"total_us\":%.2f",
-		    key, tt_scheme_name(scheme), TLS13_FLOOR_SUITE, n, total);
+		    "\"resumed\":%s,\"iterations\":%ld,\"total_us\":%.2f",
+		    key, tt_scheme_name(scheme), TLS13_FLOOR_SUITE, resume ? "true" : "false", n,
+		    total);
 		for (enum tls13_step s = 0; s < T13_STEPS; s++)
 			printf(",\"%s_us\":%.2f", tls13_step_names[s], us[s]);
 		printf("}]\n");
 	} else {
-		printf("tls13 %-16s %8.1f us:", tt_scheme_name(scheme), total);
+		printf("tls13%s %-16s %8.1f us:", resume ? " resumed" : "", tt_scheme_name(scheme),
+		       total);
 		for (enum tls13_step s = 0; s < T13_STEPS; s++)
 			printf(" %s %.1f", tls13_step_names[s], us[s]);
 		printf("\n");
@@ -360,8 +408,8 @@ usage(FILE *out)
 	fprintf(out,
 	        "usage: keyward-bench-floor [-n ITERATIONS] [--json] KEY.pem...\n"
 	        "       keyward-bench-floor [-n ITERATIONS] [--json] --bulk\n"
-	        "       keyward-bench-floor [-n ITERATIONS] [--json] --tls13 CERT.pem KEY.pem "
-	        "[CHAIN.pem]\n"
+	        "       keyward-bench-floor [-n ITERATIONS] [--json] --tls13 [--resume] CERT.pem "
+	        "KEY.pem [CHAIN.pem]\n"
 	        "\n"
 	        "Prints, for each private key (RSA, ECDSA P-256 or Ed25519, PEM), the CPU time\n"
 	        "of one toy-TLS server handshake's cryptography, step by step and in total.\n"
@@ -369,21 +417,21 @@ usage(FILE *out)
 	        "AES-256-GCM, in place (ITERATIONS times 1 MiB).\n"
 	        "With --tls13: the server CPU time of one TLS 1.3 full handshake by libssl in\n"
 	        "process (the key loaded, " TLS13_FLOOR_SUITE ", no tickets, a client in the\n"
-	        "same thread over a BIO pair), in SSL_new, SSL_do_handshake and SSL_free.\n");
+	        "same thread over a BIO pair), in SSL_new, SSL_do_handshake and SSL_free.\n"
+	        "With --tls13 --resume: the same for a handshake resuming a session by its\n"
+	        "ticket (one new ticket issued per handshake).\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"bulk", no_argument, NULL, 'b'},
-	    {"tls13", no_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},  {"bulk", no_argument, NULL, 'b'},
+	    {"tls13", no_argument, NULL, 't'}, {"resume", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},  {NULL, 0, NULL, 0},
 	};
 	long n = 2000;
-	bool json = false, bulk = false, tls13 = false;
+	bool json = false, bulk = false, tls13 = false, resume = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -403,6 +451,9 @@ main(int argc, char **argv)
 		case 't':
 			tls13 = true;
 			break;
+		case 'r':
+			resume = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -413,12 +464,12 @@ main(int argc, char **argv)
 	}
 	int args = argc - optind;
 	if (n <= 0 || (bulk && (tls13 || args != 0)) || (tls13 && (args < 2 || args > 3)) ||
-	    (!bulk && !tls13 && args == 0)) {
+	    (!bulk && !tls13 && args == 0) || (resume && !tls13)) {
 		usage(stderr);
 		return 2;
 	}
 	if (tls13)
-		return run_tls13(args, argv + optind, n, json);
+		return run_tls13(args, argv + optind, n, json, resume);
 	if (bulk) {
 		double us = measure_bulk(n);
 		if (us < 0) {

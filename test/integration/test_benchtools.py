@@ -144,12 +144,29 @@ class FloorTest(unittest.TestCase):
             self.assertTrue(all(v >= 0 for v in steps), j)
             self.assertAlmostEqual(j["total_us"], sum(steps), delta=0.05)
             self.assertGreater(j["handshake_us"], 0, j)
+            self.assertFalse(j["resumed"], j)
+
+    def test_tls13_resumed(self):
+        """--resume: every timed handshake resumes (the tool fails otherwise)."""
+        with tempfile.TemporaryDirectory() as d:
+            certs = kwtest.make_certs(os.path.join(d, "ecdsa"), key="ecdsa")
+            files = [os.path.join(certs, f) for f in ("server_cert.pem", "server_key.pem")]
+            p = run([FLOOR, "--json", "-n", "3", "--tls13", "--resume"] + files)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            [j] = json.loads(p.stdout)
+            self.assertEqual((j["scheme"], j["resumed"], j["iterations"]),
+                             ("ecdsa-p256-sha256", True, 3), j)
+            self.assertGreater(j["handshake_us"], 0, j)
+            p = run([FLOOR, "-n", "2", "--resume", "--tls13"] + files)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stdout, r"^tls13 resumed ecdsa-p256-sha256 +[0-9.]+ us: ")
 
     def test_usage_errors(self):
         for argv in ([], ["--bulk", "key.pem"], ["-n", "0", "--bulk"], ["-n", "x", "--bulk"],
                      ["--tls13"], ["--tls13", "cert.pem"], ["--tls13", "--bulk", "c", "k"],
                      ["--tls13", "c.pem", "k.pem", "chain.pem", "more.pem"],
-                     ["-n", "0", "--tls13", "c.pem", "k.pem"]):
+                     ["-n", "0", "--tls13", "c.pem", "k.pem"], ["--resume", "key.pem"],
+                     ["--resume", "--bulk"]):
             p = run([FLOOR] + argv)
             self.assertEqual(p.returncode, 2, argv)
             self.assertIn("usage:", p.stderr)
