@@ -1,8 +1,9 @@
 /*
  * session.c - TLS 1.3 server sessions, with the CertificateVerify signature parked in
- * an async job until the signer answers. Wire bytes come in through a memory BIO; what
- * libssl writes goes out through a BIO of its own straight into the wire buffer, or into
- * the record protect() is making.
+ * an async job until the signer answers. libssl reads and writes the wire through a BIO
+ * of the session's own (wire_read, wire_write): it reads the bytes where the socket read
+ * put them, and writes straight into the wire buffer, or into the record protect() is
+ * making.
  *
  * The signing function the provider calls (session_sign) runs on the job's fibre,
  * inside SSL_do_handshake(): the session that called SSL_do_handshake() is the one
@@ -33,8 +34,7 @@
 #include "log.h"
 #include "provider.h"
 
-#define READ_CHUNK   16384u
-#define BIO_KEEP_MAX 1024u /* larger memory BIO buffers are let go when idle */
+#define READ_CHUNK 16384u
 
 static const unsigned char session_id_context[] = "keyward";
 
@@ -49,8 +49,13 @@ struct tls13_session {
 	struct tls13_engine *e;
 	struct tls13_session_params p;
 	SSL *ssl;
-	BIO *rbio, *wbio; /* owned by ssl */
+	BIO *bio; /* owned by ssl: libssl reads and writes the wire through it */
 	struct kw_buf wire, plain;
+	/* wire bytes libssl has not taken yet: those of the feed() call under way, then
+	 * those kept from earlier calls (a parked handshake's) */
+	const uint8_t *in_p;
+	size_t in_len;
+	struct kw_buf in;
 	/* while protect() runs: the record being made, where the write BIO puts it */
 	uint8_t *out;
 	size_t out_len, out_cap;
@@ -190,10 +195,43 @@ on_ticket_key(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CT
 static void session_fail(struct tls13_session *s, int err);
 
 /*
- * The write BIO: what libssl writes goes where it is wanted without a buffer between:
- * into the record protect() is making (s->out), or else (handshake flights, alerts,
- * close_notify) onto the wire buffer.
+ * The wire BIO. Reads take the bytes of the feed() call under way where the socket read
+ * put them (after any kept from earlier calls), without a copy into a memory BIO.
+ * Writes go where they are wanted without a buffer between: into the record protect()
+ * is making (s->out), or else (handshake flights, alerts, close_notify) onto the wire
+ * buffer.
  */
+static int
+wire_read(BIO *b, char *out, int len)
+{
+	struct tls13_session *s = BIO_get_data(b);
+	size_t n = 0;
+
+	BIO_clear_retry_flags(b);
+	if (kw_buf_size(&s->in) > 0) {
+		n = kw_buf_size(&s->in) < (size_t)len ? kw_buf_size(&s->in) : (size_t)len;
+		memcpy(out, kw_buf_head(&s->in), n);
+		kw_buf_consume(&s->in, n);
+	} else if (s->in_len > 0) {
+		n = s->in_len < (size_t)len ? s->in_len : (size_t)len;
+		memcpy(out, s->in_p, n);
+		s->in_p += n;
+		s->in_len -= n;
+	}
+	if (n == 0) {
+		BIO_set_retry_read(b); /* more when the socket has more */
+		return -1;
+	}
+	return (int)n;
+}
+
+/* Wire bytes received and not taken by libssl yet. */
+static size_t
+wire_pending(const struct tls13_session *s)
+{
+	return kw_buf_size(&s->in) + s->in_len;
+}
+
 static int
 wire_write(BIO *b, const char *data, int len)
 {
@@ -220,10 +258,16 @@ wire_write(BIO *b, const char *data, int len)
 static long
 wire_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-	(void)b;
 	(void)num;
 	(void)ptr;
-	return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* nothing is held back; no kernel TLS */
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1; /* nothing is held back */
+	case BIO_CTRL_PENDING:
+		return (long)wire_pending(BIO_get_data(b));
+	default:
+		return 0; /* among them: no kernel TLS */
+	}
 }
 
 static int
@@ -237,7 +281,8 @@ static int
 wire_method_new(void)
 {
 	wire_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "keyward wire");
-	if (wire_method == NULL || BIO_meth_set_write(wire_method, wire_write) != 1 ||
+	if (wire_method == NULL || BIO_meth_set_read(wire_method, wire_read) != 1 ||
+	    BIO_meth_set_write(wire_method, wire_write) != 1 ||
 	    BIO_meth_set_ctrl(wire_method, wire_ctrl) != 1 ||
 	    BIO_meth_set_create(wire_method, wire_create) != 1) {
 		BIO_meth_free(wire_method);
@@ -466,22 +511,18 @@ tls13_session_new(struct tls13_engine *e, const struct tls13_session_params *par
 	s->e = e;
 	s->p = *params;
 	s->ssl = SSL_new(e->ctx[params->default_server]);
-	s->rbio = BIO_new(BIO_s_mem());
-	s->wbio = BIO_new(wire_method);
-	if (s->ssl == NULL || s->rbio == NULL || s->wbio == NULL ||
-	    SSL_set_ex_data(s->ssl, session_index, s) != 1) {
-		BIO_free(s->rbio);
-		BIO_free(s->wbio);
+	s->bio = BIO_new(wire_method);
+	if (s->ssl == NULL || s->bio == NULL || SSL_set_ex_data(s->ssl, session_index, s) != 1) {
+		BIO_free(s->bio);
 		SSL_free(s->ssl);
 		free(s);
 		ERR_clear_error();
 		return NULL;
 	}
-	BIO_set_mem_eof_return(s->rbio, -1);
-	BIO_set_data(s->wbio, s);
+	BIO_set_data(s->bio, s);
 	if (!e->have_keys)
 		SSL_set_num_tickets(s->ssl, 0);
-	SSL_set_bio(s->ssl, s->rbio, s->wbio);
+	SSL_set_bio(s->ssl, s->bio, s->bio); /* one reference, taken by ssl */
 	SSL_set_accept_state(s->ssl);
 	return s;
 }
@@ -509,7 +550,7 @@ static void
 read_plaintext(struct tls13_session *s)
 {
 	for (;;) {
-		size_t want = BIO_ctrl_pending(s->rbio) + (size_t)SSL_pending(s->ssl);
+		size_t want = wire_pending(s) + (size_t)SSL_pending(s->ssl);
 		if (want == 0 && !SSL_has_pending(s->ssl))
 			return; /* nothing received is left to decrypt */
 		if (want == 0)
@@ -620,13 +661,16 @@ tls13_session_feed(struct tls13_session *s, const uint8_t *wire, size_t len)
 {
 	if (s->err)
 		return s->err;
-	if (len > 0 && BIO_write(s->rbio, wire, (int)len) != (int)len) {
+	s->in_p = wire;
+	s->in_len = len;
+	if (!s->parked) /* parked: the handshake goes on when the signature comes */
+		drive(s);
+	/* what libssl did not take (a parked handshake's next flight) is kept for later */
+	if (s->err == 0 && s->in_len > 0 && kw_buf_append(&s->in, s->in_p, s->in_len) != 0)
 		session_fail(s, KW_ERR_NOMEM);
-		return s->err;
-	}
-	if (s->parked)
-		return 0; /* the handshake goes on when the signature comes */
-	return drive(s);
+	s->in_p = NULL;
+	s->in_len = 0;
+	return s->err;
 }
 
 struct kw_buf *
@@ -644,8 +688,7 @@ tls13_session_plaintext(struct tls13_session *s)
 bool
 tls13_session_input_pending(const struct tls13_session *s)
 {
-	return kw_buf_size(&s->plain) > 0 || BIO_ctrl_pending(s->rbio) > 0 ||
-	       SSL_has_pending(s->ssl);
+	return kw_buf_size(&s->plain) > 0 || wire_pending(s) > 0 || SSL_has_pending(s->ssl);
 }
 
 int
@@ -755,24 +798,6 @@ tls13_session_close_notify(struct tls13_session *s)
 	ERR_clear_error();
 }
 
-/*
- * Lets go of a memory BIO's buffer when it holds nothing and has grown past
- * BIO_KEEP_MAX (a handshake flight, a large record): a new, empty one grows again
- * when bytes come.
- */
-static void
-shrink_bio(BIO *b)
-{
-	BUF_MEM *bm = NULL;
-
-	if (BIO_ctrl_pending(b) != 0 || BIO_get_mem_ptr(b, &bm) != 1 || bm == NULL ||
-	    bm->max <= BIO_KEEP_MAX)
-		return;
-	BUF_MEM *fresh = BUF_MEM_new();
-	if (fresh != NULL && BIO_set_mem_buf(b, fresh, BIO_CLOSE) != 1)
-		BUF_MEM_free(fresh);
-}
-
 void
 tls13_session_shrink(struct tls13_session *s)
 {
@@ -780,7 +805,8 @@ tls13_session_shrink(struct tls13_session *s)
 		kw_buf_free(&s->wire);
 	if (kw_buf_size(&s->plain) == 0)
 		kw_buf_dispose(&s->plain);
-	shrink_bio(s->rbio);
+	if (kw_buf_size(&s->in) == 0)
+		kw_buf_free(&s->in);
 	SSL_free_buffers(s->ssl); /* libssl's record buffers, when they hold nothing */
 }
 
@@ -811,6 +837,7 @@ tls13_session_free(struct tls13_session *s)
 	SSL_free(s->ssl);
 	ERR_clear_error();
 	kw_buf_free(&s->wire);
+	kw_buf_free(&s->in);
 	kw_buf_dispose(&s->plain);
 	OPENSSL_cleanse(s->sig, sizeof(s->sig));
 	free(s);
