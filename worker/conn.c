@@ -268,14 +268,15 @@ conn_close(struct conn *c, enum kw_log_level level, const char *fmt, ...)
 /*
  * Sends what the transport queued before the connection closes (an alert, a TLS
  * close_notify) once, without waiting: a peer that does not read it loses nothing more.
+ * more (MSG_MORE or 0): whether the bytes may wait for the FIN that follows at once.
  */
 static void
-conn_send_last_words(struct conn *c)
+conn_send_last_words(struct conn *c, int more)
 {
 	struct kw_buf *wire = c->t->ops->wire(c->t);
 	ssize_t n = kw_buf_size(wire) == 0 ? 0
 	                                   : send(c->io.fd, kw_buf_head(wire), kw_buf_size(wire),
-	                                          MSG_DONTWAIT | MSG_NOSIGNAL);
+	                                          MSG_DONTWAIT | MSG_NOSIGNAL | more);
 	if (n > 0)
 		kw_buf_consume(wire, (size_t)n);
 }
@@ -290,7 +291,7 @@ conn_close_transport(struct conn *c, int err)
 	c->hs_why = terr == KW_ERR_SIGN_FAILED || terr == KW_ERR_SIGN_TIMEOUT ? KW_HSF_SIGNER
 	            : terr == KW_ERR_NOMEM || terr == KW_ERR_INTERNAL         ? KW_HSF_INTERNAL
 	                                                                      : KW_HSF_PROTOCOL;
-	conn_send_last_words(c); /* what the transport queued as it failed: an alert */
+	conn_send_last_words(c, 0); /* what the transport queued as it failed: an alert */
 	conn_close(c, terr == KW_ERR_NOMEM || terr == KW_ERR_INTERNAL ? KW_LOG_ERR : KW_LOG_INFO,
 	           "%s: %s%s%s%s", c->t->ops->name, kw_strerror(terr), detail ? " (" : "",
 	           detail ? detail : "", detail ? ")" : "");
@@ -649,11 +650,13 @@ conn_linger(struct conn *c, int status)
 		snprintf(reason, sizeof(reason), "closed after a %d response", status);
 		conn_log_close(c, KW_LOG_INFO, reason);
 	}
+	bool sending = conn_peer_sending(c);
 	if (c->t->ops->close_notify != NULL) {
 		c->t->ops->close_notify(c->t);
-		conn_send_last_words(c);
+		/* closing at once: the alert waits for the FIN, with the response's end */
+		conn_send_last_words(c, sending ? 0 : MSG_MORE);
 	}
-	if (!conn_peer_sending(c) || shutdown(c->io.fd, SHUT_WR) < 0) {
+	if (!sending || shutdown(c->io.fd, SHUT_WR) < 0) {
 		conn_drop(c);
 		return;
 	}

@@ -25,6 +25,7 @@ import threading
 import unittest
 
 import kwtest
+from test_http import SegmentCapture
 
 # name -> key type for keyward-certs
 SITES = {"localhost": "rsa", "ec.test": "ecdsa", "ed.test": "ed25519"}
@@ -312,6 +313,30 @@ class Tls13Test(kwtest.SiteTestCase):
             os.kill(signer, signal.SIGCONT)
         res = self.site.s_client("ec.test", "-tls1_3")
         self.assertEqual(res.returncode, 0, res.stderr)
+    def test_closing_response_carries_the_close_notify_and_the_fin(self):
+        """The end of a response the connection closes after, the close_notify and the FIN
+        leave in one segment."""
+        try:
+            capture = SegmentCapture(self.site.tls_port)
+        except PermissionError:
+            self.skipTest("capturing on lo needs CAP_NET_RAW")
+        ctx = ssl.create_default_context(cafile=self.site.root_file("ec.test"))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        try:
+            with socket.create_connection(("127.0.0.1", self.site.tls_port), timeout=30) as raw:
+                client_port = raw.getsockname()[1]
+                with ctx.wrap_socket(raw, server_hostname="ec.test") as s:
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: ec.test\r\nConnection: close\r\n\r\n")
+                    body = kwtest.split_responses(kwtest.read_until_eof(s))[0][2]
+            seen = capture.until(client_port, lambda seg: seg[0] & 0x01)
+        finally:
+            capture.close()
+        self.assertEqual(body, page("ec.test"))
+        fins = [seg for seg in seen if seg[0] & 0x01]
+        self.assertEqual(len(fins), 1, seen)
+        # the response's last record and the close_notify (24 bytes) ride with the FIN
+        self.assertGreater(fins[0][1], 24, "the FIN did not carry the response's end: %r" % seen)
+
     def test_input_while_parked_waits_in_the_socket(self):
         """Bytes that come while the handshake waits for its signature stay in the socket,
         unwatched (the worker does not spin on them), and are read once it goes on."""
