@@ -9,7 +9,9 @@ handshakes within the signing timeout while resumed ones and plain HTTP go on; 3
 handshakes parked at once all complete; hostile clients offering every signature scheme
 and group alone (and none in common) get alerts while no worker or signer is replaced; a
 reload rotates the leaf with no failed request; after 100 handshakes keyward-inspect
-finds key fragments in the signer only.
+finds key fragments in the signer only; bytes sent while a handshake is parked stay unread
+in the socket without the worker spinning; a closing response's end, its close_notify and
+the FIN leave in one segment.
 """
 
 import json
