@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
+#include <openssl/rand.h>
 
 #include "err.h"
 
@@ -29,16 +30,46 @@ x25519_fill_pub(struct tt_x25519 *kp)
 	return 0;
 }
 
-/* A prepared X25519 key generation context. NULL on failure. */
+/*
+ * An X25519 context prepared by init: EVP_PKEY_keygen_init to generate key pairs,
+ * EVP_PKEY_fromdata_init to build them from private keys. NULL on failure.
+ */
 static EVP_PKEY_CTX *
-x25519_gen_ctx(void)
+x25519_ctx(int (*init)(EVP_PKEY_CTX *))
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
-	if (ctx != NULL && EVP_PKEY_keygen_init(ctx) != 1) {
+	if (ctx != NULL && init(ctx) != 1) {
 		EVP_PKEY_CTX_free(ctx);
 		ctx = NULL;
 	}
 	return ctx;
+}
+
+/* The next private key of kex's pool, refilled by one DRBG call when it is empty. */
+static uint8_t *
+kex_take_private(struct tt_kex *kex)
+{
+	if (kex->left == 0) {
+		if (RAND_priv_bytes(kex->priv, sizeof(kex->priv)) != 1)
+			return NULL;
+		kex->left = TT_KEX_POOL_KEYS;
+	}
+	return kex->priv + TT_X25519_LEN * (TT_KEX_POOL_KEYS - kex->left--);
+}
+
+/* A key pair from kex's next private key, which is cleansed from the pool once taken. */
+static int
+x25519_from_pool(struct tt_kex *kex, struct tt_x25519 *kp)
+{
+	uint8_t *priv = kex_take_private(kex);
+	if (priv == NULL)
+		return KW_ERR_INTERNAL;
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, priv, TT_X25519_LEN),
+	    OSSL_PARAM_construct_end()};
+	int ok = EVP_PKEY_fromdata(kex->gen, &kp->pkey, EVP_PKEY_KEYPAIR, params);
+	OPENSSL_cleanse(priv, TT_X25519_LEN);
+	return ok == 1 ? x25519_fill_pub(kp) : KW_ERR_INTERNAL;
 }
 
 int
@@ -47,11 +78,14 @@ tt_x25519_generate_kex(struct tt_kex *kex, struct tt_x25519 *kp)
 	int err = KW_ERR_INTERNAL;
 
 	*kp = (struct tt_x25519){0};
-	EVP_PKEY_CTX *ctx = kex != NULL ? kex->gen : x25519_gen_ctx();
-	if (ctx != NULL && EVP_PKEY_keygen(ctx, &kp->pkey) == 1)
-		err = x25519_fill_pub(kp);
-	if (kex == NULL)
+	if (kex != NULL) {
+		err = x25519_from_pool(kex, kp);
+	} else {
+		EVP_PKEY_CTX *ctx = x25519_ctx(EVP_PKEY_keygen_init);
+		if (ctx != NULL && EVP_PKEY_keygen(ctx, &kp->pkey) == 1)
+			err = x25519_fill_pub(kp);
 		EVP_PKEY_CTX_free(ctx);
+	}
 	if (err)
 		tt_x25519_dispose(kp);
 	return err;
@@ -217,7 +251,8 @@ tt_kex_init(struct tt_kex *kex)
 {
 	static const uint8_t base_point[TT_X25519_LEN] = {9};
 
-	kex->gen = x25519_gen_ctx();
+	kex->left = 0; /* the pool is filled on first use */
+	kex->gen = x25519_ctx(EVP_PKEY_fromdata_init);
 	kex->peer =
 	    EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, base_point, sizeof(base_point));
 	kex->hkdf = hkdf_ctx();
@@ -234,7 +269,7 @@ tt_kex_dispose(struct tt_kex *kex)
 	EVP_PKEY_CTX_free(kex->gen);
 	EVP_PKEY_free(kex->peer);
 	EVP_KDF_CTX_free(kex->hkdf);
-	*kex = (struct tt_kex){0};
+	OPENSSL_cleanse(kex, sizeof(*kex)); /* the private keys not taken */
 }
 
 void

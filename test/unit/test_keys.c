@@ -168,6 +168,41 @@ Test(keys, refusal_leaves_no_libcrypto_error)
 	cr_expect_eq(ERR_peek_error(), 0);
 }
 
+/*
+ * Key pairs from a kex's private-key pool: the keys of one DRBG draw and the first of the
+ * next are distinct working pairs, and a key taken leaves no trace in the pool.
+ */
+Test(keys, kex_private_key_pool)
+{
+	static const uint8_t zero[TT_X25519_LEN];
+	struct tt_x25519 kp[TT_KEX_POOL_KEYS + 1];
+	struct tt_kex kex;
+
+	cr_assert_eq(tt_kex_init(&kex), 0);
+	for (unsigned i = 0; i <= TT_KEX_POOL_KEYS; i++) {
+		cr_assert_eq(tt_x25519_generate_kex(&kex, &kp[i]), 0, "key %u", i);
+		cr_expect_eq(kex.left, i < TT_KEX_POOL_KEYS ? TT_KEX_POOL_KEYS - 1 - i
+		                                            : TT_KEX_POOL_KEYS - 1);
+		cr_expect_arr_eq(kex.priv + TT_X25519_LEN * (i % TT_KEX_POOL_KEYS), zero,
+		                 TT_X25519_LEN, "key %u cleansed from the pool", i);
+		for (unsigned j = 0; j < i; j++)
+			cr_expect_arr_neq(kp[i].pub, kp[j].pub, TT_X25519_LEN, "keys %u, %u", j, i);
+	}
+	for (unsigned i = TT_KEX_POOL_KEYS - 1; i <= TT_KEX_POOL_KEYS; i++) {
+		uint8_t sa[TT_X25519_LEN], sb[TT_X25519_LEN];
+		cr_assert_eq(tt_x25519_derive_kex(&kex, &kp[i], kp[0].pub, sa), 0);
+		cr_assert_eq(tt_x25519_derive(&kp[0], kp[i].pub, sb), 0);
+		cr_expect_arr_eq(sa, sb, TT_X25519_LEN, "key %u", i);
+	}
+	for (unsigned i = 0; i <= TT_KEX_POOL_KEYS; i++)
+		tt_x25519_dispose(&kp[i]);
+	tt_kex_dispose(&kex);
+	cr_expect_eq(kex.left, 0);
+	for (unsigned i = 0; i < TT_KEX_POOL_KEYS; i++)
+		cr_expect_arr_eq(kex.priv + TT_X25519_LEN * i, zero, TT_X25519_LEN,
+		                 "untaken key %u cleansed", i);
+}
+
 /* Reused key-exchange contexts give what one-shot calls give, handshake after handshake. */
 Test(keys, kex_contexts_reused)
 {
