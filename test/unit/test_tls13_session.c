@@ -456,3 +456,18 @@ Test(tls13_session, shrink_lets_go_of_grown_buffers_and_the_session_goes_on)
 	cr_expect_leq(out_after, out_before + 1024, "%zu -> %zu bytes", out_before, out_after);
 	cr_expect_geq(before - after, TLS13_RECORD_MAX, "%zu -> %zu bytes", before, after);
 }
+
+Test(tls13_session, a_key_update_from_the_client_is_answered_on_the_wire_and_records_go_on)
+{
+	engine_up(4, false);
+	struct client c;
+	client_new(&c, names[1], TLS1_3_VERSION);
+	full_handshake(&c);
+	exchange(&c);
+	/* the client updates its keys and asks the server to update its own */
+	cr_assert_eq(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+	cr_assert_eq(SSL_do_handshake(c.ssl), 1);
+	cr_assert_eq(pump(&c), 0);
+	exchange(&c); /* both directions under the new keys */
+	client_free(&c);
+}

@@ -580,6 +580,22 @@ read_plaintext(struct tls13_session *s)
 	}
 }
 
+/*
+ * A KeyUpdate from the peer that asks for ours is answered at once, onto the wire
+ * buffer: libssl would otherwise write it at the next SSL_write, ahead of the record
+ * protect() makes in a place sized for that record alone. Records made before it have
+ * left or wait in the wire buffer ahead of it; the next ones are sealed under the new key.
+ */
+static void
+answer_key_update(struct tls13_session *s)
+{
+	if (SSL_get_key_update_type(s->ssl) == SSL_KEY_UPDATE_NONE)
+		return;
+	if (SSL_key_update(s->ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 ||
+	    SSL_do_handshake(s->ssl) != 1)
+		session_fail(s, KW_ERR_TLS_RECORD);
+}
+
 /* One job was let go: the oldest session waiting for one may go on. */
 static void
 wake_next(struct tls13_engine *e)
@@ -650,6 +666,8 @@ drive(struct tls13_session *s)
 		freed = handshake_step(s);
 	if (s->err == 0 && s->established)
 		read_plaintext(s);
+	if (s->err == 0 && s->established)
+		answer_key_update(s);
 	int err = s->err;
 	if (freed)
 		wake_next(s->e);
