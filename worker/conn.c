@@ -620,7 +620,7 @@ step_handshake(struct conn *c)
 	 * took is let go now, not once the handshake ends, so that many handshakes at once
 	 * do not each hold it (the heap keeps what they all held at once).
 	 */
-	if (conn_flush(c) == SEND_DONE && !(c->t->ops->parked != NULL && c->t->ops->parked(c->t)))
+	if (conn_flush(c) == SEND_DONE && !conn_parked(c))
 		c->t->ops->shrink(c->t);
 	return STEP_WAIT;
 }
