@@ -44,6 +44,24 @@ def wait_until(predicate, timeout=30, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+def stop_process(pid):
+    """SIGSTOP to pid, returning once every thread of it has stopped. The kill alone
+    returns before that: the thread that takes the signal stops the others when it next
+    runs, and on a busy machine a thread woken meanwhile by a socket still serves it."""
+    os.kill(pid, signal.SIGSTOP)
+
+    def stopped():
+        try:
+            for tid in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "T":
+                        return False
+        except FileNotFoundError:
+            return False
+        return True
+    wait_until(stopped, what="pid %d to stop" % pid)
+
+
 def user_exists(name):
     try:
         pwd.getpwnam(name)

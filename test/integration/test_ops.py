@@ -72,7 +72,7 @@ class FastStopTest(OpsTestCase):
         download = Download(self.site, "/page.txt", tls=False, part_bytes=0)
         download.finish()
         workers = self.site.children("worker")
-        os.kill(workers[0], signal.SIGSTOP)
+        kwtest.stop_process(workers[0])
         start = time.monotonic()
         self.site.signal(signal.SIGTERM)
         self.assertEqual(self.site.wait_exit(timeout=MASTER_KILL_GRACE + 10), 0)

@@ -179,7 +179,7 @@ class OracleTest(AbuseTestCase):
         """A worker that does not read its replies has its channel closed and is replaced."""
         victim, bystander = self.site.children("worker")
         mark = self.site.log.mark()
-        os.kill(victim, signal.SIGSTOP)
+        kwtest.stop_process(victim)
         try:
             with steal_channel(victim) as chan:
                 chan.settimeout(10)

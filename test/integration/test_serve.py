@@ -270,7 +270,7 @@ class RespawnTest(kwtest.SiteTestCase):
 
     def test_signer_stopped_fails_handshakes_only(self):
         [signer] = self.site.children("signer")
-        os.kill(signer, signal.SIGSTOP)
+        kwtest.stop_process(signer)
         try:
             start = time.monotonic()
             res = self.site.get("/", tls=True, check=False)

@@ -301,7 +301,7 @@ class Tls13Test(kwtest.SiteTestCase):
         sess = os.path.join(tmp, "sess")
         self.assertEqual(self.site.s_client("ec.test", "-tls1_3", sess_out=sess).returncode, 0)
         [signer] = self.site.children("signer")
-        os.kill(signer, signal.SIGSTOP)
+        kwtest.stop_process(signer)
         try:
             mark = self.site.log.mark()
             res = self.site.s_client("ec.test", "-tls1_3", timeout=20)
@@ -339,47 +339,10 @@ class Tls13Test(kwtest.SiteTestCase):
         # the response's last record and the close_notify (24 bytes) ride with the FIN
         self.assertGreater(fins[0][1], 24, "the FIN did not carry the response's end: %r" % seen)
 
-    def test_input_while_parked_waits_in_the_socket(self):
-        """Bytes that come while the handshake waits for its signature stay in the socket,
-        unwatched (the worker does not spin on them), and are read once it goes on."""
-        ctx = ssl.create_default_context(cafile=self.site.root_file("ec.test"))
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        client = ctx.wrap_bio(incoming, outgoing, server_hostname="ec.test")
-        with self.assertRaises(ssl.SSLWantReadError):
-            client.do_handshake()
-        hello, junk = outgoing.read(), b"\x17\x03\x03\x00\x05hello"
-        [signer] = self.site.children("signer")
-        workers = self.site.children("worker")
-        os.kill(signer, signal.SIGSTOP)
-        try:
-            with socket.create_connection(("127.0.0.1", self.site.tls_port),
-                                          timeout=30) as s:
-                port = s.getsockname()[1]
-                mark = self.site.log.mark()
-                s.sendall(hello)
-                self.site.log.wait_for(r'tls13_select: server_name "ec\.test"', since=mark)
-                s.sendall(junk)  # the handshake is parked: the signer is stopped
-                for _ in range(300):
-                    if unread_bytes(self.site.tls_port, port) == len(junk):
-                        break
-                    threading.Event().wait(0.01)
-                self.assertEqual(unread_bytes(self.site.tls_port, port), len(junk))
-                cpu = sum(cpu_seconds(pid) for pid in workers)
-                threading.Event().wait(0.3)  # a worker spinning on the socket shows here
-                self.assertLess(sum(cpu_seconds(pid) for pid in workers) - cpu, 0.1)
-                os.kill(signer, signal.SIGCONT)
-                got = kwtest.read_until_eof(s)
-        finally:
-            os.kill(signer, signal.SIGCONT)
-        self.assertEqual(got[:1], b"\x16")  # the server's flight, then the junk refused
-        self.assertEqual(self.site.children("signer"), [signer])
-        self.assertEqual(self.site.children("worker"), workers)
-
-
 class ParkedTest(kwtest.SiteTestCase):
-    """With the signer stopped, 300 handshakes park (past the job cap they queue); once it
-    goes on, every one completes. The signing timeout is long enough for that."""
+    """Handshakes parked while the signer is stopped: 300 of them (past the job cap they
+    queue) all complete once it goes on, and a parked one leaves what its client sends in
+    the socket. The signing timeout is long enough for any of that."""
 
     site_class = Tls13Site
     site_args = {"signer_extra": 'timeout = "60s";', "tls13": "max_parked = 64;"}
@@ -409,7 +372,7 @@ class ParkedTest(kwtest.SiteTestCase):
                 with lock:
                     results.append(e)
 
-        os.kill(signer, signal.SIGSTOP)
+        kwtest.stop_process(signer)
         threads = [threading.Thread(target=one) for _ in range(300)]
         try:
             for t in threads:
@@ -423,6 +386,45 @@ class ParkedTest(kwtest.SiteTestCase):
         self.assertEqual(len(results), 300)
         failures = [r for r in results if r != page("ec.test")]
         self.assertEqual(failures, [])
+
+    def test_input_while_parked_waits_in_the_socket(self):
+        """Bytes that come while the handshake waits for its signature stay in the socket,
+        unwatched (the worker does not spin on them), and are read once it goes on. The name
+        is one no other connection sends, so the log line that says the ClientHello was read
+        is this connection's; the signer's timeout (60 s here) cannot end the wait first."""
+        ctx = ssl.create_default_context(cafile=self.site.root_file("ec.test"))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = ctx.wrap_bio(incoming, outgoing, server_hostname="parked.test")
+        with self.assertRaises(ssl.SSLWantReadError):
+            client.do_handshake()
+        hello, junk = outgoing.read(), b"\x17\x03\x03\x00\x05hello"
+        [signer] = self.site.children("signer")
+        workers = self.site.children("worker")
+        kwtest.stop_process(signer)
+        try:
+            with socket.create_connection(("127.0.0.1", self.site.tls_port),
+                                          timeout=30) as s:
+                port = s.getsockname()[1]
+                mark = self.site.log.mark()
+                s.sendall(hello)
+                self.site.log.wait_for(r'tls13_select: server_name "parked\.test"', since=mark)
+                s.sendall(junk)  # the handshake is parked: the signer is stopped
+                for _ in range(300):
+                    if unread_bytes(self.site.tls_port, port) == len(junk):
+                        break
+                    threading.Event().wait(0.01)
+                self.assertEqual(unread_bytes(self.site.tls_port, port), len(junk))
+                cpu = sum(cpu_seconds(pid) for pid in workers)
+                threading.Event().wait(0.3)  # a worker spinning on the socket shows here
+                self.assertLess(sum(cpu_seconds(pid) for pid in workers) - cpu, 0.1)
+                os.kill(signer, signal.SIGCONT)
+                got = kwtest.read_until_eof(s)
+        finally:
+            os.kill(signer, signal.SIGCONT)
+        self.assertEqual(got[:1], b"\x16")  # the server's flight, then the junk refused
+        self.assertEqual(self.site.children("signer"), [signer])
+        self.assertEqual(self.site.children("worker"), workers)
 
 
 
