@@ -19,6 +19,10 @@
  * clock reads whose own cost, calibrated first, is taken off. With --tls13 --resume
  * the server issues a session ticket and every timed handshake resumes the first
  * one's session: the ticket opened, the PSK with (EC)DHE, a new ticket made.
+ *
+ * With --ipc it times the floor of the signer round trip instead (bench_ipc.c): two
+ * processes exchanging a TLS 1.3 signing request and a reply sized for each key's
+ * signature over a signer channel, one at a time, each asleep until the other writes.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -32,6 +36,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "bench_ipc.h"
 #include "kw_build_config.h"
 #include "toytls_aead.h"
 #include "toytls_keys.h"
@@ -402,6 +407,55 @@ load_key(const char *path)
 	return key;
 }
 
+/* --ipc: for each key, both variants of the round trip with a reply of its signature size. */
+static int
+run_ipc(int argc, char **argv, long n, bool json)
+{
+	if (json)
+		printf("[");
+	for (int i = 0; i < argc; i++) {
+		EVP_PKEY *key = load_key(argv[i]);
+		enum tt_scheme scheme;
+		int size = key != NULL ? EVP_PKEY_get_size(key) : 0; /* its longest signature */
+		int usable = size > 0 && tt_scheme_for_key(key, &scheme) == 0;
+		EVP_PKEY_free(key);
+		if (!usable) {
+			fprintf(stderr, "keyward-bench-floor: %s: cannot load or use this key\n",
+			        argv[i]);
+			return 1;
+		}
+		for (enum ipc_variant v = 0; v < IPC_VARIANTS; v++) {
+			struct ipc_result r;
+			if (ipc_measure(v, scheme, (size_t)size, n, &r) != 0)
+				return 1;
+			double cpu = r.worker_cpu_us + r.signer_cpu_us;
+			if (json)
+				printf(
+				    "%s{\"key\":\"%s\",\"scheme\":\"%s\",\"variant\":\"%s\","
+				    "\"iterations\":%ld,\"request_bytes\":%zu,\"reply_bytes\":%zu,"
+				    "\"cpu_us\":%.2f,\"worker_cpu_us\":%.2f,\"signer_cpu_us\":%.2f,"
+				    "\"wall_us\":%.2f,\"worker_csw\":%.3f,\"signer_csw\":%.3f,"
+				    "\"involuntary_csw\":%.3f}",
+				    i > 0 || v > 0 ? "," : "", argv[i], tt_scheme_name(scheme),
+				    ipc_variant_name(v), n, r.request_len, r.reply_len, cpu,
+				    r.worker_cpu_us, r.signer_cpu_us, r.wall_us, r.worker_csw,
+				    r.signer_csw, r.involuntary_csw);
+			else
+				printf(
+				    "ipc %s %-17s %8.1f us: worker %.1f signer %.1f wall %.1f us, "
+				    "context switches worker %.2f signer %.2f (involuntary %.2f), "
+				    "%zu + %zu bytes\n",
+				    ipc_variant_name(v), tt_scheme_name(scheme), cpu,
+				    r.worker_cpu_us, r.signer_cpu_us, r.wall_us, r.worker_csw,
+				    r.signer_csw, r.involuntary_csw, r.request_len, r.reply_len);
+			fflush(stdout);
+		}
+	}
+	if (json)
+		printf("]\n");
+	return 0;
+}
+
 static void
 usage(FILE *out)
 {
@@ -410,6 +464,7 @@ usage(FILE *out)
 	        "       keyward-bench-floor [-n ITERATIONS] [--json] --bulk\n"
 	        "       keyward-bench-floor [-n ITERATIONS] [--json] --tls13 [--resume] CERT.pem "
 	        "KEY.pem [CHAIN.pem]\n"
+	        "       keyward-bench-floor [-n ITERATIONS] [--json] --ipc KEY.pem...\n"
 	        "\n"
 	        "Prints, for each private key (RSA, ECDSA P-256 or Ed25519, PEM), the CPU time\n"
 	        "of one toy-TLS server handshake's cryptography, step by step and in total.\n"
@@ -419,19 +474,33 @@ usage(FILE *out)
 	        "process (the key loaded, " TLS13_FLOOR_SUITE ", no tickets, a client in the\n"
 	        "same thread over a BIO pair), in SSL_new, SSL_do_handshake and SSL_free.\n"
 	        "With --tls13 --resume: the same for a handshake resuming a session by its\n"
-	        "ticket (one new ticket issued per handshake).\n");
+	        "ticket (one new ticket issued per handshake).\n"
+	        "With --ipc: the CPU time (of both processes, and of each) and the wall time\n"
+	        "of one signing round trip between two processes, without the signature: a\n"
+	        "forked process answers over a non-blocking SOCK_SEQPACKET socket pair, as\n"
+	        "the signer over its channel; each TLS 1.3 CertificateVerify request (SHA-384)\n"
+	        "gets a reply as long as one with the key's longest signature, one at a time\n"
+	        "(ITERATIONS times after 200 unmeasured), each side asleep in epoll_wait until\n"
+	        "the other writes; with the context switches of each side per round trip.\n"
+	        "Two rows per key: direct (the answering side waits level-triggered and reads\n"
+	        "once) and signer (as a signing thread: one-shot, reads until nothing waits,\n"
+	        "re-arms).\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},  {"bulk", no_argument, NULL, 'b'},
-	    {"tls13", no_argument, NULL, 't'}, {"resume", no_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},  {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"bulk", no_argument, NULL, 'b'},
+	    {"tls13", no_argument, NULL, 't'},
+	    {"resume", no_argument, NULL, 'r'},
+	    {"ipc", no_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	long n = 2000;
-	bool json = false, bulk = false, tls13 = false, resume = false;
+	bool json = false, bulk = false, tls13 = false, resume = false, ipc = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -454,6 +523,9 @@ main(int argc, char **argv)
 		case 'r':
 			resume = true;
 			break;
+		case 'i':
+			ipc = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -463,11 +535,14 @@ main(int argc, char **argv)
 		}
 	}
 	int args = argc - optind;
-	if (n <= 0 || (bulk && (tls13 || args != 0)) || (tls13 && (args < 2 || args > 3)) ||
-	    (!bulk && !tls13 && args == 0) || (resume && !tls13)) {
+	if (n <= 0 || (bulk && (tls13 || ipc || args != 0)) ||
+	    (tls13 && (ipc || args < 2 || args > 3)) || (!bulk && !tls13 && args == 0) ||
+	    (resume && !tls13)) {
 		usage(stderr);
 		return 2;
 	}
+	if (ipc)
+		return run_ipc(args, argv + optind, n, json);
 	if (tls13)
 		return run_tls13(args, argv + optind, n, json, resume);
 	if (bulk) {

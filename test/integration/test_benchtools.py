@@ -3,7 +3,8 @@
 (keep-alive and one connection per request, the toy-TLS client verifying every
 handshake signature with its cached leaf key) and checks every response;
 keyward-bench-floor prints the crypto floor of a handshake for each key type (toy-TLS,
-and libssl's TLS 1.3 server handshake in process) and the AES-256-GCM floor of 1 MiB;
+and libssl's TLS 1.3 server handshake in process), the AES-256-GCM floor of 1 MiB and the
+round trip of a signing request and its reply between two processes (--ipc);
 tools/bench's compress rows make the same page every time and check the coding of a
 server's answer before loading it; its targets table judges each target at and one past
 its limit, and its resumption row fails a run whose handshakes were not resumed. Nothing
@@ -161,18 +162,52 @@ class FloorTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertRegex(p.stdout, r"^tls13 resumed ecdsa-p256-sha256 +[0-9.]+ us: ")
 
+    def test_ipc(self):
+        """--ipc: a direct and a signer row per key, the reply sized for the key's longest
+        signature (12-byte header, status and length, then the signature)."""
+        with tempfile.TemporaryDirectory() as d:
+            keys = []
+            for key in ("rsa", "ecdsa"):
+                certs = kwtest.make_certs(os.path.join(d, key), key=key)
+                keys.append(os.path.join(certs, "server_key.pem"))
+            p = run([FLOOR, "--json", "-n", "20", "--ipc"] + keys)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out = json.loads(p.stdout)
+            p = run([FLOOR, "-n", "5", "--ipc", keys[1]])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stdout, r"^ipc direct ecdsa-p256-sha256 +[0-9.]+ us: worker ")
+            self.assertRegex(p.stdout, r"\nipc signer ecdsa-p256-sha256 +[0-9.]+ us: worker ")
+        self.assertEqual([(j["scheme"], j["variant"], j["reply_bytes"]) for j in out],
+                         [("rsa-pss-sha256", "direct", 16 + 256),
+                          ("rsa-pss-sha256", "signer", 16 + 256),
+                          ("ecdsa-p256-sha256", "direct", 16 + 72),
+                          ("ecdsa-p256-sha256", "signer", 16 + 72)])
+        for j in out:
+            self.assertEqual((j["iterations"], j["request_bytes"]), (20, 12 + 8 + 48), j)
+            self.assertGreater(j["worker_cpu_us"], 0, j)
+            self.assertGreater(j["signer_cpu_us"], 0, j)
+            self.assertGreater(j["wall_us"], 0, j)
+            self.assertAlmostEqual(j["cpu_us"], j["worker_cpu_us"] + j["signer_cpu_us"],
+                                   delta=0.02)
+            self.assertTrue(all(j[k] >= 0 for k in ("worker_csw", "signer_csw",
+                                                    "involuntary_csw")), j)
+
     def test_usage_errors(self):
         for argv in ([], ["--bulk", "key.pem"], ["-n", "0", "--bulk"], ["-n", "x", "--bulk"],
                      ["--tls13"], ["--tls13", "cert.pem"], ["--tls13", "--bulk", "c", "k"],
                      ["--tls13", "c.pem", "k.pem", "chain.pem", "more.pem"],
                      ["-n", "0", "--tls13", "c.pem", "k.pem"], ["--resume", "key.pem"],
-                     ["--resume", "--bulk"]):
+                     ["--resume", "--bulk"], ["--ipc"], ["--ipc", "--bulk"],
+                     ["--ipc", "--tls13", "c.pem", "k.pem"], ["--ipc", "--resume", "k.pem"],
+                     ["-n", "0", "--ipc", "k.pem"], ["-n", "-3", "--ipc", "k.pem"]):
             p = run([FLOOR] + argv)
             self.assertEqual(p.returncode, 2, argv)
             self.assertIn("usage:", p.stderr)
-        p = run([FLOOR, "/nonexistent/key.pem"])
-        self.assertEqual(p.returncode, 1)
-        self.assertIn("cannot load or use this key", p.stderr)
+        for argv in (["/nonexistent/key.pem"], ["--ipc", "/nonexistent/key.pem"]):
+            p = run([FLOOR] + argv)
+            self.assertEqual(p.returncode, 1, argv)
+            self.assertIn("cannot load or use this key", p.stderr)
+            self.assertEqual(p.stdout, "", argv)
         with tempfile.TemporaryDirectory() as d:
             rsa = kwtest.make_certs(os.path.join(d, "rsa"), key="rsa")
             ecdsa = kwtest.make_certs(os.path.join(d, "ecdsa"), key="ecdsa")
