@@ -375,6 +375,28 @@ class BenchTargets(unittest.TestCase):
         self.assertEqual(self.verdict(self.table(**rows(470.0)), "signer round trip, toy-TLS"),
                          "not measured in this run")
 
+    def test_what_is_left_beyond_the_ipc_floor(self):
+        """The IPC floor of the key's reply is shown and taken off what is left; the verdict
+        stays the target's (above the crypto floor + a plain connection); without the IPC
+        floor, "Above the floor" says n/a in its two columns."""
+        rows = dict(t13_hs_rsa={"keyward": {"us_per_req": 470.5}},
+                    floor_t13_rsa={"keyward": {"total_us": 400.0}},
+                    cc_plain={"keyward": {"us_per_req": 30.0}})
+        results = {(row, "keyward"): r["keyward"] for row, r in rows.items()}
+        bench = types.SimpleNamespace(results=results)
+        overhead = self.bench.overhead_table(bench).splitlines()[2]
+        self.assertTrue(overhead.endswith("| 40.5 us | n/a | n/a |"), overhead)
+        rows["floor_ipc_rsa"] = {"keyward": {"total_us": 25.0}}
+        results[("floor_ipc_rsa", "keyward")] = {"total_us": 25.0}
+        line = next(v for k, v in self.table(**rows).items()
+                    if k.startswith("signer round trip, TLS 1.3 RSA-2048"))
+        self.assertIn("(470.5 - floor 400.0 - plain 30.0; IPC floor 25.0, beyond it 15.5 us)",
+                      line)
+        self.assertTrue(line.endswith("| does not hold |"), line)
+        overhead = self.bench.overhead_table(bench).splitlines()[2]
+        self.assertEqual(overhead, "| TLS 1.3, RSA-2048 | 400.0 us | 470.5 us (1.18 x) | "
+                                   "70.5 us | 30.0 us | 40.5 us | 25.0 us | 15.5 us |")
+
     def test_a_run_whose_handshakes_were_not_resumed_fails(self):
         def run_of(handshakes, resumed):
             r = dict(handshakes=handshakes, resumed=resumed, errors=0, error_detail="")
