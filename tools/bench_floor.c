@@ -25,6 +25,7 @@
  * signature over a signer channel, one at a time, each asleep until the other writes.
  */
 #include <getopt.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,8 +410,12 @@ load_key(const char *path)
 
 /* --ipc: for each key, both variants of the round trip with a reply of its signature size. */
 static int
-run_ipc(int argc, char **argv, long n, bool json)
+run_ipc(int argc, char **argv, long n, bool json, const int cpus[2])
 {
+	char where[64] = "";
+	if (cpus[0] >= 0)
+		snprintf(where, sizeof(where), json ? "\"%d,%d\"" : " on CPUs %d,%d", cpus[0],
+		         cpus[1]);
 	if (json)
 		printf("[");
 	for (int i = 0; i < argc; i++) {
@@ -426,7 +431,7 @@ run_ipc(int argc, char **argv, long n, bool json)
 		}
 		for (enum ipc_variant v = 0; v < IPC_VARIANTS; v++) {
 			struct ipc_result r;
-			if (ipc_measure(v, scheme, (size_t)size, n, &r) != 0)
+			if (ipc_measure(v, scheme, (size_t)size, n, cpus, &r) != 0)
 				return 1;
 			double cpu = r.worker_cpu_us + r.signer_cpu_us;
 			if (json)
@@ -435,24 +440,43 @@ run_ipc(int argc, char **argv, long n, bool json)
 				    "\"iterations\":%ld,\"request_bytes\":%zu,\"reply_bytes\":%zu,"
 				    "\"cpu_us\":%.2f,\"worker_cpu_us\":%.2f,\"signer_cpu_us\":%.2f,"
 				    "\"wall_us\":%.2f,\"worker_csw\":%.3f,\"signer_csw\":%.3f,"
-				    "\"involuntary_csw\":%.3f}",
+				    "\"involuntary_csw\":%.3f,\"cpus\":%s}",
 				    i > 0 || v > 0 ? "," : "", argv[i], tt_scheme_name(scheme),
 				    ipc_variant_name(v), n, r.request_len, r.reply_len, cpu,
 				    r.worker_cpu_us, r.signer_cpu_us, r.wall_us, r.worker_csw,
-				    r.signer_csw, r.involuntary_csw);
+				    r.signer_csw, r.involuntary_csw, cpus[0] >= 0 ? where : "null");
 			else
 				printf(
 				    "ipc %s %-17s %8.1f us: worker %.1f signer %.1f wall %.1f us, "
 				    "context switches worker %.2f signer %.2f (involuntary %.2f), "
-				    "%zu + %zu bytes\n",
+				    "%zu + %zu bytes%s\n",
 				    ipc_variant_name(v), tt_scheme_name(scheme), cpu,
 				    r.worker_cpu_us, r.signer_cpu_us, r.wall_us, r.worker_csw,
-				    r.signer_csw, r.involuntary_csw, r.request_len, r.reply_len);
+				    r.signer_csw, r.involuntary_csw, r.request_len, r.reply_len,
+				    where);
 			fflush(stdout);
 		}
 	}
 	if (json)
 		printf("]\n");
+	return 0;
+}
+
+/* "A,B" into cpus[0] and cpus[1], each from 0 to CPU_SETSIZE - 1. Returns 0 or -1. */
+static int
+parse_cpus(const char *arg, int cpus[2])
+{
+	const char *p = arg;
+	for (int i = 0; i < 2; i++) {
+		char *end;
+		if (*p < '0' || *p > '9')
+			return -1;
+		long cpu = strtol(p, &end, 10);
+		if (cpu >= CPU_SETSIZE || *end != (i == 0 ? ',' : '\0'))
+			return -1;
+		cpus[i] = (int)cpu;
+		p = end + 1;
+	}
 	return 0;
 }
 
@@ -464,7 +488,8 @@ usage(FILE *out)
 	        "       keyward-bench-floor [-n ITERATIONS] [--json] --bulk\n"
 	        "       keyward-bench-floor [-n ITERATIONS] [--json] --tls13 [--resume] CERT.pem "
 	        "KEY.pem [CHAIN.pem]\n"
-	        "       keyward-bench-floor [-n ITERATIONS] [--json] --ipc KEY.pem...\n"
+	        "       keyward-bench-floor [-n ITERATIONS] [--json] --ipc [--cpus A,B] "
+	        "KEY.pem...\n"
 	        "\n"
 	        "Prints, for each private key (RSA, ECDSA P-256 or Ed25519, PEM), the CPU time\n"
 	        "of one toy-TLS server handshake's cryptography, step by step and in total.\n"
@@ -484,22 +509,22 @@ usage(FILE *out)
 	        "the other writes; with the context switches of each side per round trip.\n"
 	        "Two rows per key: direct (the answering side waits level-triggered and reads\n"
 	        "once) and signer (as a signing thread: one-shot, reads until nothing waits,\n"
-	        "re-arms).\n");
+	        "re-arms). With --cpus A,B the requesting process runs on CPU A only and the\n"
+	        "answering one on CPU B (A = B: both on one CPU), instead of wherever the\n"
+	        "scheduler puts them.\n");
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"json", no_argument, NULL, 'j'},
-	    {"bulk", no_argument, NULL, 'b'},
-	    {"tls13", no_argument, NULL, 't'},
-	    {"resume", no_argument, NULL, 'r'},
-	    {"ipc", no_argument, NULL, 'i'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},  {"bulk", no_argument, NULL, 'b'},
+	    {"tls13", no_argument, NULL, 't'}, {"resume", no_argument, NULL, 'r'},
+	    {"ipc", no_argument, NULL, 'i'},   {"cpus", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},  {NULL, 0, NULL, 0},
 	};
 	long n = 2000;
+	int cpus[2] = {-1, -1};
 	bool json = false, bulk = false, tls13 = false, resume = false, ipc = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "n:h", longopts, NULL)) != -1) {
@@ -526,6 +551,14 @@ main(int argc, char **argv)
 		case 'i':
 			ipc = true;
 			break;
+		case 'c':
+			if (parse_cpus(optarg, cpus) < 0) {
+				fprintf(stderr,
+				        "keyward-bench-floor: --cpus takes two CPU numbers, "
+				        "A,B\n");
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -537,12 +570,12 @@ main(int argc, char **argv)
 	int args = argc - optind;
 	if (n <= 0 || (bulk && (tls13 || ipc || args != 0)) ||
 	    (tls13 && (ipc || args < 2 || args > 3)) || (!bulk && !tls13 && args == 0) ||
-	    (resume && !tls13)) {
+	    (resume && !tls13) || (cpus[0] >= 0 && !ipc)) {
 		usage(stderr);
 		return 2;
 	}
 	if (ipc)
-		return run_ipc(args, argv + optind, n, json);
+		return run_ipc(args, argv + optind, n, json, cpus);
 	if (tls13)
 		return run_tls13(args, argv + optind, n, json, resume);
 	if (bulk) {

@@ -14,6 +14,7 @@
 #include "bench_ipc.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -190,6 +191,21 @@ answer(int fd, enum ipc_variant v, size_t sig_len, long total)
 	return send(fd, &used, sizeof(used), MSG_NOSIGNAL) == (ssize_t)sizeof(used) ? 0 : -1;
 }
 
+/* Runs the calling process on cpu alone (cpu < 0: on the CPUs of was). Returns 0 or -1. */
+static int
+pin(int cpu, const cpu_set_t *was)
+{
+	cpu_set_t set;
+	if (cpu < 0)
+		return sched_setaffinity(0, sizeof(*was), was);
+	CPU_ZERO(&set);
+	CPU_SET((size_t)cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) == 0)
+		return 0;
+	fprintf(stderr, "keyward-bench-floor: cannot run on CPU %d: %s\n", cpu, strerror(errno));
+	return -1;
+}
+
 /* The TLS 1.3 CertificateVerify scheme a key of kind scheme signs with. */
 static uint16_t
 tls13_scheme_of(enum tt_scheme scheme)
@@ -256,9 +272,10 @@ out:
 }
 
 int
-ipc_measure(enum ipc_variant v, enum tt_scheme scheme, size_t sig_len, long n,
+ipc_measure(enum ipc_variant v, enum tt_scheme scheme, size_t sig_len, long n, const int cpus[2],
             struct ipc_result *out)
 {
+	cpu_set_t was;
 	long total = n + IPC_WARMUP;
 	int pair[2], status = 0;
 	struct usage w = {0}, s = {0};
@@ -268,6 +285,10 @@ ipc_measure(enum ipc_variant v, enum tt_scheme scheme, size_t sig_len, long n,
 		fprintf(stderr, "keyward-bench-floor: a %zu-byte signature is too long\n", sig_len);
 		return -1;
 	}
+	/* both CPUs tried here, before anything runs: the answering process's first */
+	if (sched_getaffinity(0, sizeof(was), &was) < 0 || pin(cpus[1], &was) < 0 ||
+	    pin(cpus[0], &was) < 0)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) < 0) {
 		perror("keyward-bench-floor: socketpair");
 		return -1;
@@ -282,6 +303,8 @@ ipc_measure(enum ipc_variant v, enum tt_scheme scheme, size_t sig_len, long n,
 	}
 	if (pid == 0) {
 		close(pair[0]);
+		if (pin(cpus[1], &was) < 0)
+			_exit(1);
 		_exit(answer(pair[1], v, sig_len, total) == 0 ? 0 : 1);
 	}
 	close(pair[1]);

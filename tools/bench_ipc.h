@@ -39,10 +39,12 @@ struct ipc_result {
  * (after an unmeasured warm-up): a TLS 1.3 CertificateVerify signing request (SHA-384
  * transcript hash, a scheme of the key kind scheme, encoded by sp_encode_sign_request) and a
  * reply carrying sig_len signature bytes (sp_encode_sign_reply), each side decoding what
- * it reads and sleeping in epoll_wait(2) until the other writes. Fills *out; returns 0,
- * or -1 with a message on stderr.
+ * it reads and sleeping in epoll_wait(2) until the other writes. cpus[0] is the CPU the
+ * requesting process (the caller) runs on from then on, cpus[1] the answering process's;
+ * -1: wherever the scheduler puts it. Fills *out; returns 0, or -1 with a message on
+ * stderr.
  */
 int ipc_measure(enum ipc_variant v, enum tt_scheme scheme, size_t sig_len, long n,
-                struct ipc_result *out);
+                const int cpus[2], struct ipc_result *out);
 
 #endif

@@ -177,6 +177,21 @@ class FloorTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertRegex(p.stdout, r"^ipc direct ecdsa-p256-sha256 +[0-9.]+ us: worker ")
             self.assertRegex(p.stdout, r"\nipc signer ecdsa-p256-sha256 +[0-9.]+ us: worker ")
+            # --cpus: both processes on one CPU this process may run on; a CPU it may not
+            # run on is an error before any round trip
+            allowed = sorted(os.sched_getaffinity(0))
+            cpus = "%d,%d" % (allowed[0], allowed[0])
+            p = run([FLOOR, "--json", "-n", "5", "--ipc", "--cpus", cpus, keys[1]])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual([j["cpus"] for j in json.loads(p.stdout)], [cpus, cpus])
+            p = run([FLOOR, "-n", "5", "--ipc", "--cpus", cpus, keys[1]])
+            self.assertTrue(p.stdout.endswith(" on CPUs %s\n" % cpus), p.stdout)
+            p = run([FLOOR, "-n", "5", "--ipc", "--cpus", "%d,%d" % (allowed[0],
+                                                                    allowed[-1] + 1), keys[1]])
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("cannot run on CPU %d" % (allowed[-1] + 1), p.stderr)
+            self.assertEqual(p.stdout, "")
+        self.assertEqual([j["cpus"] for j in out], [None] * 4)
         self.assertEqual([(j["scheme"], j["variant"], j["reply_bytes"]) for j in out],
                          [("rsa-pss-sha256", "direct", 16 + 256),
                           ("rsa-pss-sha256", "signer", 16 + 256),
@@ -199,10 +214,15 @@ class FloorTest(unittest.TestCase):
                      ["-n", "0", "--tls13", "c.pem", "k.pem"], ["--resume", "key.pem"],
                      ["--resume", "--bulk"], ["--ipc"], ["--ipc", "--bulk"],
                      ["--ipc", "--tls13", "c.pem", "k.pem"], ["--ipc", "--resume", "k.pem"],
-                     ["-n", "0", "--ipc", "k.pem"], ["-n", "-3", "--ipc", "k.pem"]):
+                     ["-n", "0", "--ipc", "k.pem"], ["-n", "-3", "--ipc", "k.pem"],
+                     ["--cpus", "0,0", "k.pem"], ["--cpus", "0,0", "--bulk"]):
             p = run([FLOOR] + argv)
             self.assertEqual(p.returncode, 2, argv)
             self.assertIn("usage:", p.stderr)
+        for cpus in ("0", "0,", "0,x", "0,1,2", ",1", "-1,0", "0,-1", "1024,0", "0,1 "):
+            p = run([FLOOR, "--ipc", "--cpus", cpus, "k.pem"])
+            self.assertEqual(p.returncode, 2, cpus)
+            self.assertIn("--cpus takes two CPU numbers", p.stderr)
         for argv in (["/nonexistent/key.pem"], ["--ipc", "/nonexistent/key.pem"]):
             p = run([FLOOR] + argv)
             self.assertEqual(p.returncode, 1, argv)
