@@ -56,8 +56,9 @@ struct conn {
 	struct listener *listener;
 	const struct kw_server *bound; /* chosen by the handshake's server_name; NULL: none */
 	TAILQ_ENTRY(conn) link;
-	TAILQ_ENTRY(conn) fresh_link; /* in cs->fresh[] until a whole request head came */
-	bool fresh;
+	TAILQ_ENTRY(conn) fresh_link; /* in cs->fresh[] while conn_evictable_fresh() */
+	bool fresh;                   /* in cs->fresh[] */
+	bool proven;                  /* a whole request head came */
 	enum conn_state state;
 	struct transport *t;
 	struct transport_host host;
@@ -149,14 +150,50 @@ conn_count(struct conn *c, const struct http_request *req, int status, uint64_t 
 	kw_metric_add(&m->body_bytes[c->transport], body_bytes);
 }
 
+/* true while the handshake waits for a signature or an async job, not for the socket. */
+static bool
+conn_parked(const struct conn *c)
+{
+	return c->state == CONN_HANDSHAKE && c->t->ops->parked != NULL && c->t->ops->parked(c->t);
+}
+
+/*
+ * Whether eviction may pick c as one without a request: no whole request head came, and
+ * the server waits on the client. A handshake parked on the signer waits on the server
+ * (the client sends nothing before the flight): under a flood the oldest fresh one goes
+ * within max_connections accepts, a fraction of a second, and a slow signer must not
+ * make a well-behaved client that.
+ */
+static bool
+conn_evictable_fresh(const struct conn *c)
+{
+	return !c->proven && c->state != CONN_CLOSED && !conn_parked(c);
+}
+
+/* Keeps c in cs->fresh[] as conn_evictable_fresh() says, at the tail when it comes in
+ * (the newest): true when it came in. */
+static bool
+conn_list_fresh(struct conn *c)
+{
+	const bool fresh = conn_evictable_fresh(c);
+	struct conn_list *list = &c->cs->fresh[c->listener->index];
+
+	if (fresh == c->fresh)
+		return false;
+	c->fresh = fresh;
+	if (fresh)
+		TAILQ_INSERT_TAIL(list, c, fresh_link);
+	else
+		TAILQ_REMOVE(list, c, fresh_link);
+	return fresh;
+}
+
 /* The connection sent a whole request head: it is no longer evicted as one that did not. */
 static void
 conn_proven(struct conn *c)
 {
-	if (!c->fresh)
-		return;
-	TAILQ_REMOVE(&c->cs->fresh[c->listener->index], c, fresh_link);
-	c->fresh = false;
+	c->proven = true;
+	conn_list_fresh(c);
 }
 
 /*
@@ -231,7 +268,7 @@ conn_drop(struct conn *c)
 	http_parser_dispose(&c->parser);
 	c->state = CONN_CLOSED;
 	conn_account(c);
-	conn_proven(c);
+	conn_list_fresh(c);
 	cs->n_by_listener[c->listener->index]--;
 	TAILQ_REMOVE(&cs->open, c, link);
 	TAILQ_INSERT_TAIL(&cs->dead, c, link);
@@ -306,13 +343,6 @@ conn_send_failed(struct conn *c, const struct send_error *e)
 	else
 		conn_close(c, e->level, "%s%s%s", e->what ? e->what : "", e->what ? ": " : "",
 		           e->why);
-}
-
-/* true while the handshake waits for a signature or an async job, not for the socket. */
-static bool
-conn_parked(const struct conn *c)
-{
-	return c->state == CONN_HANDSHAKE && c->t->ops->parked != NULL && c->t->ops->parked(c->t);
 }
 
 static void
@@ -1001,6 +1031,9 @@ conn_advance(struct conn *c)
 			break;
 	}
 	conn_account(c);
+	/* a handshake that went on after its signature can be evicted again */
+	if (conn_list_fresh(c))
+		c->cs->hooks->idle(c->cs);
 	conn_update_events(c);
 }
 
@@ -1118,8 +1151,7 @@ conn_accept(struct conns *cs, struct listener *l, int fd, const struct sockaddr 
 	TAILQ_INSERT_TAIL(&cs->open, c, link);
 	cs->n_open++;
 	cs->n_by_listener[l->index]++;
-	TAILQ_INSERT_TAIL(&cs->fresh[l->index], c, fresh_link);
-	c->fresh = true;
+	conn_list_fresh(c);
 	if (l->cfg->proxy_protocol) {
 		c->state = CONN_PROXY; /* the handshake deadline covers the header too */
 		loop_timer_arm(cs->loop, &c->timer, &cs->q_handshake);

@@ -47,7 +47,8 @@ TAILQ_HEAD(conn_list, conn);
 struct conn_hooks {
 	/** A connection closed. */
 	void (*closed)(struct conns *cs);
-	/** A connection went idle (keep-alive): it could be closed to make room. */
+	/** A connection went idle (keep-alive), or its handshake went on after its signature:
+	 * it could be closed to make room. */
 	void (*idle)(struct conns *cs);
 	/** A file could not be opened for want of descriptors (err: EMFILE or ENFILE). */
 	void (*short_of_descriptors)(struct conns *cs, int err);
@@ -74,7 +75,8 @@ struct conns {
 	size_t n_open;
 	/*
 	 * Per listener (cfg->listeners order): its open connections, and those that have
-	 * not sent a whole request head yet, oldest first: what eviction picks from.
+	 * not sent a whole request head yet, oldest first: what eviction picks from (not
+	 * while a handshake waits for its signature; after, it counts from then on).
 	 */
 	size_t *n_by_listener;
 	struct conn_list *fresh;
@@ -128,7 +130,9 @@ bool conns_can_evict(const struct conns *cs);
  * Makes room for a new connection: closes the keep-alive connection idle for the
  * longest time, else the oldest connection that has not sent a whole request head
  * on the listener that holds the most connections (so that a flood on one port takes
- * its room from itself, not from the others). false when none could be closed.
+ * its room from itself, not from the others). A handshake waiting for its signature
+ * waits on the server, not the client: it is not picked, and is the newest once its
+ * flight is out. false when none could be closed.
  */
 bool conns_evict(struct conns *cs);
 

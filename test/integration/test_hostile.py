@@ -3,9 +3,12 @@
 connections that send nothing (or stop in the middle of a toy-TLS handshake) and
 reopens each one the server closes, a well-behaved client on each transport is served,
 every time, within 1 s. The server is full, so it evicts the oldest connection that has
-not sent a request yet, from the listener that holds the most connections."""
+not sent a request yet, from the listener that holds the most connections; never a
+handshake that waits for its signature."""
 
+import os
 import re
+import signal
 import socket
 import ssl
 import time
@@ -48,6 +51,27 @@ class HostileCase(kwtest.SiteTestCase):
 
 # A TLS record header announcing a 512-byte ClientHello, then 10 bytes of it.
 STALLED_TLS13_HELLO = b"\x16\x03\x01\x02\x00" + bytes(10)
+
+
+def wait_evicting(site, mark):
+    """Waits until both workers are full and evict: each says so after mark."""
+    pattern = re.compile(r"worker\[(\d+)\]: worker: full: \d+ connections; evicting")
+    kwtest.wait_until(lambda: len({m.group(1) for m in map(pattern.search, site.log.lines[mark:])
+                                   if m}) == 2,
+                      what="both workers evicting")
+
+
+def tls13_hello(root_pem):
+    """A TLS 1.3 ClientHello for localhost, as a client sends it first."""
+    ctx = ssl.create_default_context(cafile=root_pem)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        client.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
 
 
 def tls13_probe(port, root_pem):
@@ -109,12 +133,7 @@ class FloodTest(HostileCase):
         mark = self.site.log.mark()
         with Flood(port, FLOOD, first_bytes) as flood:
             flood.wait_open()
-            # both workers are full and evict: each says so
-            pattern = re.compile(r"worker\[(\d+)\]: worker: full: \d+ connections; evicting")
-            kwtest.wait_until(lambda: len({m.group(1) for m in map(pattern.search,
-                                                                   self.site.log.lines[mark:])
-                                            if m}) == 2,
-                              what="both workers evicting")
+            wait_evicting(self.site, mark)
             self.probe_under(flood)
 
     def test_silent_connections_on_the_plain_port(self):
@@ -125,6 +144,49 @@ class FloodTest(HostileCase):
 
     def test_stalled_handshakes_on_the_tls13_port(self):
         self.flood(self.site.tls13_port, STALLED_TLS13_HELLO)
+
+
+class ParkedTest(HostileCase):
+    """A handshake that waits for its signature waits on the server, not on the client: a
+    flood that turns over every connection the workers hold does not evict it (it did,
+    within a fraction of a second, when a busy signer was slow). The signer is stopped,
+    and its timeout (60 s here) outlasts the test."""
+
+    site_args = {"workers": 2, "signer_extra": 'timeout = "60s";'}
+
+    @classmethod
+    def setUpClass(cls):
+        raise_nofile(FLOOD + 1024)
+        super().setUpClass()
+
+    def parked_under_flood(self, port, flood_bytes, hello):
+        mark = self.site.log.mark()
+        with Flood(port, FLOOD, flood_bytes) as flood:
+            flood.wait_open()
+            wait_evicting(self.site, mark)
+            [signer] = self.site.children("signer")
+            kwtest.stop_process(signer)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+                    s.sendall(hello)
+                    # twice FLOOD evictions: every connection a worker held went, and
+                    # without the fix this one too, as the oldest without a request
+                    closed = flood.closed.value
+                    kwtest.wait_until(lambda: flood.closed.value > closed + 2 * FLOOD,
+                                      what="the flood turning over")
+                    os.kill(signer, signal.SIGCONT)
+                    self.assertNotEqual(s.recv(1), b"", "closed instead of the flight")
+            finally:
+                os.kill(signer, signal.SIGCONT)
+
+    def test_toytls_handshake_waiting_for_its_signature_is_not_evicted(self):
+        with open(self.site.root_pem, "rb") as f:
+            hello = ref.Client(None, root_pem=f.read()).client_hello()
+        self.parked_under_flood(self.site.tls_port, STALLED_HELLO, hello)
+
+    def test_tls13_handshake_waiting_for_its_signature_is_not_evicted(self):
+        self.parked_under_flood(self.site.tls13_port, STALLED_TLS13_HELLO,
+                                tls13_hello(self.site.root_pem))
 
 
 class RecordLayerTest(HostileCase):

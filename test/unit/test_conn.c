@@ -6,7 +6,7 @@
  * handshake that parks (no socket event watched) until its transport wakes the
  * connection, a transport that fails while parked or on input, a handshake timeout,
  * the end of input mid-request, and the set's hooks and idle bookkeeping (oldest idle
- * closed to make room, shutdown).
+ * closed to make room, a handshake waiting for its signature never evicted, shutdown).
  */
 #include "conn.h"
 
@@ -487,6 +487,47 @@ Test(conn, a_transport_that_fails_while_parked_closes_when_it_wakes)
 	cr_assert_eq(kw_buf_size(&got), 0u);
 	kw_buf_free(&got);
 	close(fd);
+}
+
+/* Whether the server's end of the client's fd is closed (EOF, nothing unread). */
+static bool
+server_closed(int fd)
+{
+	char b;
+	return recv(fd, &b, 1, MSG_PEEK) == 0;
+}
+
+Test(conn, a_handshake_waiting_for_its_signature_is_not_evicted_and_is_the_newest_after)
+{
+	start_established = false;
+	init_conns();
+	int parked = connect_one();
+	struct fake *f = last;
+	client_send(parked, "HELLO");
+	TURN_UNTIL(f->parked);
+	int silent = connect_one();
+	cr_assert(conns_evict(&cs));
+	cr_assert(server_closed(silent), "the silent one goes, though it came later");
+	cr_assert_not(server_closed(parked));
+	cr_assert_not(conns_can_evict(&cs), "none to evict while the one left waits on the signer");
+
+	int later = connect_one();
+	unsigned idle = n_idle;
+	f->parked = false; /* signed: the flight goes out, then the client's turn */
+	kw_buf_append(&f->out, "FLIGHT", 6);
+	f->host->wake(f->host);
+	cr_assert_eq(n_idle, idle + 1, "the owner hears there is one to evict again");
+	struct kw_buf got = {0};
+	client_expect(parked, &got, "FLIGHT");
+	cr_assert(conns_evict(&cs));
+	cr_assert(server_closed(later), "the one that came while it waited is the older now");
+	cr_assert(conns_evict(&cs));
+	client_expect(parked, &got, NULL);
+	cr_assert_eq(cs.n_open, 0u);
+	kw_buf_free(&got);
+	close(parked);
+	close(silent);
+	close(later);
 }
 
 Test(conn, a_feed_error_closes)

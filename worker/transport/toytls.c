@@ -135,6 +135,13 @@ toytls_destroy(struct transport *t)
 	free(tt);
 }
 
+/* The handshake waits for its signature: the client sends nothing before the flight. */
+static bool
+toytls_parked(const struct transport *t)
+{
+	return tls(t)->signing;
+}
+
 static bool
 toytls_input_ended(const struct transport *t)
 {
@@ -164,6 +171,7 @@ static const struct transport_ops toytls_ops = {
     .record_max = TT_MAX_PLAINTEXT,
     .protect_in_place = toytls_protect_in_place,
     .established = toytls_established,
+    .parked = toytls_parked,
     .describe = toytls_describe,
     .shrink = toytls_shrink,
     .error = toytls_error,
