@@ -167,8 +167,7 @@ class Site:
         os.mkdir(self.www)
         self.certs = make_certs(os.path.join(self.dir, "certs"), key=key)
         self.root_pem = os.path.join(self.certs, "root_cert.pem")
-        self.plain_port = free_port()
-        self.tls_port = free_port()
+        self.pick_ports()
         self.workers = workers
         self.extra = extra
         self.server_extra = server_extra
@@ -178,6 +177,13 @@ class Site:
         self.proc = None
         self.log = None
         self.keyward = KEYWARD  # the master's executable; its helpers are found beside it
+
+    def pick_ports(self):
+        """Picks every port the site listens on, each free when picked; start() picks them
+        again when one was taken before the master bound it. A site with more ports
+        picks them here too."""
+        self.plain_port = free_port()
+        self.tls_port = free_port()
 
     def users(self):
         if IS_ROOT:
@@ -261,8 +267,7 @@ signer = { %s threads = 2; %s };
                 self.stop()
                 if not taken or attempt == attempts - 1:
                     raise
-                self.plain_port = free_port()
-                self.tls_port = free_port()
+                self.pick_ports()
                 self.write_config()
         return self
 

@@ -20,18 +20,14 @@ class LogSite(kwtest.Site):
     """localhost (plain, toy-TLS, TLS 1.3; JSON to json.log), b.test (the top-level
     access.log, combined) and c.test (off), all on the plain port."""
 
-    def __init__(self, **kwargs):
-        self.tls13_port = None
-        super().__init__(**kwargs)
+    def pick_ports(self):
+        super().pick_ports()
         self.tls13_port = kwtest.free_port()
-        self.write_config()
 
     def settings(self):
         return super().settings() + 'access_log = "access.log";\n'
 
     def write_config(self, locations=None, server_extra=None):
-        if not self.tls13_port:
-            return super().write_config(locations, server_extra)
         www = os.path.join(self.dir, "www")
         self.write_servers([
             kwtest.server_block(["localhost"], [(self.plain_port, False), (self.tls_port, True),

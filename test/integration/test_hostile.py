@@ -27,9 +27,9 @@ PROBE_EVERY = 0.2
 class HostileSite(kwtest.Site):
     """2 workers, the default limits, and three ports: plain, toy-TLS and TLS 1.3."""
 
-    def __init__(self, **kwargs):
+    def pick_ports(self):
+        super().pick_ports()
         self.tls13_port = kwtest.free_port()
-        super().__init__(**kwargs)
 
     def write_config(self, locations=None, server_extra=None):
         self.write_servers([kwtest.server_block(

@@ -60,10 +60,10 @@ class Http2Site(kwtest.Site):
     """A TLS 1.3 port (HTTP/2 by default), a TLS 1.3 port with http2 = false, a plain
     port with http2 = true (h2c) and the default plain port (HTTP/1.1 only)."""
 
-    def __init__(self, **kwargs):
+    def pick_ports(self):
+        super().pick_ports()
         self.h1_tls_port = kwtest.free_port()
         self.h2c_port = kwtest.free_port()
-        super().__init__(**kwargs)
 
     def write_config(self, locations=None, server_extra=None):
         text = self.settings() + """access_log = "access.log";

@@ -24,15 +24,11 @@ class MetricsSite(kwtest.Site):
     """Plain, toy-TLS and TLS 1.3 listeners; /metrics for loopback (the default), two
     status locations whose lists leave 127.0.0.1 out."""
 
-    def __init__(self, **kwargs):
-        self.tls13_port = None
-        super().__init__(**kwargs)
+    def pick_ports(self):
+        super().pick_ports()
         self.tls13_port = kwtest.free_port()
-        self.write_config()
 
     def write_config(self, locations=None, server_extra=None):
-        if self.tls13_port is None:
-            return
         text = self.settings() + """servers = (
   {
     server_name = [ "localhost" ];

@@ -97,11 +97,12 @@ class ProxySite(kwtest.Site):
 
     def __init__(self, handshake_timeout="10s", **kwargs):
         self.handshake_timeout = handshake_timeout
-        self.proxy_ports = None
         super().__init__(**kwargs)
+
+    def pick_ports(self):
+        super().pick_ports()
         self.proxy_ports = {"plain": kwtest.free_port(), "toy": kwtest.free_port(),
                             "tls13": kwtest.free_port()}
-        self.write_config()
 
     def settings(self):
         return super().settings() + (
@@ -109,8 +110,6 @@ class ProxySite(kwtest.Site):
             % self.handshake_timeout)
 
     def write_config(self, locations=None, server_extra=None):
-        if not self.proxy_ports:
-            return super().write_config(locations, server_extra)
         listen = ['{ address = "127.0.0.1"; port = %d; }' % self.plain_port] + [
             '{ address = "127.0.0.1"; port = %d;%s proxy_protocol = true; }'
             % (port, ' tls = "%s";' % kind if kind != "plain" else "")

@@ -26,9 +26,12 @@ class ConfigSite(kwtest.Site):
     """One server on three ports (plain, toy-TLS, TLS 1.3) with the locations given."""
 
     def __init__(self, locations="", server_extra="", **kwargs):
-        self.tls13_port = kwtest.free_port()
         self.locations_text = locations
         super().__init__(server_extra=server_extra, **kwargs)
+
+    def pick_ports(self):
+        super().pick_ports()
+        self.tls13_port = kwtest.free_port()
 
     def write_config(self, locations=None, server_extra=None):
         user, signer_user = self.users()
