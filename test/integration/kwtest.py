@@ -6,14 +6,18 @@ logs (never for a fixed time), talks to it over real sockets, and stops it. Ever
 process started is reaped, pass or fail.
 """
 
+import fcntl
 import os
 import pwd
 import re
+import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -60,6 +64,11 @@ def stop_process(pid):
             return False
         return True
     wait_until(stopped, what="pid %d to stop" % pid)
+
+
+def unread_bytes_of(fd):
+    """Bytes in a pipe (or socket) not read yet."""
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, bytes(4)))[0]
 
 
 def user_exists(name):
@@ -114,26 +123,49 @@ class NotifySocket:
 
 
 class LogWatcher:
-    """Collects a process's stderr lines in a thread; tests wait for patterns."""
+    """Collects a process's stderr lines in a thread; tests wait for patterns.
+
+    A line written before mark(), text() or settle() is called is in lines when it
+    returns: the thread reads and appends under the lock, and those wait until the pipe
+    holds nothing unread. (Else a line of an earlier connection, written before a mark
+    but read after it, would seem to come after it.)"""
 
     def __init__(self, stream):
         self.lines = []
         self.cond = threading.Condition()
         self.closed = False
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.stream = stream
+        self.thread = threading.Thread(target=self._read, args=(stream.fileno(),),
+                                       daemon=True)
         self.thread.start()
 
-    def _read(self, stream):
-        for raw in stream:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
+    def _read(self, fd):
+        partial = b""
+        while True:
+            select.select([fd], [], [])
             with self.cond:
-                self.lines.append(line)
+                data = os.read(fd, 65536)  # readable: it does not block
+                whole = (partial + data).split(b"\n")
+                partial = whole.pop() if data else b""
+                self.lines.extend(raw.decode("utf-8", "replace") for raw in whole if data or raw)
+                self.closed = not data
                 self.cond.notify_all()
+                if self.closed:
+                    return
+
+    def settle(self, timeout=30):
+        """Returns once every line written before the call is in lines (or the stream
+        ended); fails the test if the pipe was not drained within timeout."""
+        deadline = time.monotonic() + timeout
         with self.cond:
-            self.closed = True
-            self.cond.notify_all()
+            while not self.closed and unread_bytes_of(self.stream.fileno()) > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError("the log was not read within %d s" % timeout)
+                self.cond.wait(remaining)
 
     def mark(self):
+        self.settle()
         with self.cond:
             return len(self.lines)
 
@@ -153,6 +185,7 @@ class LogWatcher:
                 self.cond.wait(remaining)
 
     def text(self):
+        self.settle()
         with self.cond:
             return "\n".join(self.lines)
 
