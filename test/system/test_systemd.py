@@ -449,6 +449,8 @@ class SystemdTest(unittest.TestCase):
         self.write_conf(self.with_extra_location())
         main_pid = self.reload()
         self.wait_journal(r"ready: generation 2, \d+ workers")
+        # until they exit, old workers may still take a connection, with the old configuration
+        self.wait_journal(r"generation 1: every process exited")
         self.assert_still_running(main_pid)
         for tls in (False, True):
             self.assert_served("/extra/hello.txt", body, tls=tls)
@@ -465,6 +467,8 @@ class SystemdTest(unittest.TestCase):
             write(self.box.path(CERTS + "/" + name), read(src), os.stat(src).st_mode & 0o777)
         main_pid = self.reload()
         self.wait_journal(r"ready: generation 2, \d+ workers")
+        # until they exit, old workers may still take a connection, with the old configuration
+        self.wait_journal(r"generation 1: every process exited")
         self.assert_still_running(main_pid)
         self.assert_served("/", self.index, tls=True, root=new_root)
         res = self.get(tls=True)
