@@ -155,10 +155,12 @@ class LogWatcher:
 
     def settle(self, timeout=30):
         """Returns once every line written before the call is in lines (or the stream
-        ended); fails the test if the pipe was not drained within timeout."""
+        ended, or the test closed it); fails the test if the pipe was not drained within
+        timeout."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            while not self.closed and unread_bytes_of(self.stream.fileno()) > 0:
+            while (not self.closed and not self.stream.closed
+                   and unread_bytes_of(self.stream.fileno()) > 0):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError("the log was not read within %d s" % timeout)
