@@ -410,11 +410,9 @@ class ParkedTest(kwtest.SiteTestCase):
                 s.sendall(hello)
                 self.site.log.wait_for(r'tls13_select: server_name "parked\.test"', since=mark)
                 s.sendall(junk)  # the handshake is parked: the signer is stopped
-                for _ in range(300):
-                    if unread_bytes(self.site.tls_port, port) == len(junk):
-                        break
-                    threading.Event().wait(0.01)
-                self.assertEqual(unread_bytes(self.site.tls_port, port), len(junk))
+                kwtest.wait_until(
+                    lambda: unread_bytes(self.site.tls_port, port) == len(junk),
+                    what="the bytes in the server's socket, unread")
                 cpu = sum(cpu_seconds(pid) for pid in workers)
                 threading.Event().wait(0.3)  # a worker spinning on the socket shows here
                 self.assertLess(sum(cpu_seconds(pid) for pid in workers) - cpu, 0.1)
