@@ -71,6 +71,17 @@ def unread_bytes_of(fd):
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, bytes(4)))[0]
 
 
+def listening(port):
+    """Whether a process still holds a socket listening on 127.0.0.1:port (/proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            address, state = fields[1], fields[3]
+            if state == "0A" and address == "0100007F:%04X" % port:
+                return True
+    return False
+
+
 def user_exists(name):
     try:
         pwd.getpwnam(name)

@@ -39,6 +39,9 @@ class GracefulStopTest(OpsTestCase):
         wait_until(lambda: len(re.findall(r"graceful shutdown, \d+ connections open",
                                           self.site.log.text())) == 2,
                    what="both workers told to shut down")
+        # each logs that before it closes its copy of the listening socket
+        wait_until(lambda: not kwtest.listening(self.site.plain_port),
+                   what="every process to close the plain listener")
         with self.assertRaises(ConnectionRefusedError):
             plain_get(self.site.plain_port)
         self.assertIsNone(self.site.proc.poll())
