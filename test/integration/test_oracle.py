@@ -68,13 +68,23 @@ class AbuseTestCase(kwtest.SiteTestCase):
     respawn backoff of one class's replaced workers does not slow the next."""
     site_args = {"signer_extra": "rate_limit = 100;"}
 
+    def workers_oldest_first(self):
+        """The workers, the one that started first first: the victim, so that each slot in
+        turn is replaced and none is replaced again and again, its respawn backoff doubling
+        up to 30 s (by pid, a pid that wrapped around picked the same slot every time)."""
+        def started(pid):
+            with open("/proc/%d/stat" % pid) as f:
+                return int(f.read().rsplit(")", 1)[1].split()[19])
+        return sorted(self.site.children("worker"), key=started)
+
     def check_serving(self):
         self.assertEqual(self.site.get("/").stdout, b"<h1>hello</h1>\n")
         self.assertEqual(self.site.get("/", tls=True).stdout, b"<h1>hello</h1>\n")
 
     def abuse(self, *messages):
-        """Sends messages as worker 0; asserts it is replaced and the other one is not."""
-        victim, bystander = self.site.children("worker")
+        """Sends messages as the worker that started first; asserts it is replaced and the
+        other one is not."""
+        victim, bystander = self.workers_oldest_first()
         mark = self.site.log.mark()
         with steal_channel(victim) as chan:
             for m in messages:
@@ -123,7 +133,7 @@ class OracleTest(AbuseTestCase):
 
     def test_only_the_signer_reports_a_broken_worker(self):
         """A worker that says on its control channel that another broke is not believed."""
-        victim, bystander = self.site.children("worker")
+        victim, bystander = self.workers_oldest_first()
         slot = int(re.search(r"worker (\d+) ready: pid %d\b" % bystander,
                              self.site.log.text()).group(1))
         mark = self.site.log.mark()
@@ -159,7 +169,7 @@ class OracleTest(AbuseTestCase):
 
     def test_flood_is_refused_not_signed(self):
         """Past the in-flight cap and the rate limit, requests get a refusal status."""
-        victim, bystander = self.site.children("worker")
+        victim, bystander = self.workers_oldest_first()
         mark = self.site.log.mark()
         with steal_channel(victim) as chan:
             for i in range(150):
@@ -177,7 +187,7 @@ class OracleTest(AbuseTestCase):
 
     def test_flood_past_what_the_channel_holds(self):
         """A worker that does not read its replies has its channel closed and is replaced."""
-        victim, bystander = self.site.children("worker")
+        victim, bystander = self.workers_oldest_first()
         mark = self.site.log.mark()
         kwtest.stop_process(victim)
         try:
