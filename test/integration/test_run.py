@@ -43,7 +43,14 @@ class RunTest(unittest.TestCase):
         try:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
-            return proc.wait(timeout=WAIT)
+            try:
+                return proc.wait(timeout=WAIT)
+            except subprocess.TimeoutExpired:
+                ps = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-s",
+                                     str(proc.pid)], stdout=subprocess.PIPE, text=True)
+                raise AssertionError("tools/run did not stop within %d s of Ctrl-C; its "
+                                     "processes:\n%s\nwhat it printed:\n%s"
+                                     % (WAIT, ps.stdout, "\n".join(log.lines)))
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
